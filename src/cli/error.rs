@@ -1,0 +1,48 @@
+//! How a command fails, and the exit status each failure gives.
+
+use crate::config::ConfigProblems;
+
+/// Exit statuses, after `sysexits.h` where one fits. Scripts and systemd
+/// (`ExecStartPre=imsight validate`) rely on them; docs/operations.md lists them.
+pub mod exit_code {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// The command ran and failed (a library, a model or a file could not be used).
+    pub const FAILURE: u8 = 1;
+    /// Bad command-line usage (clap's own status).
+    pub const USAGE: u8 = 2;
+    /// The command exists in the design but is not built in this version (EX_UNAVAILABLE).
+    pub const NOT_BUILT: u8 = 69;
+    /// The configuration is invalid (EX_CONFIG).
+    pub const CONFIG: u8 = 78;
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The configuration did not load or validate; every problem is listed.
+    #[error(transparent)]
+    Config(ConfigProblems),
+    /// The command is not built in this version.
+    #[error("`imsight {0}` is not built in this version yet (see the status table in README.md)")]
+    NotBuilt(&'static str),
+    /// Anything else, already worded for the operator.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CommandError {
+    /// Wraps an error whose message is the whole story, flattened to one line.
+    pub fn failed(error: impl std::fmt::Display) -> Self {
+        Self::Failed(crate::telemetry::one_line(&error.to_string()))
+    }
+
+    /// The process exit status for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Config(_) => exit_code::CONFIG,
+            Self::NotBuilt(_) => exit_code::NOT_BUILT,
+            Self::Failed(_) => exit_code::FAILURE,
+        }
+    }
+}

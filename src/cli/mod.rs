@@ -1,0 +1,127 @@
+//! The command line: `imsight <command>`, one module per command that is built.
+
+mod error;
+mod model;
+mod validate;
+
+pub use error::{CommandError, exit_code};
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigSources, LoadedConfig, LogFormat};
+
+/// Fault detection for IMS SIP nodes.
+///
+/// imsight turns the SIP traffic of IMS nodes (HEPv3 probes, pcap files, probe records) into
+/// 130 features per node per minute, embeds the last hour with a Siamese LSTM, matches it
+/// against labelled reference traffic and publishes each node's state and alarms over MQTT.
+#[derive(Debug, Parser)]
+#[command(name = "imsight", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration profile layered over the built-in defaults (default, demo, lab,
+    /// production).
+    #[arg(long, global = true, env = "IMSIGHT_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Site configuration file [default: /etc/imsight/imsight.toml when it exists].
+    #[arg(long, global = true, env = "IMSIGHT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log filter for this run, overriding `log.level` (e.g. `debug`).
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Log format for this run, overriding `log.format`.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// The commands (DESIGN §10).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the appliance: sources, pipeline, MQTT outputs, HTTP endpoint [not built yet]
+    Run(NotBuilt),
+    /// Show what captures or probe-record files contain: SIP methods, codes, HEP, errors
+    /// [not built yet]
+    Inspect(NotBuilt),
+    /// Self-contained demo: simulator, embedded broker, pipeline, accelerated time [not built
+    /// yet]
+    Demo(NotBuilt),
+    /// Generate IMS traffic with injected faults as pcap, HEP, probe records and labels [not
+    /// built yet]
+    Simulate(NotBuilt),
+    /// Run captures through the whole pipeline in event time and print the verdicts [not built
+    /// yet]
+    Replay(NotBuilt),
+    /// Compute the per-minute feature vectors of captures or probe records [not built yet]
+    Features(NotBuilt),
+    /// Manage the reference-vector store: list, enrol, remove, export, import [not built yet]
+    Refs(NotBuilt),
+    /// Inspect and verify ONNX models
+    #[command(subcommand)]
+    Model(model::ModelCommand),
+    /// Browse and export the sample database [not built yet]
+    Samples(NotBuilt),
+    /// Check the configuration and report every problem with its key
+    Validate(validate::ValidateArgs),
+    /// Measure parsing, feature and inference throughput on this machine [not built yet]
+    Bench(NotBuilt),
+}
+
+/// Arguments of a command that is not built yet: accepted and ignored, so that the command
+/// can say plainly that it does not exist yet instead of failing on its options.
+#[derive(Debug, Args)]
+pub struct NotBuilt {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<OsString>,
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub fn execute(self) -> Result<(), CommandError> {
+        let global = self.global;
+        match self.command {
+            Command::Validate(args) => validate::run(&global, &args),
+            Command::Model(command) => model::run(&global, command),
+            Command::Run(_) => Err(CommandError::NotBuilt("run")),
+            Command::Inspect(_) => Err(CommandError::NotBuilt("inspect")),
+            Command::Demo(_) => Err(CommandError::NotBuilt("demo")),
+            Command::Simulate(_) => Err(CommandError::NotBuilt("simulate")),
+            Command::Replay(_) => Err(CommandError::NotBuilt("replay")),
+            Command::Features(_) => Err(CommandError::NotBuilt("features")),
+            Command::Refs(_) => Err(CommandError::NotBuilt("refs")),
+            Command::Samples(_) => Err(CommandError::NotBuilt("samples")),
+            Command::Bench(_) => Err(CommandError::NotBuilt("bench")),
+        }
+    }
+}
+
+impl GlobalArgs {
+    /// Loads the configuration these options select from the process environment, applying
+    /// the per-run log overrides, and sets up logging.
+    pub fn load_config(&self) -> Result<LoadedConfig, CommandError> {
+        let sources = ConfigSources {
+            profile: self.profile.clone(),
+            file: self.config.clone(),
+            ..ConfigSources::default()
+        };
+        let mut loaded = sources.load().map_err(CommandError::Config)?;
+        if let Some(level) = &self.log_level {
+            loaded.config.log.level.clone_from(level);
+        }
+        if let Some(format) = self.log_format {
+            loaded.config.log.format = format;
+        }
+        crate::telemetry::init(&loaded.config.log);
+        Ok(loaded)
+    }
+}

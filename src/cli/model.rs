@@ -1,0 +1,100 @@
+//! `imsight model ...`: look at and exercise ONNX models.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+
+use super::{CommandError, GlobalArgs};
+use crate::infer::{ModelSession, OnnxRuntime, probe::probe_input};
+
+/// Model commands.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Load a model through ONNX Runtime, check it against the model contract and embed a
+    /// deterministic probe input
+    Verify(VerifyArgs),
+}
+
+/// Options of `imsight model verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The ONNX model file.
+    pub file: PathBuf,
+    /// Windows in the probe batch.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub batch: u16,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a model command.
+pub fn run(global: &GlobalArgs, command: ModelCommand) -> Result<(), CommandError> {
+    match command {
+        ModelCommand::Verify(args) => verify(global, &args),
+    }
+}
+
+fn verify(global: &GlobalArgs, args: &VerifyArgs) -> Result<(), CommandError> {
+    let config = global.load_config()?.config;
+    let runtime =
+        OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
+
+    let started = Instant::now();
+    let mut model = ModelSession::load(&runtime, &args.file, &config.inference)
+        .map_err(CommandError::failed)?;
+    let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    let window = config.pipeline.window_minutes;
+    model.check_contract(window).map_err(CommandError::failed)?;
+
+    let windows = usize::from(args.batch);
+    let input = probe_input(windows, window as usize);
+    let started = Instant::now();
+    let embeddings = model.embed(windows, window as usize, &input).map_err(CommandError::failed)?;
+    let run_ms = started.elapsed().as_secs_f64() * 1e3;
+
+    let description = model.description();
+    if args.json {
+        let report = serde_json::json!({
+            "model": model.path(),
+            "library": runtime.library(),
+            "description": description,
+            "contract": "ok",
+            "window_minutes": window,
+            "batch": windows,
+            "load_ms": load_ms,
+            "run_ms": run_ms,
+            "embedding_dim": embeddings.dim,
+            "embedding": embeddings.rows().collect::<Vec<_>>(),
+        });
+        println!("{report}");
+        return Ok(());
+    }
+    println!("model      {}", model.path().display());
+    println!("runtime    {} ({})", runtime.library().display(), description.execution_provider);
+    for tensor in &description.inputs {
+        println!("input      {}: {} {}", tensor.name, tensor.element_type, tensor.shape);
+    }
+    for tensor in &description.outputs {
+        println!("output     {}: {} {}", tensor.name, tensor.element_type, tensor.shape);
+    }
+    if let Some(producer) = &description.producer {
+        println!("producer   {producer}");
+    }
+    for (key, value) in &description.metadata {
+        println!("metadata   {key} = {value}");
+    }
+    println!("contract   ok for a {window}-minute window");
+    println!("loaded     in {load_ms:.1} ms");
+    println!(
+        "embedded   {windows} probe window{} in {run_ms:.2} ms, dimension {}",
+        if windows == 1 { "" } else { "s" },
+        embeddings.dim
+    );
+    if let Some(first) = embeddings.rows().next() {
+        let shown: Vec<String> = first.iter().map(|v| format!("{v:.6}")).collect();
+        println!("embedding  [{}]", shown.join(", "));
+    }
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! Layered loading: embedded defaults, a profile, the site file, the environment.
+//!
+//! The layers are merged by the `config` crate into one tree, which is then deserialized
+//! into [`Config`]. Deserialization stops at the first error, so [`collect_problems`] repeats
+//! it: each error is recorded with its key path, the offending key is taken out of the tree
+//! (its built-in default applies), and the next attempt finds the next problem. The operator
+//! sees every problem of the files at once instead of fixing them one run at a time.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use config::{Environment, File, FileFormat, Map, Source, Value, ValueKind};
+use serde_path_to_error::Segment;
+
+use super::problems::{ConfigProblem, ConfigProblems};
+use super::profiles;
+use super::sections::Config;
+use super::validate::validate;
+
+/// The site file read when no `--config` is given (and only if it exists).
+pub const SYSTEM_CONFIG_FILE: &str = "/etc/imsight/imsight.toml";
+
+/// Prefix and separator of configuration environment variables: `IMSIGHT__MQTT__HOST`.
+const ENV_PREFIX: &str = "IMSIGHT";
+const ENV_SEPARATOR: &str = "__";
+
+/// Upper bound on repeated deserialization attempts; each attempt removes one bad key, so this
+/// is also the most problems reported.
+const MAX_PROBLEMS: usize = 100;
+
+/// Where the configuration comes from. Tests build it by hand so they never read the real
+/// environment or `/etc`.
+#[derive(Debug, Clone)]
+pub struct ConfigSources {
+    /// A profile from `profiles/`, layered over the defaults (`default` adds nothing).
+    pub profile: Option<String>,
+    /// The site file given with `--config`; it must exist.
+    pub file: Option<PathBuf>,
+    /// The site file read when `file` is `None`, if it exists.
+    pub system_file: Option<PathBuf>,
+    /// Environment variables; `None` reads the process environment.
+    pub env: Option<HashMap<String, String>>,
+}
+
+impl Default for ConfigSources {
+    fn default() -> Self {
+        Self {
+            profile: None,
+            file: None,
+            system_file: Some(PathBuf::from(SYSTEM_CONFIG_FILE)),
+            env: None,
+        }
+    }
+}
+
+/// A configuration that loaded and validated, with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The effective configuration.
+    pub config: Config,
+    /// The profile applied over the defaults.
+    pub profile: String,
+    /// The site file that was read, if any.
+    pub file: Option<PathBuf>,
+    /// Names of the `IMSIGHT__*` environment variables that were applied.
+    pub env_overrides: Vec<String>,
+}
+
+impl ConfigSources {
+    /// Merges the layers, deserializes and validates; every problem found is returned at once.
+    pub fn load(&self) -> Result<LoadedConfig, ConfigProblems> {
+        let profile_name = self.profile.clone().unwrap_or_else(|| "default".to_owned());
+        let Some(profile_text) = profiles::embedded(&profile_name) else {
+            return Err(ConfigProblems::single(ConfigProblem::new(
+                "profile",
+                format!(
+                    "unknown profile `{profile_name}`; available: {}",
+                    profiles::names().collect::<Vec<_>>().join(", ")
+                ),
+            )));
+        };
+        let file = match (&self.file, &self.system_file) {
+            (Some(file), _) => {
+                if !file.is_file() {
+                    return Err(ConfigProblems::single(ConfigProblem::new(
+                        "config",
+                        format!("configuration file {} does not exist", file.display()),
+                    )));
+                }
+                Some(file.clone())
+            }
+            (None, Some(system)) if system.is_file() => Some(system.clone()),
+            (None, _) => None,
+        };
+
+        let env_overrides = self.env_override_names();
+        let mut builder = config::Config::builder()
+            .add_source(File::from_str(profiles::DEFAULT, FileFormat::Toml))
+            .add_source(File::from_str(profile_text, FileFormat::Toml));
+        if let Some(file) = &file {
+            builder = builder.add_source(File::from(file.as_path()).format(FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator(ENV_SEPARATOR)
+                .separator(ENV_SEPARATOR)
+                .source(self.env.as_ref().map(|env| env.clone().into_iter().collect())),
+        );
+        let merged = builder.build().map_err(|error| {
+            ConfigProblems::single(ConfigProblem::new(file_key(file.as_deref()), error.to_string()))
+        })?;
+        // `collect` keeps each value's origin (which file, or the environment).
+        let tree: Map<String, Value> = merged
+            .collect()
+            .map_err(|error| ConfigProblems::single(ConfigProblem::new("", error.to_string())))?;
+
+        let (config, mut problems) = collect_problems(tree);
+        problems.extend(validate(&config));
+        if !problems.is_empty() {
+            return Err(ConfigProblems::new(problems));
+        }
+        Ok(LoadedConfig { config, profile: profile_name, file, env_overrides })
+    }
+
+    fn env_override_names(&self) -> Vec<String> {
+        let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
+        let mut names: Vec<String> = match &self.env {
+            Some(env) => env.keys().filter(|k| k.starts_with(&prefix)).cloned().collect(),
+            None => std::env::vars().map(|(k, _)| k).filter(|k| k.starts_with(&prefix)).collect(),
+        };
+        names.sort();
+        names
+    }
+}
+
+fn file_key(file: Option<&Path>) -> String {
+    file.map(|f| f.display().to_string()).unwrap_or_default()
+}
+
+/// Deserializes `tree` into a [`Config`], collecting every unknown key and wrongly typed value
+/// instead of stopping at the first. Bad keys fall back to their defaults in the returned
+/// config, so later semantic validation still sees a complete configuration.
+pub fn collect_problems(mut tree: Map<String, Value>) -> (Config, Vec<ConfigProblem>) {
+    let mut problems = Vec::new();
+    for _ in 0..MAX_PROBLEMS {
+        let value = Value::new(None, ValueKind::Table(tree.clone()));
+        match serde_path_to_error::deserialize::<_, Config>(value) {
+            Ok(config) => return (config, problems),
+            Err(error) => {
+                let mut path: Vec<String> = error.path().iter().map(segment_name).collect();
+                let message = error.inner().to_string();
+                let message = match unknown_field(&message) {
+                    Some(field) => {
+                        // Depending on where the key was rejected, the path may stop at
+                        // the parent table.
+                        if path.last().map(String::as_str) != Some(field) {
+                            path.push(field.to_owned());
+                        }
+                        format!("unknown key{}", expected_keys(&strip_key_suffix(&message)))
+                    }
+                    None => strip_key_suffix(&message),
+                };
+                let removed = remove_path(&mut tree, &path);
+                let origin = removed.as_ref().and_then(|value| value.origin()).map(origin_text);
+                problems.push(ConfigProblem::new(path.join("."), message).with_origin(origin));
+                if removed.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+    // Too many problems, or one that removing keys cannot fix: report what was found.
+    (Config::default(), problems)
+}
+
+/// The `config` crate names a file origin relative to the working directory (`../../x.toml`);
+/// show the absolute path instead.
+fn origin_text(origin: &str) -> String {
+    std::fs::canonicalize(origin)
+        .map_or_else(|_| origin.to_owned(), |path| path.display().to_string())
+}
+
+fn segment_name(segment: &Segment) -> String {
+    match segment {
+        Segment::Seq { index } => index.to_string(),
+        Segment::Map { key } => key.clone(),
+        Segment::Enum { variant } => variant.clone(),
+        Segment::Unknown => "?".to_owned(),
+    }
+}
+
+/// `unknown field `foo`, expected one of ...` → `foo`.
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+/// ", expected one of `a`, `b`" → " (expected one of `a`, `b`)".
+fn expected_keys(message: &str) -> String {
+    match message.split_once(", expected ") {
+        Some((_, expected)) => format!(" (expected {expected})"),
+        None => String::new(),
+    }
+}
+
+/// The `config` crate appends ` for key `...`` to some messages; the path is already shown.
+fn strip_key_suffix(message: &str) -> String {
+    match message.find(" for key `") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Removes the value at `path` and returns it. An empty path (the root itself is wrong)
+/// removes nothing.
+fn remove_path(table: &mut Map<String, Value>, path: &[String]) -> Option<Value> {
+    let (first, rest) = path.split_first()?;
+    if rest.is_empty() {
+        return table.remove(first);
+    }
+    match &mut table.get_mut(first)?.kind {
+        ValueKind::Table(inner) => remove_path(inner, rest),
+        ValueKind::Array(items) => remove_in_array(items, rest),
+        _ => None,
+    }
+}
+
+fn remove_in_array(items: &mut Vec<Value>, path: &[String]) -> Option<Value> {
+    let (index, rest) = path.split_first()?;
+    let index = index.parse::<usize>().ok().filter(|&i| i < items.len())?;
+    if rest.is_empty() {
+        return Some(items.remove(index));
+    }
+    match &mut items[index].kind {
+        ValueKind::Table(inner) => remove_path(inner, rest),
+        _ => None,
+    }
+}

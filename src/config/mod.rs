@@ -1,0 +1,21 @@
+//! Configuration: typed sections, layered loading, validation that lists every problem.
+//!
+//! Layers, lowest first (DESIGN §10):
+//! 1. `profiles/default.toml`, embedded in the binary: every key with its default;
+//! 2. a profile (`--profile NAME`), also embedded;
+//! 3. the site file: `--config FILE`, or `/etc/imsight/imsight.toml` when it exists;
+//! 4. environment variables `IMSIGHT__SECTION__KEY` (e.g. `IMSIGHT__MQTT__HOST`).
+
+mod load;
+mod problems;
+pub mod profiles;
+mod sections;
+mod validate;
+
+pub use load::{ConfigSources, LoadedConfig, SYSTEM_CONFIG_FILE, collect_problems};
+pub use problems::{ConfigProblem, ConfigProblems};
+pub use sections::{
+    ApplianceConfig, Config, ExecutionProvider, HttpConfig, InferenceConfig, LogConfig, LogFormat,
+    MqttConfig, PACKAGED_ONNXRUNTIME_LIB, PipelineConfig,
+};
+pub use validate::validate;

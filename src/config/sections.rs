@@ -1,0 +1,195 @@
+//! The typed configuration, one struct per section.
+//!
+//! Every field's `///` comment is operator documentation: `profiles/default.toml` repeats it
+//! next to the default value, and a test checks that the file and `Config::default()` agree.
+//! Sections and keys of pipeline stages that are not built yet are listed in
+//! `docs/configuration.md` with the command that will use them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the deb/rpm package installs the ONNX Runtime library.
+pub const PACKAGED_ONNXRUNTIME_LIB: &str = "/usr/lib/imsight/libonnxruntime.so.1.31.1";
+
+/// The whole configuration of one appliance instance.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Identity and state of this appliance instance.
+    pub appliance: ApplianceConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Model execution through ONNX Runtime.
+    pub inference: InferenceConfig,
+    /// Event-time rules of the feature pipeline.
+    pub pipeline: PipelineConfig,
+    /// The MQTT broker that receives states, closed-loop events, faults and alerts.
+    pub mqtt: MqttConfig,
+    /// The HTTP endpoint for health, metrics and the API.
+    pub http: HttpConfig,
+}
+
+/// `[appliance]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApplianceConfig {
+    /// Name of this instance. It is a level of every MQTT topic
+    /// (`imsight/v1/{name}/...`) and the source name in VES and ONAP events, so it must be
+    /// unique per site and contain no `/`, `+`, `#` or spaces.
+    pub name: String,
+    /// Directory of the state database (references, alarm state, outbox, recent minutes).
+    /// The package's systemd unit creates `/var/lib/imsight` for the service user.
+    pub state_dir: PathBuf,
+}
+
+impl Default for ApplianceConfig {
+    fn default() -> Self {
+        Self { name: "imsight".to_owned(), state_dir: PathBuf::from("/var/lib/imsight") }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Filter in `tracing` syntax: a level (`error`, `warn`, `info`, `debug`, `trace`),
+    /// optionally with per-module levels, e.g. `info,imsight::sources=debug`. The environment
+    /// variable `IMSIGHT_LOG` overrides it for one run.
+    pub level: String,
+    /// `text`: readable lines for a terminal; `json`: one JSON object per line, for journald
+    /// and log shippers.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".to_owned(), format: LogFormat::Text }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[inference]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InferenceConfig {
+    /// Path of the ONNX Runtime shared library, loaded at start. The package installs it at
+    /// `/usr/lib/imsight/`; when this default path does not exist, a development build also
+    /// looks for `.onnxruntime/lib/` in the checkout it was built in (made by
+    /// `packaging/fetch-onnxruntime`).
+    pub onnxruntime_lib: PathBuf,
+    /// `cpu`, or `cuda` to run on an NVIDIA GPU when the library is a CUDA build and a GPU is
+    /// present; otherwise a warning is logged and the CPU is used.
+    pub execution_provider: ExecutionProvider,
+    /// GPU ordinal for `cuda`.
+    pub cuda_device: u32,
+    /// Threads one inference may use. 1 keeps latency predictable on a small appliance that
+    /// also parses traffic; raise it on a dedicated machine.
+    pub intra_threads: u16,
+    /// Most windows embedded in one call; the per-minute evaluation of all nodes is split
+    /// into batches of this size.
+    pub max_batch: u16,
+}
+
+impl Default for InferenceConfig {
+    fn default() -> Self {
+        Self {
+            onnxruntime_lib: PathBuf::from(PACKAGED_ONNXRUNTIME_LIB),
+            execution_provider: ExecutionProvider::Cpu,
+            cuda_device: 0,
+            intra_threads: 1,
+            max_batch: 64,
+        }
+    }
+}
+
+/// Where inference runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionProvider {
+    /// The CPU.
+    Cpu,
+    /// An NVIDIA GPU through the CUDA execution provider.
+    Cuda,
+}
+
+/// `[pipeline]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Minutes of per-minute feature vectors in one window. It must equal the window the
+    /// model was trained on (checked when the model is loaded).
+    pub window_minutes: u32,
+    /// Seconds a record may arrive after the newest one seen and still count in its minute.
+    /// Later records are counted as late and dropped.
+    pub allowed_lateness_secs: u32,
+    /// Seconds without a final response after which a transaction counts as timed out
+    /// (RFC 3261 Timer B/F: 64 × T1 = 32 s).
+    pub transaction_timeout_secs: u32,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self { window_minutes: 60, allowed_lateness_secs: 5, transaction_timeout_secs: 32 }
+    }
+}
+
+/// `[mqtt]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// Broker host name or address.
+    pub host: String,
+    /// Broker port (1883 plain, 8883 TLS).
+    pub port: u16,
+    /// MQTT client id; empty means `imsight-{appliance.name}`.
+    pub client_id: String,
+    /// User name; set it together with `password`.
+    pub username: Option<String>,
+    /// Password; set it together with `username`. Prefer the environment variable
+    /// `IMSIGHT__MQTT__PASSWORD` to writing it in a file.
+    pub password: Option<String>,
+    /// Seconds between keep-alive pings.
+    pub keep_alive_secs: u16,
+    /// First levels of every topic; the appliance name follows.
+    pub topic_root: String,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 1883,
+            client_id: String::new(),
+            username: None,
+            password: None,
+            keep_alive_secs: 30,
+            topic_root: "imsight/v1".to_owned(),
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address and port of `/healthz`, `/readyz`, `/metrics` and `/api/v1`. Loopback by
+    /// default: expose it deliberately.
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9464)) }
+    }
+}

@@ -1,0 +1,91 @@
+//! Semantic checks that types alone cannot express. Each returns every problem it finds.
+
+use super::problems::ConfigProblem;
+use super::sections::Config;
+
+/// Largest window the pipeline accepts: one day of minutes.
+const MAX_WINDOW_MINUTES: u32 = 24 * 60;
+/// Largest inference batch; bigger batches only add latency on CPU.
+const MAX_BATCH: u16 = 4096;
+/// Smallest MQTT keep-alive brokers commonly accept without flapping.
+const MIN_KEEP_ALIVE_SECS: u16 = 5;
+
+/// All semantic problems of `config`.
+pub fn validate(config: &Config) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    let mut problem = |key: &str, message: String| problems.push(ConfigProblem::new(key, message));
+
+    let name = &config.appliance.name;
+    if name.is_empty() {
+        problem("appliance.name", "must not be empty".to_owned());
+    } else if let Some(bad) =
+        name.chars().find(|c| matches!(c, '/' | '+' | '#') || c.is_whitespace())
+    {
+        problem(
+            "appliance.name",
+            format!("`{name}` contains `{bad}`, which cannot appear in an MQTT topic level"),
+        );
+    }
+    if config.appliance.state_dir.as_os_str().is_empty() {
+        problem("appliance.state_dir", "must not be empty".to_owned());
+    }
+
+    if let Err(error) = tracing_subscriber::EnvFilter::builder().parse(&config.log.level) {
+        problem("log.level", format!("`{}` is not a valid filter: {error}", config.log.level));
+    }
+
+    let inference = &config.inference;
+    if inference.onnxruntime_lib.as_os_str().is_empty() {
+        problem("inference.onnxruntime_lib", "must not be empty".to_owned());
+    }
+    if inference.intra_threads == 0 {
+        problem("inference.intra_threads", "must be at least 1".to_owned());
+    }
+    if inference.max_batch == 0 || inference.max_batch > MAX_BATCH {
+        problem("inference.max_batch", format!("must be between 1 and {MAX_BATCH}"));
+    }
+
+    let pipeline = &config.pipeline;
+    if pipeline.window_minutes == 0 || pipeline.window_minutes > MAX_WINDOW_MINUTES {
+        problem("pipeline.window_minutes", format!("must be between 1 and {MAX_WINDOW_MINUTES}"));
+    }
+    if pipeline.allowed_lateness_secs >= 60 {
+        problem(
+            "pipeline.allowed_lateness_secs",
+            "must be below 60: a minute cannot wait longer than a minute to close".to_owned(),
+        );
+    }
+    if pipeline.transaction_timeout_secs == 0 {
+        problem("pipeline.transaction_timeout_secs", "must be at least 1".to_owned());
+    }
+
+    let mqtt = &config.mqtt;
+    if mqtt.host.is_empty() {
+        problem("mqtt.host", "must not be empty".to_owned());
+    }
+    if mqtt.port == 0 {
+        problem("mqtt.port", "must not be 0".to_owned());
+    }
+    match (&mqtt.username, &mqtt.password) {
+        (Some(_), None) => problem("mqtt.password", "is required when mqtt.username is set".into()),
+        (None, Some(_)) => problem("mqtt.username", "is required when mqtt.password is set".into()),
+        _ => {}
+    }
+    if mqtt.keep_alive_secs < MIN_KEEP_ALIVE_SECS {
+        problem("mqtt.keep_alive_secs", format!("must be at least {MIN_KEEP_ALIVE_SECS}"));
+    }
+    if mqtt.topic_root.is_empty()
+        || mqtt.topic_root.starts_with('/')
+        || mqtt.topic_root.ends_with('/')
+        || mqtt.topic_root.contains(['+', '#'])
+    {
+        problem(
+            "mqtt.topic_root",
+            format!(
+                "`{}` must be non-empty topic levels without leading or trailing `/`, `+` or `#`",
+                mqtt.topic_root
+            ),
+        );
+    }
+    problems
+}

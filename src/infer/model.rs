@@ -1,0 +1,236 @@
+//! One ONNX model loaded into a session: its description and batched embedding.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ort::ep;
+use ort::session::{Session, builder::GraphOptimizationLevel};
+use ort::value::{Outlet, TensorRef, ValueType};
+
+use super::contract::{self, DeclaredTensor, INPUT_NAME, METADATA_PREFIX, OUTPUT_NAME};
+use super::{InferenceError, OnnxRuntime};
+use crate::config::{ExecutionProvider, InferenceConfig};
+
+/// A model's declared interface and metadata, as the loaded session reports them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelDescription {
+    /// Declared inputs.
+    pub inputs: Vec<TensorDescription>,
+    /// Declared outputs.
+    pub outputs: Vec<TensorDescription>,
+    /// The `imsight.*` metadata properties, prefix removed.
+    pub metadata: BTreeMap<String, String>,
+    /// The tool that wrote the file, if it says.
+    pub producer: Option<String>,
+    /// Where inference actually runs (after any fallback).
+    pub execution_provider: &'static str,
+}
+
+/// One declared tensor, printable.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TensorDescription {
+    /// Tensor name.
+    pub name: String,
+    /// Element type (`f32`, ...).
+    pub element_type: String,
+    /// Shape with `?` for symbolic dimensions, e.g. `[?, 60, 130]`.
+    pub shape: String,
+}
+
+/// A batch of embeddings, row-major `[windows, dim]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    /// Embedding size.
+    pub dim: usize,
+    /// `windows × dim` values.
+    pub values: Vec<f32>,
+}
+
+impl Embeddings {
+    /// One embedding per window.
+    pub fn rows(&self) -> impl Iterator<Item = &[f32]> {
+        self.values.chunks_exact(self.dim.max(1))
+    }
+}
+
+/// A loaded model. `embed` takes `&mut self` (ONNX Runtime sessions are not shared between
+/// threads here): each inference worker owns its own session.
+pub struct ModelSession {
+    path: PathBuf,
+    session: Session,
+    declared_inputs: Vec<DeclaredTensor>,
+    declared_outputs: Vec<DeclaredTensor>,
+    description: ModelDescription,
+}
+
+impl std::fmt::Debug for ModelSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelSession").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl ModelSession {
+    /// Loads the model at `path` with the threads and execution provider of `config`. A CUDA
+    /// request that cannot be met is logged and served by the CPU.
+    pub fn load(
+        runtime: &OnnxRuntime,
+        path: &Path,
+        config: &InferenceConfig,
+    ) -> Result<Self, InferenceError> {
+        std::fs::metadata(path).map_err(|source| InferenceError::ModelUnreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (session, execution_provider) = match config.execution_provider {
+            ExecutionProvider::Cpu => (build_session(runtime, path, config, false)?, "cpu"),
+            ExecutionProvider::Cuda => match build_session(runtime, path, config, true) {
+                Ok(session) => (session, "cuda"),
+                Err(error) => {
+                    tracing::warn!(%error, device = config.cuda_device, "cuda unavailable, running on the cpu");
+                    (build_session(runtime, path, config, false)?, "cpu")
+                }
+            },
+        };
+        let declared_inputs: Vec<DeclaredTensor> = session.inputs().iter().map(declared).collect();
+        let declared_outputs: Vec<DeclaredTensor> =
+            session.outputs().iter().map(declared).collect();
+        let (metadata, producer) = read_metadata(&session)?;
+        let description = ModelDescription {
+            inputs: declared_inputs.iter().map(describe).collect(),
+            outputs: declared_outputs.iter().map(describe).collect(),
+            metadata,
+            producer,
+            execution_provider,
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            session,
+            declared_inputs,
+            declared_outputs,
+            description,
+        })
+    }
+
+    /// The model file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Declared interface and metadata.
+    pub fn description(&self) -> &ModelDescription {
+        &self.description
+    }
+
+    /// Checks the declared interface against the contract for `window_minutes`.
+    pub fn check_contract(&self, window_minutes: u32) -> Result<(), InferenceError> {
+        let problems =
+            contract::check(&self.declared_inputs, &self.declared_outputs, window_minutes);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InferenceError::ContractViolated { path: self.path.clone(), problems })
+        }
+    }
+
+    /// Embeds `windows` windows of `window_minutes × FEATURE_COUNT` raw feature values each
+    /// (row-major, as `[windows, window_minutes, FEATURE_COUNT]`).
+    pub fn embed(
+        &mut self,
+        windows: usize,
+        window_minutes: usize,
+        values: &[f32],
+    ) -> Result<Embeddings, InferenceError> {
+        let expected = windows * window_minutes * contract::FEATURE_COUNT;
+        if values.len() != expected || windows == 0 {
+            return Err(InferenceError::InputSize { windows, expected, actual: values.len() });
+        }
+        let shape = [windows, window_minutes, contract::FEATURE_COUNT];
+        let input = TensorRef::from_array_view((shape, values))
+            .map_err(|error| InferenceError::runtime("cannot wrap the input", error))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![INPUT_NAME => input])
+            .map_err(|error| InferenceError::runtime("inference failed", error))?;
+        let (shape, data) = outputs[OUTPUT_NAME]
+            .try_extract_tensor::<f32>()
+            .map_err(|error| InferenceError::runtime("cannot read the embedding", error))?;
+        let dim = shape.last().copied().unwrap_or(0).max(0) as usize;
+        if dim == 0 || data.len() != windows * dim {
+            return Err(InferenceError::Runtime {
+                context: "unexpected embedding".to_owned(),
+                reason: format!("shape {shape:?} for {windows} windows"),
+            });
+        }
+        Ok(Embeddings { dim, values: data.to_vec() })
+    }
+}
+
+fn build_session(
+    runtime: &OnnxRuntime,
+    path: &Path,
+    config: &InferenceConfig,
+    cuda: bool,
+) -> Result<Session, InferenceError> {
+    let context = format!("cannot load model {}", path.display());
+    let fail = |error: ort::Error<_>| InferenceError::runtime(context.clone(), error);
+    let mut builder = Session::builder(runtime.environment())
+        .map_err(|error| InferenceError::runtime(context.clone(), error))?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(fail)?
+        .with_intra_threads(usize::from(config.intra_threads))
+        .map_err(fail)?
+        .with_inter_threads(1)
+        .map_err(fail)?;
+    if cuda {
+        let device = i32::try_from(config.cuda_device).unwrap_or(i32::MAX);
+        builder = builder
+            .with_execution_providers([ep::CUDA::default()
+                .with_device_id(device)
+                .build()
+                .error_on_failure()])
+            .map_err(fail)?;
+    }
+    builder.commit_from_file(path).map_err(|error| InferenceError::runtime(context.clone(), error))
+}
+
+/// The `imsight.*` metadata properties (prefix removed) and the producer name.
+fn read_metadata(
+    session: &Session,
+) -> Result<(BTreeMap<String, String>, Option<String>), InferenceError> {
+    let metadata = session
+        .metadata()
+        .map_err(|error| InferenceError::runtime("cannot read model metadata", error))?;
+    let keys = metadata
+        .custom_keys()
+        .map_err(|error| InferenceError::runtime("cannot read model metadata", error))?;
+    let properties = keys
+        .iter()
+        .filter_map(|key| {
+            Some((key.strip_prefix(METADATA_PREFIX)?.to_owned(), metadata.custom(key)?))
+        })
+        .collect();
+    Ok((properties, metadata.producer().filter(|p| !p.is_empty())))
+}
+
+fn declared(outlet: &Outlet) -> DeclaredTensor {
+    match outlet.dtype() {
+        ValueType::Tensor { ty, shape, .. } => DeclaredTensor {
+            name: outlet.name().to_owned(),
+            element_type: ty.to_string(),
+            shape: shape.iter().map(|&d| (d >= 0).then_some(d)).collect(),
+        },
+        other => DeclaredTensor {
+            name: outlet.name().to_owned(),
+            element_type: other.to_string(),
+            shape: Vec::new(),
+        },
+    }
+}
+
+fn describe(tensor: &DeclaredTensor) -> TensorDescription {
+    TensorDescription {
+        name: tensor.name.clone(),
+        element_type: tensor.element_type.clone(),
+        shape: contract::shape_text(&tensor.shape),
+    }
+}
