@@ -145,7 +145,11 @@ pub fn collect_problems(mut tree: Map<String, Value>) -> (Config, Vec<ConfigProb
     for _ in 0..MAX_PROBLEMS {
         let value = Value::new(None, ValueKind::Table(tree.clone()));
         match serde_path_to_error::deserialize::<_, Config>(value) {
-            Ok(config) => return (config, problems),
+            Ok(config) => {
+                // The merged tree has no stable order; sorted output reads and diffs better.
+                problems.sort_by(|a: &ConfigProblem, b| a.key.cmp(&b.key));
+                return (config, problems);
+            }
             Err(error) => {
                 let mut path: Vec<String> = error.path().iter().map(segment_name).collect();
                 let message = error.inner().to_string();
@@ -234,5 +238,59 @@ fn remove_in_array(items: &mut Vec<Value>, path: &[String]) -> Option<Value> {
     match &mut items[index].kind {
         ValueKind::Table(inner) => remove_path(inner, rest),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(toml: &str) -> Map<String, Value> {
+        config::Config::builder()
+            .add_source(File::from_str(toml, FileFormat::Toml))
+            .build()
+            .unwrap()
+            .collect()
+            .unwrap()
+    }
+
+    #[test]
+    fn unknown_field_messages_are_parsed() {
+        let message = "unknown field `prot`, expected one of `host`, `port` for key `mqtt`";
+        assert_eq!(unknown_field(message), Some("prot"));
+        assert_eq!(expected_keys(&strip_key_suffix(message)), " (expected one of `host`, `port`)");
+        assert_eq!(unknown_field("invalid type: string"), None);
+    }
+
+    #[test]
+    fn remove_path_descends_tables_and_arrays() {
+        let mut t = tree("[a]\nb = 1\nc = [{ d = 1, e = 2 }, { d = 3 }]\n");
+        assert!(remove_path(&mut t, &["a".into(), "c".into(), "0".into(), "e".into()]).is_some());
+        assert!(remove_path(&mut t, &["a".into(), "c".into(), "1".into()]).is_some());
+        assert!(remove_path(&mut t, &["a".into(), "c".into(), "7".into()]).is_none());
+        assert!(remove_path(&mut t, &["a".into(), "b".into(), "x".into()]).is_none());
+        assert!(remove_path(&mut t, &[]).is_none());
+        let ValueKind::Table(a) = &t["a"].kind else { panic!("a is a table") };
+        let ValueKind::Array(c) = &a["c"].kind else { panic!("c is an array") };
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn bad_keys_fall_back_to_their_defaults() {
+        let (config, problems) = collect_problems(tree(
+            "[mqtt]\nport = \"x\"\nhost = \"b\"\n[http]\nlisten = \"nope\"\n",
+        ));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].key, "http.listen");
+        assert_eq!(problems[1].key, "mqtt.port");
+        assert_eq!(config.mqtt.port, 1883);
+        assert_eq!(config.mqtt.host, "b", "good keys beside bad ones are kept");
+    }
+
+    #[test]
+    fn a_section_of_the_wrong_type_is_reported_once() {
+        let (_, problems) = collect_problems(tree("mqtt = 5\n"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "mqtt");
     }
 }

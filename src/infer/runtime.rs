@@ -59,7 +59,7 @@ impl OnnxRuntime {
         let environment = builder.with_name("imsight").build().map_err(|error| {
             InferenceError::runtime("cannot create the ONNX Runtime environment", error)
         })?;
-        tracing::info!(library = %library.display(), "onnx runtime loaded");
+        tracing::debug!(library = %library.display(), "onnx runtime loaded");
         let runtime = Self { library, environment };
         *slot = Some(runtime.clone());
         Ok(runtime)

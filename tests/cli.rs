@@ -1,0 +1,218 @@
+//! The `imsight` binary as an operator meets it: help, validate, exit codes, the model smoke
+//! command, and one-line errors without panics or backtraces.
+
+// Helpers of integration tests may unwrap too: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const NOT_BUILT: i32 = 69;
+const CONFIG: i32 = 78;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The binary with a clean environment: no `IMSIGHT*` variables leak in, and any panic would
+/// print a backtrace (so the tests below would see it).
+fn imsight(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_imsight"));
+    command.args(args).env("RUST_BACKTRACE", "1").env("NO_COLOR", "1");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("IMSIGHT") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> (i32, String, String) {
+    let Output { status, stdout, stderr } = command.output().expect("the binary runs");
+    let code = status.code().expect("exited, not killed by a signal");
+    (code, String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap())
+}
+
+fn assert_no_panic(stderr: &str) {
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("stack backtrace"), "{stderr}");
+}
+
+#[test]
+fn help_lists_every_command_of_the_design() {
+    let (code, stdout, _) = run(&mut imsight(&["--help"]));
+    assert_eq!(code, 0);
+    for command in [
+        "run", "inspect", "demo", "simulate", "replay", "features", "refs", "model", "samples",
+        "validate", "bench",
+    ] {
+        assert!(
+            stdout.lines().any(|line| line.trim_start().starts_with(&format!("{command} "))),
+            "`{command}` missing from:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn validate_accepts_every_shipped_profile() {
+    for profile in ["default", "demo", "lab", "production"] {
+        let (code, stdout, stderr) = run(&mut imsight(&["validate", "--profile", profile]));
+        assert_eq!(code, 0, "{profile}: {stderr}");
+        assert!(stdout.starts_with(&format!("configuration valid: profile {profile}")), "{stdout}");
+    }
+}
+
+#[test]
+fn validate_names_both_keys_of_a_config_with_two_mistakes() {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(b"[mqtt]\nprot = 1883\n\n[pipeline]\nwindow_minutes = \"sixty\"\n").unwrap();
+    let path = file.path().to_str().unwrap();
+    let (code, stdout, stderr) = run(&mut imsight(&["validate", "--config", path]));
+    assert_eq!(code, CONFIG, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("invalid configuration (2 problems)"), "{stderr}");
+    assert!(stderr.contains("  - mqtt.prot: unknown key"), "{stderr}");
+    assert!(stderr.contains("  - pipeline.window_minutes: invalid type"), "{stderr}");
+    assert_no_panic(&stderr);
+}
+
+#[test]
+fn validate_reads_the_environment_and_shows_the_effective_config_with_secrets_masked() {
+    let (code, stdout, stderr) = run(imsight(&["validate", "--show"])
+        .env("IMSIGHT__MQTT__USERNAME", "imsight")
+        .env("IMSIGHT__MQTT__PASSWORD", "s3cret"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("environment IMSIGHT__MQTT__PASSWORD, IMSIGHT__MQTT__USERNAME"));
+    assert!(stdout.contains("username = \"imsight\""), "{stdout}");
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+}
+
+#[test]
+fn commands_not_built_yet_say_so_with_their_own_exit_code() {
+    for command in ["run", "inspect", "demo", "simulate", "replay", "features", "refs", "bench"] {
+        let (code, stdout, stderr) = run(&mut imsight(&[command, "--some-option", "file.pcap"]));
+        assert_eq!(code, NOT_BUILT, "{command}: {stderr}");
+        assert!(stdout.is_empty(), "{command} printed {stdout}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!(
+                "imsight: `imsight {command}` is not built in this version yet (see the status table in README.md)"
+            )
+        );
+    }
+}
+
+#[test]
+fn a_missing_onnxruntime_library_is_a_one_line_error_naming_the_path() {
+    let model = repo("tests/data/tiny-model/tiny-siamese.onnx");
+    let (code, stdout, stderr) = run(imsight(&["model", "verify", model.to_str().unwrap()])
+        .env("IMSIGHT__INFERENCE__ONNXRUNTIME_LIB", "/opt/missing/libonnxruntime.so.1.31.1"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("imsight: ONNX Runtime library not found at /opt/missing/libonnxruntime.so.1.31.1 (inference.onnxruntime_lib)"),
+        "{stderr}"
+    );
+    assert_no_panic(&stderr);
+}
+
+#[test]
+fn a_file_that_is_not_a_library_is_a_one_line_error() {
+    let not_a_library = repo("profiles/default.toml");
+    let model = repo("tests/data/tiny-model/tiny-siamese.onnx");
+    let (code, _, stderr) = run(imsight(&["model", "verify", model.to_str().unwrap()])
+        .env("IMSIGHT__INFERENCE__ONNXRUNTIME_LIB", &not_a_library));
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot load ONNX Runtime library"), "{stderr}");
+    assert!(stderr.contains(not_a_library.to_str().unwrap()), "{stderr}");
+    assert_no_panic(&stderr);
+}
+
+/// Needs the ONNX Runtime library: `packaging/fetch-onnxruntime` puts it where a development
+/// build finds it (the README's test command runs it first).
+fn library_present() {
+    assert!(
+        repo(".onnxruntime/lib/libonnxruntime.so.1.31.1").is_file()
+            || Path::new(imsight::config::PACKAGED_ONNXRUNTIME_LIB).is_file(),
+        "ONNX Runtime is not installed: run packaging/fetch-onnxruntime"
+    );
+}
+
+#[test]
+fn model_verify_matches_python_onnxruntime_on_the_golden_input() {
+    library_present();
+    let model = repo("tests/data/tiny-model/tiny-siamese.onnx");
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("tests/data/tiny-model/golden.json")).unwrap(),
+    )
+    .unwrap();
+    let batch = golden["batch"].as_u64().unwrap().to_string();
+    let (code, stdout, stderr) = run(&mut imsight(&[
+        "model",
+        "verify",
+        model.to_str().unwrap(),
+        "--batch",
+        &batch,
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["contract"], "ok");
+    assert_eq!(report["description"]["execution_provider"], "cpu");
+    assert_eq!(report["description"]["inputs"][0]["shape"], "[?, 60, 130]");
+    assert_eq!(report["description"]["metadata"]["model_name"], "tiny-test-fixture");
+    assert_eq!(report["embedding_dim"], 8);
+
+    let expected = golden["embedding"].as_array().unwrap();
+    let actual = report["embedding"].as_array().unwrap();
+    assert_eq!(actual.len(), expected.len());
+    for (row, (a, e)) in actual.iter().zip(expected).enumerate() {
+        for (col, (a, e)) in a.as_array().unwrap().iter().zip(e.as_array().unwrap()).enumerate() {
+            let (a, e) = (a.as_f64().unwrap(), e.as_f64().unwrap());
+            assert!((a - e).abs() <= 1e-6, "embedding[{row}][{col}] = {a}, Python says {e}");
+        }
+    }
+}
+
+#[test]
+fn model_verify_text_output_describes_the_model() {
+    library_present();
+    let model = repo("tests/data/tiny-model/tiny-siamese.onnx");
+    let (code, stdout, stderr) = run(&mut imsight(&["model", "verify", model.to_str().unwrap()]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("input      features: f32 [?, 60, 130]"), "{stdout}");
+    assert!(stdout.contains("output     embedding: f32 [?, 8]"), "{stdout}");
+    assert!(stdout.contains("contract   ok for a 60-minute window"), "{stdout}");
+    assert!(stdout.contains("embedding  [0.583489, -0.347846,"), "{stdout}");
+}
+
+#[test]
+fn a_model_for_another_window_breaks_the_contract() {
+    library_present();
+    let model = repo("tests/data/tiny-model/tiny-siamese.onnx");
+    let (code, stdout, stderr) = run(imsight(&["model", "verify", model.to_str().unwrap()])
+        .env("IMSIGHT__PIPELINE__WINDOW_MINUTES", "30"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("breaks the model contract: input `features` has shape [?, 60, 130], expected [batch, 30, 130]"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_corrupt_or_missing_model_is_a_one_line_error() {
+    library_present();
+    let mut garbage = tempfile::Builder::new().suffix(".onnx").tempfile().unwrap();
+    garbage.write_all(b"\x08\x09this is not a protobuf \xff\xfe model").unwrap();
+    for model in [garbage.path().to_str().unwrap(), "/nonexistent/model.onnx"] {
+        let (code, _, stderr) = run(&mut imsight(&["model", "verify", model]));
+        assert_eq!(code, 1, "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(model), "{stderr}");
+        assert_no_panic(&stderr);
+    }
+}
