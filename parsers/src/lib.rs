@@ -1,1 +1,17 @@
-//! Pure parsers for imsight.
+//! Pure parsers for imsight: no I/O runtime, no logging, no configuration, no `unsafe`, and no
+//! panic on any input. Results borrow from the input; the caller decides what to own.
+//!
+//! ```text
+//! error       ParseError: one copyable reason per rejection, plugs into nom
+//! sip/        SIP messages (RFC 3261): start line, headers, typed views, datagram and stream framing
+//! ```
+//!
+//! Size limits are public constants checked before anything is read past them
+//! (e.g. [`sip::MAX_BODY_LEN`]).
+
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod sip;
+
+pub use error::{IResult, ParseError};
