@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! error       ParseError: one copyable reason per rejection, plugs into nom
+//! hep/        HEPv3 (all generic chunks, zlib payloads) and HEPv1/v2
 //! sip/        SIP messages (RFC 3261): start line, headers, typed views, datagram and stream framing
 //! ```
 //!
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod hep;
 pub mod sip;
 
 pub use error::{IResult, ParseError};
