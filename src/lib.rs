@@ -6,6 +6,7 @@
 //! cli/        the `imsight` command line; one module per built command
 //! config/     typed configuration, layered loading, validation listing every problem
 //! infer/      ONNX Runtime loading, the model contract, model sessions
+//! inspect/    what a capture or probe-record file holds (`imsight inspect`)
 //! telemetry   logging setup
 //! ```
 //!
@@ -14,4 +15,5 @@
 pub mod cli;
 pub mod config;
 pub mod infer;
+pub mod inspect;
 pub mod telemetry;

@@ -90,7 +90,7 @@ fn validate_reads_the_environment_and_shows_the_effective_config_with_secrets_ma
 
 #[test]
 fn commands_not_built_yet_say_so_with_their_own_exit_code() {
-    for command in ["run", "inspect", "demo", "simulate", "replay", "features", "refs", "bench"] {
+    for command in ["run", "demo", "simulate", "replay", "features", "refs", "bench"] {
         let (code, stdout, stderr) = run(&mut imsight(&[command, "--some-option", "file.pcap"]));
         assert_eq!(code, NOT_BUILT, "{command}: {stderr}");
         assert!(stdout.is_empty(), "{command} printed {stdout}");
@@ -215,4 +215,38 @@ fn a_corrupt_or_missing_model_is_a_one_line_error() {
         assert!(stderr.contains(model), "{stderr}");
         assert_no_panic(&stderr);
     }
+}
+
+#[test]
+fn inspect_json_has_the_shape_of_the_ground_truth() {
+    let capture = repo("../shared/corpus/sip-pcaps/generated-kamailio-sipp__normal.pcapng");
+    let (code, stdout, stderr) =
+        run(&mut imsight(&["inspect", "--json", capture.to_str().unwrap()]));
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["requests"]["REGISTER"], 52);
+    assert_eq!(report["requests_total"], 112);
+    assert_eq!(report["responses_by_class"]["2xx"], 66);
+    assert_eq!(report["responses_by_code"]["401"], 26);
+    assert_eq!(report["responses_total"], 122);
+    assert_eq!(report["hep"]["hep_packets"], 234);
+    assert_eq!(report["hep"]["requests"]["INVITE"], 20);
+    assert!(report["errors"].as_object().unwrap().is_empty());
+}
+
+#[test]
+fn inspect_reports_every_file_and_fails_on_unreadable_ones() {
+    let capture = repo("../shared/corpus/sip-pcaps/suricata-verify__sip-sdp__sdp.pcap");
+    let not_a_capture = repo("profiles/default.toml");
+    let (code, stdout, stderr) = run(&mut imsight(&[
+        "inspect",
+        not_a_capture.to_str().unwrap(),
+        capture.to_str().unwrap(),
+        "/nonexistent.pcap",
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("1 requests (INVITE 1), 1 responses"), "{stdout}");
+    assert!(stderr.contains("default.toml: not a pcap, pcapng or probe-record file"), "{stderr}");
+    assert!(stderr.contains("cannot read /nonexistent.pcap"), "{stderr}");
+    assert_no_panic(&stderr);
 }

@@ -16,9 +16,6 @@ pub enum ParseError {
     /// The status code is not three digits between 100 and 699.
     #[error("invalid SIP status code")]
     InvalidStatusCode,
-    /// A header line without a name, without a colon, or with bytes a name cannot hold.
-    #[error("malformed SIP header line")]
-    MalformedHeader,
     /// More than [`crate::sip::MAX_HEADERS`] header lines.
     #[error("too many SIP header lines")]
     TooManyHeaders,
@@ -34,9 +31,6 @@ pub enum ParseError {
     /// A message on a stream transport without Content-Length (RFC 3261 §18.3 requires it).
     #[error("missing Content-Length on a stream")]
     MissingContentLength,
-    /// Content-Length says more bytes than the datagram holds.
-    #[error("SIP body shorter than Content-Length")]
-    BodyTruncated,
     /// Content-Length above [`crate::sip::MAX_BODY_LEN`].
     #[error("SIP body too large")]
     BodyTooLarge,
@@ -104,13 +98,11 @@ impl ParseError {
             Self::NotSip => "not_sip",
             Self::MalformedStartLine => "malformed_start_line",
             Self::InvalidStatusCode => "invalid_status_code",
-            Self::MalformedHeader => "malformed_header",
             Self::TooManyHeaders => "too_many_headers",
             Self::HeaderSectionTooLong => "header_section_too_long",
             Self::HeadersUnterminated => "headers_unterminated",
             Self::InvalidContentLength => "invalid_content_length",
             Self::MissingContentLength => "missing_content_length",
-            Self::BodyTruncated => "body_truncated",
             Self::BodyTooLarge => "body_too_large",
             Self::NotHep => "not_hep",
             Self::HepLengthMismatch => "hep_length_mismatch",

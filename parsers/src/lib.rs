@@ -2,6 +2,7 @@
 //! panic on any input. Results borrow from the input; the caller decides what to own.
 //!
 //! ```text
+//! capture/    pcap/pcapng frames, link layers, IP defragmentation, TCP reassembly, SIP/HEP payloads
 //! error       ParseError: one copyable reason per rejection, plugs into nom
 //! hep/        HEPv3 (all generic chunks, zlib payloads) and HEPv1/v2
 //! sip/        SIP messages (RFC 3261): start line, headers, typed views, datagram and stream framing
@@ -12,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod error;
 pub mod hep;
 pub mod sip;

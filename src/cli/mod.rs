@@ -1,6 +1,7 @@
 //! The command line: `imsight <command>`, one module per command that is built.
 
 mod error;
+mod inspect;
 mod model;
 mod validate;
 
@@ -50,9 +51,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Run the appliance: sources, pipeline, MQTT outputs, HTTP endpoint [not built yet]
     Run(NotBuilt),
-    /// Show what captures or probe-record files contain: SIP methods, codes, HEP, errors
-    /// [not built yet]
-    Inspect(NotBuilt),
+    /// Show what captures contain: SIP requests per method, responses per class and code, HEP,
+    /// transport details and errors by reason
+    Inspect(inspect::InspectArgs),
     /// Self-contained demo: simulator, embedded broker, pipeline, accelerated time [not built
     /// yet]
     Demo(NotBuilt),
@@ -93,7 +94,7 @@ impl Cli {
             Command::Validate(args) => validate::run(&global, &args),
             Command::Model(command) => model::run(&global, command),
             Command::Run(_) => Err(CommandError::NotBuilt("run")),
-            Command::Inspect(_) => Err(CommandError::NotBuilt("inspect")),
+            Command::Inspect(args) => inspect::run(&args),
             Command::Demo(_) => Err(CommandError::NotBuilt("demo")),
             Command::Simulate(_) => Err(CommandError::NotBuilt("simulate")),
             Command::Replay(_) => Err(CommandError::NotBuilt("replay")),

@@ -116,6 +116,9 @@ pub(crate) struct HeaderSection<'a> {
     pub end: SectionEnd,
     /// A line ended with a bare LF instead of CRLF.
     pub bare_lf: bool,
+    /// Lines skipped because they are not `name: value` (no colon, a bad name, a
+    /// continuation with nothing to continue).
+    pub skipped_lines: u16,
 }
 
 /// Scans header lines until an empty line. `Ok(None)` means the section is not complete in
@@ -127,6 +130,7 @@ pub(crate) fn scan_headers(
     let mut headers: Vec<Header<'_>> = Vec::with_capacity(16);
     let mut pos = 0;
     let mut bare_lf = false;
+    let mut skipped_lines = 0u16;
     // Start of the current header's value, so that folded lines can extend it.
     let mut value_start = 0;
     loop {
@@ -149,14 +153,18 @@ pub(crate) fn scan_headers(
                     consumed: input.len(),
                     end: SectionEnd::EndOfInput,
                     bare_lf,
+                    skipped_lines,
                 }));
             }
-            parse_line(rest, &mut headers, input, pos, &mut value_start)?;
+            if !parse_line(rest, &mut headers, input, pos, &mut value_start)? {
+                skipped_lines = skipped_lines.saturating_add(1);
+            }
             return Ok(Some(HeaderSection {
                 headers,
                 consumed: input.len(),
                 end: SectionEnd::EndOfInput,
                 bare_lf,
+                skipped_lines,
             }));
         };
         let mut line = &rest[..newline];
@@ -171,37 +179,43 @@ pub(crate) fn scan_headers(
                 consumed: next,
                 end: SectionEnd::EmptyLine,
                 bare_lf,
+                skipped_lines,
             }));
         }
-        parse_line(line, &mut headers, input, pos, &mut value_start)?;
+        if !parse_line(line, &mut headers, input, pos, &mut value_start)? {
+            skipped_lines = skipped_lines.saturating_add(1);
+        }
         pos = next;
     }
 }
 
 /// Adds one header line at `line_start` of `input` (or extends the previous header when the
-/// line is a continuation).
+/// line is a continuation). Returns `false` for a line that is not a header: it is skipped,
+/// as tshark and most stacks' parsers do, and the caller counts it.
 fn parse_line<'a>(
     line: &'a [u8],
     headers: &mut Vec<Header<'a>>,
     input: &'a [u8],
     line_start: usize,
     value_start: &mut usize,
-) -> Result<(), ParseError> {
+) -> Result<bool, ParseError> {
     if matches!(line[0], b' ' | b'\t') {
         // Folded continuation (RFC 3261 §7.3.1): the value now runs to this line's end.
         let Some(last) = headers.last_mut() else {
-            return Err(ParseError::MalformedHeader);
+            return Ok(false);
         };
         let end = line_start + trim_end(line).len();
         if end > *value_start {
             last.value = &input[*value_start..end];
         }
-        return Ok(());
+        return Ok(true);
     }
-    let colon = memchr(b':', line).ok_or(ParseError::MalformedHeader)?;
+    let Some(colon) = memchr(b':', line) else {
+        return Ok(false);
+    };
     let name = trim_end(&line[..colon]);
     if name.is_empty() || !name.iter().all(|&b| is_token_char(b)) {
-        return Err(ParseError::MalformedHeader);
+        return Ok(false);
     }
     if headers.len() >= MAX_HEADERS {
         return Err(ParseError::TooManyHeaders);
@@ -211,9 +225,11 @@ fn parse_line<'a>(
     let value = trim_end(&raw_value[leading..]);
     *value_start = line_start + colon + 1 + leading;
     // Token bytes are ASCII, so the name is valid UTF-8.
-    let name = std::str::from_utf8(name).map_err(|_| ParseError::MalformedHeader)?;
+    let Ok(name) = std::str::from_utf8(name) else {
+        return Ok(false);
+    };
     headers.push(Header { name: HeaderName::from_token(name), value });
-    Ok(())
+    Ok(true)
 }
 
 fn trim_end(bytes: &[u8]) -> &[u8] {
@@ -259,11 +275,17 @@ mod tests {
     }
 
     #[test]
-    fn lines_without_colon_or_with_bad_names_are_rejected() {
-        assert_eq!(scan_headers(b"To b\r\n\r\n", true).unwrap_err(), ParseError::MalformedHeader);
-        assert_eq!(scan_headers(b"T o: b\r\n\r\n", true).unwrap_err(), ParseError::MalformedHeader);
-        assert_eq!(scan_headers(b" x\r\n\r\n", true).unwrap_err(), ParseError::MalformedHeader);
-        assert_eq!(scan_headers(b": b\r\n\r\n", true).unwrap_err(), ParseError::MalformedHeader);
+    fn lines_that_are_not_headers_are_skipped_and_counted() {
+        for input in [
+            &b"To b\r\nFrom: a\r\n\r\n"[..],
+            b"T o: b\r\nFrom: a\r\n\r\n",
+            b" x\r\nFrom: a\r\n\r\n",
+            b": b\r\nFrom: a\r\n\r\n",
+        ] {
+            let section = scan_headers(input, true).unwrap().unwrap();
+            assert_eq!(section.skipped_lines, 1, "{input:?}");
+            assert_eq!(section.headers, vec![Header { name: HeaderName::From, value: b"a" }]);
+        }
     }
 
     #[test]

@@ -22,6 +22,10 @@ impl Anomalies {
     pub const BARE_LF: u8 = 4;
     /// Bytes after the body that are not another message (a datagram with trailing junk).
     pub const TRAILING_BYTES: u8 = 8;
+    /// Header lines that are not `name: value` were skipped.
+    pub const SKIPPED_HEADER_LINES: u8 = 16;
+    /// Content-Length says more than the datagram holds; the body is what there is.
+    pub const BODY_TRUNCATED: u8 = 32;
 
     /// Whether `flag` is set.
     pub fn has(self, flag: u8) -> bool {
@@ -35,6 +39,8 @@ impl Anomalies {
             (Self::MISSING_EMPTY_LINE, "missing_empty_line"),
             (Self::BARE_LF, "bare_lf"),
             (Self::TRAILING_BYTES, "trailing_bytes"),
+            (Self::SKIPPED_HEADER_LINES, "skipped_header_lines"),
+            (Self::BODY_TRUNCATED, "body_truncated"),
         ]
         .into_iter()
         .filter(move |(flag, _)| self.has(*flag))
@@ -101,6 +107,9 @@ fn parse(input: &[u8], datagram: bool) -> IResult<&[u8], SipMessage<'_>> {
     if section.bare_lf {
         anomalies.0 |= Anomalies::BARE_LF;
     }
+    if section.skipped_lines > 0 {
+        anomalies.0 |= Anomalies::SKIPPED_HEADER_LINES;
+    }
     if section.end == SectionEnd::EndOfInput {
         anomalies.0 |= Anomalies::MISSING_EMPTY_LINE;
     }
@@ -112,11 +121,13 @@ fn parse(input: &[u8], datagram: bool) -> IResult<&[u8], SipMessage<'_>> {
             return Err(nom::Err::Error(ParseError::BodyTooLarge));
         }
         Ok(Some(len)) if len > available.len() => {
-            return Err(if datagram {
-                nom::Err::Error(ParseError::BodyTruncated)
-            } else {
-                nom::Err::Incomplete(Needed::new(len - available.len()))
-            });
+            if !datagram {
+                return Err(nom::Err::Incomplete(Needed::new(len - available.len())));
+            }
+            // A datagram cut by the capture's snap length, or a sender that counted its line
+            // ends wrong: the message was still on the wire, so it counts.
+            anomalies.0 |= Anomalies::BODY_TRUNCATED;
+            available.len()
         }
         Ok(Some(len)) => len,
         Ok(None) if datagram => available.len(),
@@ -271,9 +282,11 @@ Content-Length: 0\r\n\r\n";
     }
 
     #[test]
-    fn a_truncated_datagram_is_an_error() {
+    fn a_truncated_datagram_is_counted_with_its_anomaly() {
         let input = b"INVITE sip:a SIP/2.0\r\nContent-Length: 100\r\n\r\nv=0\r\n";
-        assert_eq!(parse_sip_message(input), Err(nom::Err::Error(ParseError::BodyTruncated)));
+        let (_, message) = parse_sip_message(input).unwrap();
+        assert!(message.anomalies.has(Anomalies::BODY_TRUNCATED));
+        assert_eq!(message.body, b"v=0\r\n");
         assert_eq!(
             parse_sip_message(b"INVITE sip:a SIP/2.0\r\nTo: a"),
             Ok((&b""[..], parse_sip_message(b"INVITE sip:a SIP/2.0\r\nTo: a").unwrap().1))

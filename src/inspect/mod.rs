@@ -1,0 +1,255 @@
+//! `imsight inspect`: what a capture or probe-record file holds, counted the way
+//! `../shared/corpus/sip-pcaps/expected-counts.json` counts it.
+//!
+//! SIP seen directly on the wire and SIP carried inside HEP are counted apart (`hep`), so a
+//! capture that holds both the traffic and its HEP copies shows each once.
+
+mod counts;
+
+pub use counts::{HepCounts, SipCounts};
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use imsight_parsers::ParseError;
+use imsight_parsers::capture::{
+    CaptureDecoder, CaptureFormat, CaptureReader, DecodeStats, DecoderConfig, Payload, PayloadKind,
+};
+use imsight_parsers::hep::parse_hep_datagram;
+use imsight_parsers::sip::parse_sip_message;
+use serde::Serialize;
+
+/// Everything `inspect` learned about one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileReport {
+    /// The file as given.
+    pub file: String,
+    /// `pcap` or `pcapng`.
+    pub format: &'static str,
+    /// Frames in the capture.
+    pub frames: u64,
+    /// Frames that carried at least one SIP message directly.
+    pub sip_frames: u64,
+    /// SIP seen directly (UDP datagrams and TCP streams).
+    #[serde(flatten)]
+    pub sip: SipCounts,
+    /// SIP inside HEP.
+    pub hep: HepCounts,
+    /// Tolerated deviations in SIP messages (direct and in HEP), by label.
+    pub anomalies: BTreeMap<&'static str, u64>,
+    /// Rejected SIP messages and HEP packets, by reason.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// What the capture decoder did (link, IP, TCP).
+    pub decode: DecodeSummary,
+}
+
+/// The capture decoder's counters, flattened for the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DecodeSummary {
+    /// Frames that are not IP.
+    pub not_ip: u64,
+    /// Frames of an unsupported link type.
+    pub unsupported_link: u64,
+    /// Frames whose headers do not decode.
+    pub malformed_frames: u64,
+    /// IP fragments seen, and datagrams rebuilt from them.
+    pub ip_fragments: u64,
+    /// Datagrams rebuilt from fragments.
+    pub ip_reassembled: u64,
+    /// IP-in-IP packets unwrapped.
+    pub tunnelled: u64,
+    /// UDP datagrams.
+    pub udp_datagrams: u64,
+    /// UDP payloads that are not SIP (media, DNS, ...).
+    pub udp_not_sip: u64,
+    /// TCP segments with payload.
+    pub tcp_segments: u64,
+    /// TCP segments already delivered (retransmissions).
+    pub tcp_retransmitted: u64,
+    /// TCP segments that arrived out of order.
+    pub tcp_out_of_order: u64,
+    /// TCP gaps given up.
+    pub tcp_gaps: u64,
+    /// TCP streams that were not SIP.
+    pub tcp_not_sip_streams: u64,
+}
+
+impl DecodeSummary {
+    fn from_stats(stats: &DecodeStats, udp_not_sip: u64) -> Self {
+        Self {
+            not_ip: stats.not_ip,
+            unsupported_link: stats.unsupported_link,
+            malformed_frames: stats.malformed,
+            ip_fragments: stats.ip_fragments,
+            ip_reassembled: stats.ip_reassembled,
+            tunnelled: stats.tunnelled,
+            udp_datagrams: stats.udp,
+            udp_not_sip,
+            tcp_segments: stats.tcp.segments,
+            tcp_retransmitted: stats.tcp.retransmitted,
+            tcp_out_of_order: stats.tcp.out_of_order,
+            tcp_gaps: stats.tcp.gaps,
+            tcp_not_sip_streams: stats.tcp.non_sip_flows,
+        }
+    }
+}
+
+/// Why a file could not be inspected at all.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    /// The file cannot be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not a capture (pcap, pcapng) nor a probe-record file.
+    #[error("{path}: not a pcap, pcapng or probe-record file")]
+    UnknownFormat {
+        /// The file.
+        path: String,
+    },
+}
+
+/// Inspects one capture file with the default decoder settings.
+pub fn inspect_file(path: &Path) -> Result<FileReport, InspectError> {
+    inspect_capture(path, &DecoderConfig::default())
+}
+
+/// Inspects one capture file.
+pub fn inspect_capture(path: &Path, config: &DecoderConfig) -> Result<FileReport, InspectError> {
+    let shown = path.display().to_string();
+    let io = |source| InspectError::Io { path: shown.clone(), source };
+    let mut file = BufReader::new(File::open(path).map_err(io)?);
+    let mut head = [0u8; 4];
+    let read = file.get_mut().read(&mut head).map_err(io)?;
+    let Some(format) = CaptureFormat::sniff(&head[..read]) else {
+        return Err(InspectError::UnknownFormat { path: shown });
+    };
+    let file = BufReader::new(File::open(path).map_err(io)?);
+    let mut report = FileReport {
+        file: shown.clone(),
+        format: match format {
+            CaptureFormat::Pcap => "pcap",
+            CaptureFormat::PcapNg => "pcapng",
+        },
+        ..FileReport::default()
+    };
+    let mut reader = match CaptureReader::new(file) {
+        Ok(reader) => reader,
+        Err(error) => {
+            count(&mut report.errors, error.reason());
+            return Ok(report);
+        }
+    };
+    let mut decoder = CaptureDecoder::new(config.clone());
+    let mut udp_not_sip = 0;
+    let result = reader.for_each_frame(|frame| {
+        let mut direct_messages = 0;
+        decoder.decode(&frame, &mut |payload| {
+            direct_messages += report.count_payload(&payload, &mut udp_not_sip);
+        });
+        if direct_messages > 0 {
+            report.sip_frames += 1;
+        }
+        ControlFlow::Continue(())
+    });
+    if let Err(error) = result {
+        count(&mut report.errors, error.reason());
+    }
+    report.frames = reader.frames;
+    report.decode = DecodeSummary::from_stats(&decoder.stats(), udp_not_sip);
+    Ok(report)
+}
+
+impl FileReport {
+    /// Counts one payload; returns how many SIP messages it held directly.
+    fn count_payload(&mut self, payload: &Payload<'_>, udp_not_sip: &mut u64) -> u64 {
+        match payload.kind {
+            PayloadKind::Sip => {
+                let (messages, not_sip) = count_messages(
+                    payload.bytes,
+                    &mut self.sip,
+                    &mut self.anomalies,
+                    &mut self.errors,
+                );
+                if not_sip {
+                    *udp_not_sip += 1;
+                }
+                messages
+            }
+            PayloadKind::Hep => {
+                match parse_hep_datagram(payload.bytes) {
+                    Ok(packet) => {
+                        self.hep.hep_packets += 1;
+                        if !packet.is_sip() {
+                            self.hep.hep_non_sip_packets += 1;
+                        } else {
+                            match packet.payload_bytes() {
+                                Ok(sip) => {
+                                    let (_, not_sip) = count_messages(
+                                        &sip,
+                                        &mut self.hep.sip,
+                                        &mut self.anomalies,
+                                        &mut self.errors,
+                                    );
+                                    if not_sip {
+                                        count(&mut self.errors, "hep_payload_not_sip");
+                                    }
+                                }
+                                Err(error) => count(&mut self.errors, error.reason()),
+                            }
+                        }
+                    }
+                    Err(error) => count(&mut self.errors, error.reason()),
+                }
+                0
+            }
+        }
+    }
+}
+
+/// Counts the SIP messages of one datagram or framed message. Returns the number counted and
+/// whether the bytes were not SIP at all.
+fn count_messages(
+    mut bytes: &[u8],
+    counts: &mut SipCounts,
+    anomalies: &mut BTreeMap<&'static str, u64>,
+    errors: &mut BTreeMap<&'static str, u64>,
+) -> (u64, bool) {
+    let mut messages = 0;
+    while !bytes.is_empty() {
+        match parse_sip_message(bytes) {
+            Ok((rest, message)) => {
+                counts.add(&message);
+                for label in message.anomalies.labels() {
+                    count(anomalies, label);
+                }
+                messages += 1;
+                bytes = rest;
+            }
+            Err(nom::Err::Error(ParseError::NotSip) | nom::Err::Failure(ParseError::NotSip)) => {
+                return (messages, messages == 0);
+            }
+            Err(nom::Err::Error(error) | nom::Err::Failure(error)) => {
+                count(errors, error.reason());
+                break;
+            }
+            Err(nom::Err::Incomplete(_)) => {
+                // Datagram parsing never asks for more bytes; count it if it ever does.
+                count(errors, "incomplete");
+                break;
+            }
+        }
+    }
+    (messages, false)
+}
+
+fn count(map: &mut BTreeMap<&'static str, u64>, key: &'static str) {
+    *map.entry(key).or_default() += 1;
+}
