@@ -6,6 +6,7 @@
 //! error       ParseError: one copyable reason per rejection, plugs into nom
 //! hep/        HEPv3 (all generic chunks, zlib payloads) and HEPv1/v2
 //! sip/        SIP messages (RFC 3261): start line, headers, typed views, datagram and stream framing
+//! xdr/        probe records (one transaction a line) in CSV and JSON lines
 //! ```
 //!
 //! Size limits are public constants checked before anything is read past them
@@ -17,5 +18,6 @@ pub mod capture;
 pub mod error;
 pub mod hep;
 pub mod sip;
+pub mod xdr;
 
 pub use error::{IResult, ParseError};

@@ -6,12 +6,12 @@ use clap::Args;
 use imsight_parsers::capture::DecoderConfig;
 
 use super::CommandError;
-use crate::inspect::{FileReport, SipCounts, inspect_capture};
+use crate::inspect::{FileReport, SipCounts, inspect_path};
 
 /// Options of `imsight inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// pcap or pcapng files.
+    /// pcap or pcapng captures, or probe-record files (CSV or JSON lines).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Print one JSON object per file (one per line) instead of text.
@@ -27,7 +27,7 @@ pub fn run(args: &InspectArgs) -> Result<(), CommandError> {
     let config = DecoderConfig { hep_ports: args.hep_ports.clone() };
     let mut failed = Vec::new();
     for file in &args.files {
-        match inspect_capture(file, &config) {
+        match inspect_path(file, &config) {
             Ok(report) if args.json => {
                 println!("{}", serde_json::to_string(&report).map_err(CommandError::failed)?);
             }
@@ -46,6 +46,15 @@ pub fn run(args: &InspectArgs) -> Result<(), CommandError> {
 }
 
 fn print_text(report: &FileReport) {
+    if report.format.starts_with("xdr") {
+        println!(
+            "{} ({}, {} records, {} timeouts)",
+            report.file, report.format, report.records, report.timeouts
+        );
+        print_counts("  sip", &report.sip);
+        print_errors(report);
+        return;
+    }
     println!(
         "{} ({}, {} frames, {} with SIP)",
         report.file, report.format, report.frames, report.sip_frames
@@ -78,8 +87,15 @@ fn print_text(report: &FileReport) {
     if !report.anomalies.is_empty() {
         println!("  anomalies {}", pairs(report.anomalies.iter().map(|(k, v)| (*k, *v))));
     }
+    print_errors(report);
+}
+
+fn print_errors(report: &FileReport) {
     if !report.errors.is_empty() {
         println!("  errors   {}", pairs(report.errors.iter().map(|(k, v)| (*k, *v))));
+    }
+    for sample in &report.error_samples {
+        println!("           {sample}");
     }
 }
 

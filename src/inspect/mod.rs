@@ -5,12 +5,14 @@
 //! capture that holds both the traffic and its HEP copies shows each once.
 
 mod counts;
+mod records;
 
 pub use counts::{HepCounts, SipCounts};
+pub use records::RecordFormat;
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -27,10 +29,16 @@ use serde::Serialize;
 pub struct FileReport {
     /// The file as given.
     pub file: String,
-    /// `pcap` or `pcapng`.
+    /// `pcap`, `pcapng`, `xdr-csv` or `xdr-jsonl`.
     pub format: &'static str,
     /// Frames in the capture.
     pub frames: u64,
+    /// Probe records read (xDR files; each is one request and its result).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub records: u64,
+    /// Probe records that ended in a timeout instead of a response.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub timeouts: u64,
     /// Frames that carried at least one SIP message directly.
     pub sip_frames: u64,
     /// SIP seen directly (UDP datagrams and TCP streams).
@@ -40,8 +48,11 @@ pub struct FileReport {
     pub hep: HepCounts,
     /// Tolerated deviations in SIP messages (direct and in HEP), by label.
     pub anomalies: BTreeMap<&'static str, u64>,
-    /// Rejected SIP messages and HEP packets, by reason.
+    /// Rejected SIP messages, HEP packets and record lines, by reason.
     pub errors: BTreeMap<&'static str, u64>,
+    /// The first rejected record lines, with line, column and reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error_samples: Vec<String>,
     /// What the capture decoder did (link, IP, TCP).
     pub decode: DecodeSummary,
 }
@@ -108,7 +119,7 @@ pub enum InspectError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// Not a capture (pcap, pcapng) nor a probe-record file.
+    /// Neither a capture (pcap, pcapng) nor a probe-record file.
     #[error("{path}: not a pcap, pcapng or probe-record file")]
     UnknownFormat {
         /// The file.
@@ -116,24 +127,42 @@ pub enum InspectError {
     },
 }
 
-/// Inspects one capture file with the default decoder settings.
+/// Inspects one file (capture or probe records) with the default decoder settings.
 pub fn inspect_file(path: &Path) -> Result<FileReport, InspectError> {
-    inspect_capture(path, &DecoderConfig::default())
+    inspect_path(path, &DecoderConfig::default())
 }
 
-/// Inspects one capture file.
-pub fn inspect_capture(path: &Path, config: &DecoderConfig) -> Result<FileReport, InspectError> {
+/// Inspects one file: a pcap/pcapng capture, or CSV / JSON-lines probe records.
+pub fn inspect_path(path: &Path, config: &DecoderConfig) -> Result<FileReport, InspectError> {
     let shown = path.display().to_string();
     let io = |source| InspectError::Io { path: shown.clone(), source };
     let mut file = BufReader::new(File::open(path).map_err(io)?);
-    let mut head = [0u8; 4];
-    let read = file.get_mut().read(&mut head).map_err(io)?;
-    let Some(format) = CaptureFormat::sniff(&head[..read]) else {
-        return Err(InspectError::UnknownFormat { path: shown });
-    };
-    let file = BufReader::new(File::open(path).map_err(io)?);
+    let head = file.fill_buf().map_err(io)?;
+    if let Some(format) = CaptureFormat::sniff(head) {
+        return Ok(inspect_capture(file, format, shown, config));
+    }
+    let first_line =
+        String::from_utf8_lossy(head.split(|&b| b == b'\n').next().unwrap_or_default());
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    match RecordFormat::detect(&name, &first_line) {
+        Some(format) => {
+            let mut report = FileReport { file: shown, ..FileReport::default() };
+            records::count_records(file, format, &mut report);
+            Ok(report)
+        }
+        None => Err(InspectError::UnknownFormat { path: shown }),
+    }
+}
+
+/// Inspects a capture stream whose format is already known.
+fn inspect_capture(
+    file: impl Read + Send,
+    format: CaptureFormat,
+    shown: String,
+    config: &DecoderConfig,
+) -> FileReport {
     let mut report = FileReport {
-        file: shown.clone(),
+        file: shown,
         format: match format {
             CaptureFormat::Pcap => "pcap",
             CaptureFormat::PcapNg => "pcapng",
@@ -144,7 +173,7 @@ pub fn inspect_capture(path: &Path, config: &DecoderConfig) -> Result<FileReport
         Ok(reader) => reader,
         Err(error) => {
             count(&mut report.errors, error.reason());
-            return Ok(report);
+            return report;
         }
     };
     let mut decoder = CaptureDecoder::new(config.clone());
@@ -164,7 +193,7 @@ pub fn inspect_capture(path: &Path, config: &DecoderConfig) -> Result<FileReport
     }
     report.frames = reader.frames;
     report.decode = DecodeSummary::from_stats(&decoder.stats(), udp_not_sip);
-    Ok(report)
+    report
 }
 
 impl FileReport {
@@ -252,4 +281,8 @@ fn count_messages(
 
 fn count(map: &mut BTreeMap<&'static str, u64>, key: &'static str) {
     *map.entry(key).or_default() += 1;
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }

@@ -59,30 +59,35 @@ impl<'a> Method<'a> {
 
     /// Parses a method token; `None` if `token` is empty or holds non-token bytes.
     pub fn from_token(token: &'a [u8]) -> Option<Self> {
-        let method = match token {
-            b"REGISTER" => Self::Register,
-            b"INVITE" => Self::Invite,
-            b"ACK" => Self::Ack,
-            b"BYE" => Self::Bye,
-            b"CANCEL" => Self::Cancel,
-            b"PRACK" => Self::Prack,
-            b"UPDATE" => Self::Update,
-            b"OPTIONS" => Self::Options,
-            b"SUBSCRIBE" => Self::Subscribe,
-            b"NOTIFY" => Self::Notify,
-            b"PUBLISH" => Self::Publish,
-            b"MESSAGE" => Self::Message,
-            b"INFO" => Self::Info,
-            b"REFER" => Self::Refer,
-            _ => {
-                if token.is_empty() || !token.iter().all(|&b| is_token_char(b)) {
-                    return None;
-                }
-                // Token bytes are ASCII, so this cannot fail.
-                Self::Extension(std::str::from_utf8(token).ok()?)
-            }
-        };
-        Some(method)
+        if let Some(known) = Method::known(token) {
+            return Some(known);
+        }
+        if token.is_empty() || !token.iter().all(|&b| is_token_char(b)) {
+            return None;
+        }
+        // Token bytes are ASCII, so this cannot fail.
+        Some(Self::Extension(std::str::from_utf8(token).ok()?))
+    }
+
+    /// One of the methods with their own variant, or `None`.
+    pub fn known(token: &[u8]) -> Option<Method<'static>> {
+        Some(match token {
+            b"REGISTER" => Method::Register,
+            b"INVITE" => Method::Invite,
+            b"ACK" => Method::Ack,
+            b"BYE" => Method::Bye,
+            b"CANCEL" => Method::Cancel,
+            b"PRACK" => Method::Prack,
+            b"UPDATE" => Method::Update,
+            b"OPTIONS" => Method::Options,
+            b"SUBSCRIBE" => Method::Subscribe,
+            b"NOTIFY" => Method::Notify,
+            b"PUBLISH" => Method::Publish,
+            b"MESSAGE" => Method::Message,
+            b"INFO" => Method::Info,
+            b"REFER" => Method::Refer,
+            _ => return None,
+        })
     }
 
     /// The method as written on the wire.

@@ -1,0 +1,61 @@
+//! Probe records: the CSV and JSON-lines forms of the same transactions read the same, and
+//! rejected lines are named by line and column.
+
+// Helpers of integration tests may unwrap too: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use imsight::inspect::inspect_file;
+
+fn data(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/xdr").join(name)
+}
+
+#[test]
+fn csv_and_json_lines_of_the_same_transactions_agree() {
+    let csv = inspect_file(&data("pcscf-sample.csv")).unwrap();
+    let json = inspect_file(&data("pcscf-sample.jsonl")).unwrap();
+    assert_eq!((csv.format, json.format), ("xdr-csv", "xdr-jsonl"));
+    assert_eq!(csv.records, 7);
+    assert_eq!(csv.timeouts, 1);
+    assert_eq!(csv.sip, json.sip);
+    assert_eq!(csv.timeouts, json.timeouts);
+    assert_eq!(csv.errors, json.errors);
+    assert_eq!(csv.sip.requests["INVITE"], 3);
+    assert_eq!(csv.sip.responses_by_code["486"], 1);
+}
+
+#[test]
+fn rejected_lines_name_line_and_column() {
+    let csv = inspect_file(&data("pcscf-sample.csv")).unwrap();
+    assert_eq!(
+        csv.error_samples,
+        vec![
+            "line 10: column 6 (`result`): invalid field value".to_owned(),
+            "line 11: column 4 (`node`): missing required field".to_owned(),
+        ]
+    );
+    let json = inspect_file(&data("pcscf-sample.jsonl")).unwrap();
+    assert_eq!(
+        json.error_samples,
+        vec![
+            "line 8: field `result`: invalid field value".to_owned(),
+            "line 9: field `node`: missing required field".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn a_csv_without_a_usable_header_stops_with_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.csv");
+    std::fs::write(&path, "when,where\n1,2\n").unwrap();
+    let report = inspect_file(&path).unwrap();
+    assert_eq!(report.records, 0);
+    assert_eq!(report.errors.get("invalid_header_row"), Some(&1));
+    assert_eq!(
+        report.error_samples,
+        vec!["line 1: field `start_time`: invalid CSV header row".to_owned()]
+    );
+}
