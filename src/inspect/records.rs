@@ -49,11 +49,11 @@ pub fn count_records(reader: impl BufRead, format: RecordFormat, report: &mut Fi
     for (index, line) in reader.split(b'\n').enumerate() {
         let number = index as u64 + 1;
         let Ok(line) = line else {
-            report.reject(number, "read error".to_owned(), "io");
+            report.reject(number, "read error", "io");
             break;
         };
         let Ok(line) = std::str::from_utf8(&line) else {
-            report.reject(number, "not UTF-8".to_owned(), "not_utf8");
+            report.reject(number, "not UTF-8", "not_utf8");
             continue;
         };
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -68,7 +68,7 @@ pub fn count_records(reader: impl BufRead, format: RecordFormat, report: &mut Fi
                 }
                 Err(error) => {
                     // Without a header row no line can be read.
-                    report.reject(number, error.to_string(), error.reason.reason());
+                    report.reject(number, &error.to_string(), error.reason.reason());
                     return;
                 }
             },
@@ -97,11 +97,11 @@ pub fn count_records(reader: impl BufRead, format: RecordFormat, report: &mut Fi
 }
 
 fn reject_record(report: &mut FileReport, line: u64, error: &XdrError) {
-    report.reject(line, error.to_string(), error.reason.reason());
+    report.reject(line, &error.to_string(), error.reason.reason());
 }
 
 impl FileReport {
-    fn reject(&mut self, line: u64, what: String, reason: &'static str) {
+    fn reject(&mut self, line: u64, what: &str, reason: &'static str) {
         *self.errors.entry(reason).or_default() += 1;
         if self.error_samples.len() < ERROR_SAMPLES {
             self.error_samples.push(format!("line {line}: {what}"));
