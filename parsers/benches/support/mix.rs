@@ -28,6 +28,7 @@ struct Ctx {
     branch: String,
     tag: String,
     port: u16,
+    media_port: u16,
 }
 
 impl Ctx {
@@ -41,6 +42,7 @@ impl Ctx {
             branch: format!("z9hG4bK{:012x}", hash >> 16),
             tag: format!("{:08x}", hash & 0xffff_ffff),
             port: 5060 + (n % 1000) as u16,
+            media_port: 10_000 + 2 * (n % 25_000) as u16,
         }
     }
 }
@@ -120,17 +122,27 @@ Require: sec-agree\r\nProxy-Require: sec-agree\r\nSupported: path,gruu\r\nExpire
     ));
 }
 
-const SDP: &str = "v=0\r\no=- 3954412 3954412 IN IP4 10.1.2.3\r\ns=-\r\nc=IN IP4 10.1.2.3\r\nt=0 0\r\n\
-m=audio 49152 RTP/AVP 116 118 0\r\nb=AS:49\r\na=rtpmap:116 AMR-WB/16000/1\r\na=fmtp:116 mode-change-capability=2\r\n\
-a=rtpmap:118 AMR/8000/1\r\na=ptime:20\r\na=maxptime:240\r\na=sendrecv\r\n";
+/// An AMR-WB offer/answer from the UE's own address and a per-call media port, as real
+/// calls have (identical media addresses would make analysers track one endless stream).
+fn sdp(ctx: &Ctx) -> String {
+    format!(
+        "v=0\r\no=- {session} {session} IN IP4 {ue}\r\ns=-\r\nc=IN IP4 {ue}\r\nt=0 0\r\n\
+m=audio {media} RTP/AVP 116 118 0\r\nb=AS:49\r\na=rtpmap:116 AMR-WB/16000/1\r\na=fmtp:116 mode-change-capability=2\r\n\
+a=rtpmap:118 AMR/8000/1\r\na=ptime:20\r\na=maxptime:240\r\na=sendrecv\r\n",
+        session = 3_954_412 + u32::from(ctx.port),
+        ue = ctx.ue,
+        media = ctx.media_port,
+    )
+}
 
 fn call(ctx: &Ctx, out: &mut Vec<Vec<u8>>) {
     let invite_extra = "P-Preferred-Identity: <sip:+4917000000@ims.mnc001.mcc262.3gppnetwork.org>\r\n\
 Supported: 100rel,timer\r\nContent-Type: application/sdp\r\n";
-    out.push(request(ctx, "INVITE", 1, invite_extra, SDP));
+    let sdp = sdp(ctx);
+    out.push(request(ctx, "INVITE", 1, invite_extra, &sdp));
     out.push(response(ctx, "100 Trying", "INVITE", 1, "", ""));
     out.push(response(ctx, "180 Ringing", "INVITE", 1, "Require: 100rel\r\nRSeq: 1\r\n", ""));
-    out.push(response(ctx, "200 OK", "INVITE", 1, "Content-Type: application/sdp\r\n", SDP));
+    out.push(response(ctx, "200 OK", "INVITE", 1, "Content-Type: application/sdp\r\n", &sdp));
     out.push(request(ctx, "ACK", 1, "", ""));
     out.push(request(
         ctx,
