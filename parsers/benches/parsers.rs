@@ -66,10 +66,10 @@ fn hep(c: &mut Criterion) {
     group.bench_function("decode_and_parse_sip", |b| {
         b.iter(|| {
             for p in &packets {
-                if let Ok(packet) = parse_hep_datagram(black_box(p)) {
-                    if let Ok(payload) = packet.payload_bytes() {
-                        black_box(parse_sip_message(&payload).is_ok());
-                    }
+                if let Ok(packet) = parse_hep_datagram(black_box(p))
+                    && let Ok(payload) = packet.payload_bytes()
+                {
+                    black_box(parse_sip_message(&payload).is_ok());
                 }
             }
         });
