@@ -15,6 +15,15 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
+/// A file of the shared capture corpus (`../shared/corpus/sip-pcaps`, or `IMSIGHT_CORPUS`).
+fn corpus_file(name: &str) -> PathBuf {
+    let dir = std::env::var_os("IMSIGHT_CORPUS")
+        .map_or_else(|| repo("../shared/corpus/sip-pcaps"), PathBuf::from);
+    let path = dir.join(name);
+    assert!(path.is_file(), "the shared capture corpus is missing: {}", path.display());
+    path
+}
+
 /// The binary with a clean environment: no `IMSIGHT*` variables leak in, and any panic would
 /// print a backtrace (so the tests below would see it).
 fn imsight(args: &[&str]) -> Command {
@@ -219,7 +228,7 @@ fn a_corrupt_or_missing_model_is_a_one_line_error() {
 
 #[test]
 fn inspect_json_has_the_shape_of_the_ground_truth() {
-    let capture = repo("../shared/corpus/sip-pcaps/generated-kamailio-sipp__normal.pcapng");
+    let capture = corpus_file("generated-kamailio-sipp__normal.pcapng");
     let (code, stdout, stderr) =
         run(&mut imsight(&["inspect", "--json", capture.to_str().unwrap()]));
     assert_eq!(code, 0, "{stderr}");
@@ -236,7 +245,7 @@ fn inspect_json_has_the_shape_of_the_ground_truth() {
 
 #[test]
 fn inspect_reports_every_file_and_fails_on_unreadable_ones() {
-    let capture = repo("../shared/corpus/sip-pcaps/suricata-verify__sip-sdp__sdp.pcap");
+    let capture = corpus_file("suricata-verify__sip-sdp__sdp.pcap");
     let not_a_capture = repo("profiles/default.toml");
     let (code, stdout, stderr) = run(&mut imsight(&[
         "inspect",

@@ -14,8 +14,13 @@ use std::path::{Path, PathBuf};
 use imsight::inspect::{FileReport, SipCounts, inspect_file};
 use serde_json::Value;
 
+/// The shared capture corpus: `../shared/corpus/sip-pcaps` beside the checkout, or the folder
+/// named by `IMSIGHT_CORPUS`.
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sip-pcaps")
+    std::env::var_os("IMSIGHT_CORPUS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sip-pcaps"),
+        PathBuf::from,
+    )
 }
 
 /// (file, what differs, why). Empty: every count matches tshark.
