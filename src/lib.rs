@@ -7,6 +7,7 @@
 //! config/     typed configuration, layered loading, validation listing every problem
 //! infer/      ONNX Runtime loading, the model contract, model sessions
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`)
+//! sim/        the IMS traffic simulator with fault injection (`imsight simulate`)
 //! telemetry   logging setup
 //! ```
 //!
@@ -16,4 +17,5 @@ pub mod cli;
 pub mod config;
 pub mod infer;
 pub mod inspect;
+pub mod sim;
 pub mod telemetry;

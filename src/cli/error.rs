@@ -13,6 +13,8 @@ pub mod exit_code {
     pub const USAGE: u8 = 2;
     /// The command exists in the design but is not built in this version (EX_UNAVAILABLE).
     pub const NOT_BUILT: u8 = 69;
+    /// An input file is invalid (EX_DATAERR).
+    pub const DATA: u8 = 65;
     /// The configuration is invalid (EX_CONFIG).
     pub const CONFIG: u8 = 78;
 }
@@ -23,6 +25,14 @@ pub enum CommandError {
     /// The configuration did not load or validate; every problem is listed.
     #[error(transparent)]
     Config(ConfigProblems),
+    /// An input file (a scenario, ...) is invalid; every problem is listed.
+    #[error("invalid {what} ({} problem{}):{}", problems.len(), if problems.len() == 1 { "" } else { "s" }, problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
+    Invalid {
+        /// What was read.
+        what: String,
+        /// Every problem found.
+        problems: Vec<String>,
+    },
     /// The command is not built in this version.
     #[error("`imsight {0}` is not built in this version yet (see the status table in README.md)")]
     NotBuilt(&'static str),
@@ -41,6 +51,7 @@ impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Config(_) => exit_code::CONFIG,
+            Self::Invalid { .. } => exit_code::DATA,
             Self::NotBuilt(_) => exit_code::NOT_BUILT,
             Self::Failed(_) => exit_code::FAILURE,
         }

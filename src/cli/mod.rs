@@ -3,6 +3,7 @@
 mod error;
 mod inspect;
 mod model;
+mod simulate;
 mod validate;
 
 pub use error::{CommandError, exit_code};
@@ -57,9 +58,9 @@ pub enum Command {
     /// Self-contained demo: simulator, embedded broker, pipeline, accelerated time [not built
     /// yet]
     Demo(NotBuilt),
-    /// Generate IMS traffic with injected faults as pcap, HEP, probe records and labels [not
-    /// built yet]
-    Simulate(NotBuilt),
+    /// Generate P-CSCF traffic with injected faults as pcap, HEP, probe records, ground-truth
+    /// labels and a summary
+    Simulate(simulate::SimulateArgs),
     /// Run captures through the whole pipeline in event time and print the verdicts [not built
     /// yet]
     Replay(NotBuilt),
@@ -96,7 +97,7 @@ impl Cli {
             Command::Run(_) => Err(CommandError::NotBuilt("run")),
             Command::Inspect(args) => inspect::run(&args),
             Command::Demo(_) => Err(CommandError::NotBuilt("demo")),
-            Command::Simulate(_) => Err(CommandError::NotBuilt("simulate")),
+            Command::Simulate(args) => simulate::run(&args),
             Command::Replay(_) => Err(CommandError::NotBuilt("replay")),
             Command::Features(_) => Err(CommandError::NotBuilt("features")),
             Command::Refs(_) => Err(CommandError::NotBuilt("refs")),

@@ -20,10 +20,37 @@ impl SipCounts {
     /// Counts one message.
     pub fn add(&mut self, message: &SipMessage<'_>) {
         if let Some(method) = message.method() {
-            *self.requests.entry(method.as_str().to_owned()).or_default() += 1;
+            self.add_request(method.as_str());
         } else if let Some(code) = message.status() {
-            *self.responses_by_class.entry(format!("{}xx", code.class())).or_default() += 1;
-            *self.responses_by_code.entry(code.0.to_string()).or_default() += 1;
+            self.add_response(code.0);
+        }
+    }
+
+    /// Counts one request of `method`.
+    pub fn add_request(&mut self, method: &str) {
+        if let Some(count) = self.requests.get_mut(method) {
+            *count += 1;
+        } else {
+            self.requests.insert(method.to_owned(), 1);
+        }
+    }
+
+    /// Counts one response with status `code`.
+    pub fn add_response(&mut self, code: u16) {
+        *self.responses_by_class.entry(format!("{}xx", code / 100)).or_default() += 1;
+        *self.responses_by_code.entry(code.to_string()).or_default() += 1;
+    }
+
+    /// Adds another set of counts to this one.
+    pub fn merge(&mut self, other: &SipCounts) {
+        for (map, from) in [
+            (&mut self.requests, &other.requests),
+            (&mut self.responses_by_class, &other.responses_by_class),
+            (&mut self.responses_by_code, &other.responses_by_code),
+        ] {
+            for (key, count) in from {
+                *map.entry(key.clone()).or_default() += count;
+            }
         }
     }
 

@@ -78,16 +78,9 @@ pub fn count_records(reader: impl BufRead, format: RecordFormat, report: &mut Fi
         match parsed {
             Ok(record) => {
                 report.records += 1;
-                *report.sip.requests.entry(record.procedure.as_str().to_owned()).or_default() += 1;
+                report.sip.add_request(record.procedure.as_str());
                 match record.result {
-                    XdrResult::Status(code) => {
-                        *report
-                            .sip
-                            .responses_by_class
-                            .entry(format!("{}xx", code.class()))
-                            .or_default() += 1;
-                        *report.sip.responses_by_code.entry(code.0.to_string()).or_default() += 1;
-                    }
+                    XdrResult::Status(code) => report.sip.add_response(code.0),
                     XdrResult::Timeout => report.timeouts += 1,
                 }
             }

@@ -86,6 +86,36 @@ fn parse_rfc3339(text: &str) -> Option<u64> {
     u64::try_from(seconds).ok().map(|s| s * 1_000_000 + micros)
 }
 
+/// Formats microseconds since the epoch as RFC 3339 UTC with microseconds
+/// (`2026-11-21T20:00:00.120000Z`), the inverse of [`parse_timestamp`].
+pub fn format_timestamp(micros: u64) -> String {
+    let seconds = (micros / 1_000_000) as i64;
+    let (days, day_seconds) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        day_seconds / 3600,
+        day_seconds / 60 % 60,
+        day_seconds % 60,
+        micros % 1_000_000
+    )
+}
+
+/// The date of a day number since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
@@ -115,6 +145,15 @@ mod tests {
             Some(1_795_291_200_123_456)
         );
         assert_eq!(parse_timestamp("2024-02-29T00:00:00Z"), Some(1_709_164_800_000_000));
+    }
+
+    #[test]
+    fn formatting_is_the_inverse_of_parsing() {
+        for micros in [0, 1_795_291_200_123_456, 1_709_164_800_000_001, 4_102_444_799_999_999] {
+            let text = format_timestamp(micros);
+            assert_eq!(parse_timestamp(&text), Some(micros), "{text}");
+        }
+        assert_eq!(format_timestamp(1_795_291_200_120_000), "2026-11-21T20:00:00.120000Z");
     }
 
     #[test]

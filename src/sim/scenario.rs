@@ -1,0 +1,257 @@
+//! Scenarios: a timeline of nodes, their network profile and the faults injected into them,
+//! read from TOML and checked with every problem listed at once.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::fault::{ActiveFault, FaultSpec};
+use super::profile::NetworkProfile;
+
+/// A whole simulation run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name, for reports.
+    pub name: String,
+    /// Wall-clock time of the first simulated instant, RFC 3339 (UTC), on a whole minute.
+    pub start: String,
+    /// Simulated minutes.
+    pub duration_minutes: u32,
+    /// Seed; `--seed` overrides it.
+    #[serde(default)]
+    pub seed: u64,
+    /// Default profile of the nodes (built in, or defined under `[[profiles]]`).
+    #[serde(default = "default_profile")]
+    pub profile: String,
+    /// Profiles defined by this scenario.
+    #[serde(default)]
+    pub profiles: Vec<NetworkProfile>,
+    /// The simulated P-CSCFs.
+    pub nodes: Vec<NodeSpec>,
+    /// Injected faults.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+}
+
+fn default_profile() -> String {
+    "small_operator".to_owned()
+}
+
+/// One simulated P-CSCF.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Node name (as the appliance will be configured with it).
+    pub name: String,
+    /// Profile; the scenario's `profile` when absent.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Overrides the profile's subscriber count.
+    #[serde(default)]
+    pub subscribers: Option<u32>,
+}
+
+/// A node with its resolved profile and faults.
+#[derive(Debug, Clone)]
+pub struct ResolvedNode {
+    /// Index in the scenario.
+    pub index: usize,
+    /// Name.
+    pub name: String,
+    /// Its traffic profile (subscriber override applied).
+    pub profile: NetworkProfile,
+    /// Its faults, ordered by onset.
+    pub faults: Vec<FaultSpec>,
+}
+
+impl ResolvedNode {
+    /// The fault active in scenario minute `minute`.
+    pub fn active(&self, minute: u32) -> ActiveFault {
+        self.faults
+            .iter()
+            .find(|f| f.minutes().contains(&minute))
+            .map(|f| ActiveFault { kind: Some(f.kind), severity: f.severity_at(minute) })
+            .unwrap_or_default()
+    }
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file.
+    pub fn load(path: &Path) -> Result<Self, Vec<String>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| vec![format!("cannot read {}: {error}", path.display())])?;
+        Self::parse(&text)
+    }
+
+    /// Parses and checks scenario text.
+    pub fn parse(text: &str) -> Result<Self, Vec<String>> {
+        let scenario: Scenario = toml::from_str(text).map_err(|error| vec![error.to_string()])?;
+        let problems = scenario.problems();
+        if problems.is_empty() { Ok(scenario) } else { Err(problems) }
+    }
+
+    /// Start as microseconds since the epoch.
+    pub fn start_micros(&self) -> Option<u64> {
+        imsight_parsers::xdr::time::parse_timestamp(&self.start)
+    }
+
+    /// Every problem, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match self.start_micros() {
+            None => problems.push(format!("start: `{}` is not an RFC 3339 time", self.start)),
+            Some(start) if start % 60_000_000 != 0 => {
+                problems.push("start: must be on a whole minute".to_owned());
+            }
+            Some(_) => {}
+        }
+        if self.duration_minutes == 0 || self.duration_minutes > 7 * 24 * 60 {
+            problems.push("duration_minutes: must be 1 to 10080 (a week)".to_owned());
+        }
+        for (i, profile) in self.profiles.iter().enumerate() {
+            problems.extend(profile.problems(&format!("profiles[{i}] ({})", profile.name)));
+        }
+        if self.nodes.is_empty() {
+            problems.push("nodes: at least one node is needed".to_owned());
+        }
+        let mut names = BTreeSet::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.name.is_empty() || node.name.contains(|c: char| c.is_whitespace() || c == '/') {
+                problems.push(format!(
+                    "nodes[{i}].name: `{}` must be non-empty, no spaces or `/`",
+                    node.name
+                ));
+            }
+            if !names.insert(node.name.as_str()) {
+                problems.push(format!("nodes[{i}].name: `{}` appears twice", node.name));
+            }
+            let profile = node.profile.as_deref().unwrap_or(&self.profile);
+            if self.find_profile(profile).is_none() {
+                problems.push(format!(
+                    "nodes[{i}].profile: unknown profile `{profile}` (built in: {})",
+                    builtin_names()
+                ));
+            }
+            if node.subscribers.is_some_and(|s| s == 0 || s > 2_000_000) {
+                problems.push(format!("nodes[{i}].subscribers: must be 1 to 2000000"));
+            }
+        }
+        for (i, fault) in self.faults.iter().enumerate() {
+            let key = format!("faults[{i}]");
+            if !names.contains(fault.node.as_str()) {
+                problems.push(format!("{key}.node: unknown node `{}`", fault.node));
+            }
+            if !(0.0..=1.0).contains(&fault.severity) {
+                problems.push(format!("{key}.severity: must be between 0 and 1"));
+            }
+            if fault.duration_minutes == 0 || fault.ramp_minutes == 0 {
+                problems
+                    .push(format!("{key}: duration_minutes and ramp_minutes must be at least 1"));
+            }
+            if fault.onset_minute + fault.duration_minutes > self.duration_minutes {
+                problems.push(format!("{key}: ends after the scenario"));
+            }
+            for (j, other) in self.faults.iter().enumerate().take(i) {
+                let overlap = fault.onset_minute < other.onset_minute + other.duration_minutes
+                    && other.onset_minute < fault.onset_minute + fault.duration_minutes;
+                if other.node == fault.node && overlap {
+                    problems.push(format!("{key}: overlaps faults[{j}] on node `{}`", fault.node));
+                }
+            }
+        }
+        problems
+    }
+
+    fn find_profile(&self, name: &str) -> Option<NetworkProfile> {
+        self.profiles
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+            .or_else(|| NetworkProfile::named(name))
+    }
+
+    /// The nodes with their profiles and faults (call after a successful check).
+    pub fn resolve(&self) -> Vec<ResolvedNode> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(index, node)| {
+                let name = node.profile.as_deref().unwrap_or(&self.profile);
+                let mut profile =
+                    self.find_profile(name).unwrap_or_else(|| NetworkProfile::builtin().remove(0));
+                if let Some(subscribers) = node.subscribers {
+                    profile.subscribers = subscribers;
+                }
+                let mut faults: Vec<FaultSpec> =
+                    self.faults.iter().filter(|f| f.node == node.name).cloned().collect();
+                faults.sort_by_key(|f| f.onset_minute);
+                ResolvedNode { index, name: node.name.clone(), profile, faults }
+            })
+            .collect()
+    }
+}
+
+fn builtin_names() -> String {
+    NetworkProfile::builtin().iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_listed() {
+        let text = r#"
+            name = "bad"
+            start = "2026-11-21T08:00:30Z"
+            duration_minutes = 60
+            nodes = [{ name = "a" }, { name = "a", profile = "nope" }]
+            [[faults]]
+            node = "b"
+            kind = "hss_link_down"
+            onset_minute = 50
+            duration_minutes = 20
+            severity = 1.5
+            [[faults]]
+            node = "a"
+            kind = "invite_flood"
+            onset_minute = 10
+            duration_minutes = 10
+            severity = 0.5
+            [[faults]]
+            node = "a"
+            kind = "capacity_limit"
+            onset_minute = 15
+            duration_minutes = 10
+            severity = 0.5
+        "#;
+        let problems = Scenario::parse(text).unwrap_err();
+        let joined = problems.join("\n");
+        for expected in [
+            "start: must be on a whole minute",
+            "nodes[1].name: `a` appears twice",
+            "nodes[1].profile: unknown profile `nope`",
+            "faults[0].node: unknown node `b`",
+            "faults[0].severity",
+            "faults[0]: ends after the scenario",
+            "faults[2]: overlaps faults[1]",
+        ] {
+            assert!(joined.contains(expected), "missing {expected:?} in\n{joined}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_fault_kind_is_a_parse_error() {
+        let text = r#"
+            name = "x"
+            start = "2026-11-21T08:00:00Z"
+            duration_minutes = 5
+            nodes = [{ name = "a" }]
+            faults = [{ node = "a", kind = "meteor_strike", onset_minute = 1, duration_minutes = 1, severity = 1.0 }]
+        "#;
+        let problems = Scenario::parse(text).unwrap_err();
+        assert!(problems[0].contains("meteor_strike"), "{problems:?}");
+    }
+}
