@@ -706,7 +706,8 @@ impl Engine {
                 Some(200) => {
                     let expires = u64::from(self.profile(node).registration_expires_s) * SECOND;
                     self.nodes[node as usize].registered_until[sub as usize] = answered + expires;
-                    let jitter = self.rng(node).below(expires / 20);
+                    // UEs spread their refreshes; after an outage they would otherwise stay in step.
+                    let jitter = self.rng(node).below(expires / 6);
                     self.schedule(
                         answered + expires * 9 / 10 - jitter,
                         node,

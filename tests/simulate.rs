@@ -1,0 +1,208 @@
+//! The simulator: deterministic for a seed, its summary agrees with an independent read of
+//! its own capture, its labels are the scenario's timeline, and every fault leaves the
+//! signature docs/simulator.md describes.
+
+// Helpers of integration tests may unwrap too: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use imsight::inspect::inspect_file;
+use imsight::sim::output::{PcapWriter, XdrWriter};
+use imsight::sim::summary::MinuteSeries;
+use imsight::sim::{Outputs, Scenario, Summary};
+
+/// Every fault for five minutes on a small node, each followed by ten normal minutes.
+const ALL_FAULTS: &str = r#"
+name = "all-faults-small"
+start = "2026-11-21T09:00:00Z"
+duration_minutes = 115
+seed = 3
+nodes = [{ name = "pcscf-a", subscribers = 1500 }, { name = "pcscf-b", profile = "enterprise_trunk", subscribers = 300 }]
+faults = [
+  { node = "pcscf-a", kind = "hss_link_down", onset_minute = 10, duration_minutes = 5, severity = 1.0 },
+  { node = "pcscf-a", kind = "capacity_limit", onset_minute = 25, duration_minutes = 5, severity = 0.8 },
+  { node = "pcscf-a", kind = "traffic_blocked", onset_minute = 40, duration_minutes = 5, severity = 1.0 },
+  { node = "pcscf-a", kind = "scscf_down", onset_minute = 55, duration_minutes = 5, severity = 1.0 },
+  { node = "pcscf-a", kind = "pcrf_rx_failure", onset_minute = 70, duration_minutes = 5, severity = 1.0 },
+  { node = "pcscf-a", kind = "registration_storm", onset_minute = 85, duration_minutes = 5, severity = 0.8 },
+  { node = "pcscf-a", kind = "invite_flood", onset_minute = 100, duration_minutes = 5, severity = 0.8 },
+]
+"#;
+
+struct Run {
+    summary: Summary,
+    pcap: Vec<u8>,
+    xdr: Vec<u8>,
+    _dir: tempfile::TempDir,
+    pcap_path: PathBuf,
+    xdr_path: PathBuf,
+}
+
+fn simulate(text: &str, seed: u64) -> Run {
+    let scenario = Scenario::parse(text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap_path, xdr_path) = (dir.path().join("t.pcap"), dir.path().join("t.csv"));
+    let start = scenario.start_micros().unwrap();
+    let nodes = scenario.resolve();
+    let names = nodes.iter().map(|n| n.name.clone()).collect();
+    let mut outputs = Outputs::new(
+        Summary::new(&scenario.name, seed, start, scenario.duration_minutes, &nodes),
+        start,
+    );
+    outputs.pcap = Some(PcapWriter::create(&pcap_path).unwrap());
+    outputs.xdr = Some(XdrWriter::create(&xdr_path, names).unwrap());
+    imsight::sim::run(&scenario, seed, &mut outputs);
+    outputs.finish().unwrap();
+    Run {
+        summary: outputs.summary,
+        pcap: std::fs::read(&pcap_path).unwrap(),
+        xdr: std::fs::read(&xdr_path).unwrap(),
+        _dir: dir,
+        pcap_path,
+        xdr_path,
+    }
+}
+
+#[test]
+fn the_same_seed_gives_byte_identical_outputs() {
+    let short = r#"
+        name = "determinism"
+        start = "2026-11-21T09:00:00Z"
+        duration_minutes = 30
+        nodes = [{ name = "pcscf-a", subscribers = 1500 }, { name = "pcscf-b", profile = "volte_heavy", subscribers = 800 }]
+        faults = [
+          { node = "pcscf-a", kind = "hss_link_down", onset_minute = 10, duration_minutes = 5, severity = 1.0 },
+          { node = "pcscf-b", kind = "capacity_limit", onset_minute = 12, ramp_minutes = 3, duration_minutes = 10, severity = 0.9 },
+        ]
+    "#;
+    let (a, b) = (simulate(short, 11), simulate(short, 11));
+    assert!(a.pcap.len() > 1_000_000, "a real amount of traffic: {} bytes", a.pcap.len());
+    assert!(a.pcap == b.pcap, "pcap differs");
+    assert!(a.xdr == b.xdr, "probe records differ");
+    assert_eq!(a.summary.labels_jsonl(), b.summary.labels_jsonl());
+    assert_eq!(
+        serde_json::to_string(&a.summary).unwrap(),
+        serde_json::to_string(&b.summary).unwrap()
+    );
+    let other = simulate(short, 12);
+    assert!(other.pcap != a.pcap, "another seed gives other traffic");
+}
+
+#[test]
+fn the_summary_matches_an_independent_read_of_the_capture() {
+    let run = simulate(ALL_FAULTS, 3);
+    let read = inspect_file(&run.pcap_path).unwrap();
+    assert_eq!(read.sip, run.summary.overall, "inspect and the simulator disagree");
+    assert_eq!(read.frames, run.summary.messages);
+    assert!(read.errors.is_empty(), "{:?}", read.errors);
+    assert!(read.anomalies.is_empty(), "{:?}", read.anomalies);
+    let mut per_node = imsight::inspect::SipCounts::default();
+    for node in &run.summary.nodes {
+        per_node.merge(&node.counts);
+    }
+    assert_eq!(per_node, run.summary.overall);
+
+    let records = inspect_file(&run.xdr_path).unwrap();
+    assert!(records.errors.is_empty(), "{:?}", records.error_samples);
+    let transactions: u64 = run.summary.nodes.iter().map(|n| n.transactions).sum();
+    assert_eq!(records.records, transactions);
+}
+
+#[test]
+fn labels_follow_the_scenario_timeline() {
+    let run = simulate(ALL_FAULTS, 3);
+    let labels: Vec<serde_json::Value> =
+        run.summary.labels_jsonl().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(labels.len(), 2 * 115);
+    let at = |node: &str, minute: usize| {
+        labels.iter().filter(|l| l["node"] == node).nth(minute).unwrap().clone()
+    };
+    assert_eq!(at("pcscf-a", 9)["class"], "normal");
+    assert_eq!(at("pcscf-a", 10)["class"], "hss_link_down");
+    assert_eq!(at("pcscf-a", 14)["severity"], 1.0);
+    assert_eq!(at("pcscf-a", 15)["class"], "normal");
+    assert_eq!(at("pcscf-a", 102)["class"], "invite_flood");
+    assert!(labels.iter().filter(|l| l["node"] == "pcscf-b").all(|l| l["class"] == "normal"));
+    assert_eq!(at("pcscf-a", 0)["minute"], "2026-11-21T09:00:00.000000Z");
+}
+
+/// Mean of `f` over the node's minutes labelled `label` (skipping its first minute, the ramp).
+fn mean(minutes: &[MinuteSeries], label: &str, f: impl Fn(&MinuteSeries) -> f64) -> f64 {
+    let chosen: Vec<f64> = minutes
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| m.label == label && (label == "normal" || minutes[i - 1].label == label))
+        .map(|(_, m)| f(m))
+        .collect();
+    chosen.iter().sum::<f64>() / chosen.len().max(1) as f64
+}
+
+fn code(m: &MinuteSeries, code: &str) -> f64 {
+    m.counts.responses_by_code.get(code).copied().unwrap_or(0) as f64
+}
+
+fn requests(m: &MinuteSeries, method: &str) -> f64 {
+    m.counts.requests.get(method).copied().unwrap_or(0) as f64
+}
+
+#[test]
+fn every_fault_leaves_its_signature() {
+    let run = simulate(ALL_FAULTS, 3);
+    let minutes = &run.summary.nodes[0].minutes;
+    let normal = |f: &dyn Fn(&MinuteSeries) -> f64| mean(minutes, "normal", f);
+    let during = |label: &str, f: &dyn Fn(&MinuteSeries) -> f64| mean(minutes, label, f);
+
+    // HSS unreachable: REGISTERs answered 480 after Diameter timeouts, and retransmitted.
+    assert!(
+        during("hss_link_down", &|m| code(m, "480")) > 20.0 * normal(&|m| code(m, "480")).max(1.0)
+    );
+    assert!(during("hss_link_down", &|m| m.register_ms.unwrap_or(0.0)) > 2000.0);
+    assert!(normal(&|m| m.register_ms.unwrap_or(50.0)) < 200.0);
+    // Saturation: 503 from the node itself, slower answers.
+    assert!(during("capacity_limit", &|m| code(m, "503")) > 10.0);
+    assert!(
+        during("capacity_limit", &|m| m.register_ms.unwrap_or(0.0))
+            > 3.0 * normal(&|m| m.register_ms.unwrap_or(0.0))
+    );
+    // Black hole: core timeouts and 408, nothing answered.
+    assert!(during("traffic_blocked", &|m| m.core_timeouts as f64) > 10.0);
+    assert!(during("traffic_blocked", &|m| code(m, "408")) > 10.0);
+    assert!(during("traffic_blocked", &|m| code(m, "200")) < 0.1 * normal(&|m| code(m, "200")));
+    // S-CSCF down: 504 for registrations, 503 for its requests, calls disappear.
+    assert!(during("scscf_down", &|m| code(m, "504")) > 10.0);
+    assert!(
+        during("scscf_down", &|m| requests(m, "INVITE")) < 0.6 * normal(&|m| requests(m, "INVITE"))
+    );
+    // Rx failure: 580 on calls while registrations stay healthy.
+    assert!(during("pcrf_rx_failure", &|m| code(m, "580")) > 5.0);
+    assert_eq!(normal(&|m| code(m, "580")), 0.0);
+    assert!(during("pcrf_rx_failure", &|m| m.register_ms.unwrap_or(50.0)) < 200.0);
+    // Storm: many more REGISTERs.
+    assert!(
+        during("registration_storm", &|m| requests(m, "REGISTER"))
+            > 5.0 * normal(&|m| requests(m, "REGISTER"))
+    );
+    // Flood: many more INVITEs, mostly to unknown numbers.
+    assert!(
+        during("invite_flood", &|m| requests(m, "INVITE"))
+            > 5.0 * normal(&|m| requests(m, "INVITE"))
+    );
+    assert!(
+        during("invite_flood", &|m| code(m, "404")) > 10.0 * normal(&|m| code(m, "404")).max(1.0)
+    );
+}
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Scenario::load(&path).unwrap_or_else(|p| panic!("{}: {p:?}", path.display()));
+            count += 1;
+        }
+    }
+    assert!(count >= 4);
+}
