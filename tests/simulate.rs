@@ -206,3 +206,56 @@ fn every_shipped_scenario_is_valid() {
     }
     assert!(count >= 4);
 }
+
+#[test]
+fn hep_output_arrives_as_decodable_hepv3() {
+    use std::net::UdpSocket;
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Datagrams come every few milliseconds; a second of silence means the sender is done.
+    receiver.set_read_timeout(Some(std::time::Duration::from_secs(1))).unwrap();
+    let address = receiver.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("hep.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"hep\"\nstart = \"2026-11-21T09:00:00Z\"\nduration_minutes = 2\nnodes = [{ name = \"pcscf-7\", subscribers = 200 }]\n",
+    )
+    .unwrap();
+    let summary_path = dir.path().join("summary.json");
+    let receiving = std::thread::spawn(move || {
+        let mut buffer = [0u8; 65_535];
+        let mut packets = Vec::new();
+        while let Ok(len) = receiver.recv(&mut buffer) {
+            packets.push(buffer[..len].to_vec());
+        }
+        packets
+    });
+    // Two simulated minutes in about half a second, paced, so loopback does not overflow.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_imsight"))
+        .args([
+            "simulate",
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--hep",
+            &address,
+            "--speed",
+            "240",
+        ])
+        .args(["--summary", summary_path.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let packets = receiving.join().unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    assert!(packets.len() > 100, "{} datagrams", packets.len());
+    assert_eq!(packets.len() as u64, summary["messages"].as_u64().unwrap());
+    for packet in &packets {
+        let hep = imsight_parsers::hep::parse_hep_datagram(packet).unwrap();
+        assert!(hep.is_sip());
+        assert_eq!(hep.node_name, Some(&b"pcscf-7"[..]));
+        assert_eq!(hep.capture_id, Some(2001));
+        let payload = hep.payload_bytes().unwrap();
+        assert!(imsight_parsers::sip::parse_sip_message(&payload).is_ok());
+    }
+}
