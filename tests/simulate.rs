@@ -223,7 +223,7 @@ fn hep_output_arrives_as_decodable_hepv3() {
     .unwrap();
     let summary_path = dir.path().join("summary.json");
     let receiving = std::thread::spawn(move || {
-        let mut buffer = [0u8; 65_535];
+        let mut buffer = vec![0u8; 65_535];
         let mut packets = Vec::new();
         while let Ok(len) = receiver.recv(&mut buffer) {
             packets.push(buffer[..len].to_vec());
