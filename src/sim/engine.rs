@@ -441,25 +441,8 @@ impl Engine {
             Dir::FromPcscf => (None, Leg::Core),
         };
         let invite = txn.method == Method::Invite;
-        let message = |leg: Leg, ts: u64, status: u16, flags: u16| SimMessage {
-            ts,
-            node,
-            leg,
-            dir: txn.dir,
-            peer: txn.peer,
-            sub: txn.sub,
-            other: txn.other,
-            dialog: txn.dialog,
-            txn: txn
-                .dialog
-                .wrapping_mul(31)
-                .wrapping_add(u64::from(txn.cseq))
-                .wrapping_add(txn.method_code()),
-            cseq: txn.cseq,
-            method: txn.method,
-            status,
-            flags,
-        };
+        let message =
+            |leg: Leg, ts: u64, status: u16, flags: u16| txn.message(leg, ts, status, flags);
         let request_flags = txn.flags;
         let response_flags = txn.flags & !(flag::SDP | flag::AUTH | flag::RELIABLE);
 
@@ -660,22 +643,6 @@ impl Engine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn txn(
-        &self,
-        node: u16,
-        dir: Dir,
-        peer: CorePeer,
-        sub: u32,
-        other: u32,
-        dialog: u64,
-        cseq: u32,
-        method: Method<'static>,
-        flags: u16,
-    ) -> Txn {
-        Txn { node, dir, peer, sub, other, dialog, cseq, method, flags }
-    }
-
     // ---- procedures ------------------------------------------------------------------
 
     fn register(&mut self, node: u16, at: u64, sub: u32, initial: bool) {
@@ -685,17 +652,17 @@ impl Engine {
         let mut t = at;
         for auth in [false, true] {
             let outcome = self.register_outcome(node, t, fault, auth);
-            let txn = self.txn(
+            let txn = Txn {
                 node,
-                Dir::Uplink,
-                CorePeer::Icscf,
+                dir: Dir::Uplink,
+                peer: CorePeer::Icscf,
                 sub,
-                0,
+                other: 0,
                 dialog,
                 cseq,
-                Method::Register,
-                if auth { flag::AUTH } else { 0 },
-            );
+                method: Method::Register,
+                flags: if auth { flag::AUTH } else { 0 },
+            };
             let (code, answered) = self.relay(t, txn, outcome);
             match code {
                 Some(401) if !auth => {
@@ -764,8 +731,17 @@ impl Engine {
     fn reg_event(&mut self, node: u16, at: u64, sub: u32) {
         let dialog = self.id();
         let outcome = self.simple_outcome(node, at, 200, self.profile(node).core_response_ms, true);
-        let txn =
-            self.txn(node, Dir::Uplink, CorePeer::Scscf, sub, 0, dialog, 1, Method::Subscribe, 0);
+        let txn = Txn {
+            node,
+            dir: Dir::Uplink,
+            peer: CorePeer::Scscf,
+            sub,
+            other: 0,
+            dialog,
+            cseq: 1,
+            method: Method::Subscribe,
+            flags: 0,
+        };
         let (code, answered) = self.relay(at, txn, outcome);
         if code == Some(200) {
             let notify_at = answered + self.delay(node, 20.0);
@@ -775,17 +751,17 @@ impl Engine {
                 ..Outcome::default()
             };
             // The NOTIFY comes from the notifier (the S-CSCF): in the UE's dialog, reversed.
-            let txn = self.txn(
+            let txn = Txn {
                 node,
-                Dir::Uplink,
-                CorePeer::Scscf,
+                dir: Dir::Uplink,
+                peer: CorePeer::Scscf,
                 sub,
-                0,
+                other: 0,
                 dialog,
-                2,
-                Method::Notify,
-                flag::TO_TAG | flag::REVERSE,
-            );
+                cseq: 2,
+                method: Method::Notify,
+                flags: flag::TO_TAG | flag::REVERSE,
+            };
             self.relay(notify_at, txn, outcome);
         }
     }
@@ -919,34 +895,34 @@ impl Engine {
                 return self.rx_failure_call(node, at, sub, other, dialog, invite_flags, progress);
             }
         }
-        let txn = self.txn(
+        let txn = Txn {
             node,
             dir,
-            CorePeer::Scscf,
+            peer: CorePeer::Scscf,
             sub,
             other,
             dialog,
-            1,
-            Method::Invite,
-            invite_flags,
-        );
+            cseq: 1,
+            method: Method::Invite,
+            flags: invite_flags,
+        };
         let (code, answered) = self.relay(at, txn, outcome);
         if prack && matches!(code, Some(200 | 486 | 487)) {
             self.prack_update(node, at, dir, sub, other, dialog, update, outcome);
         }
         if code == Some(200) {
             // ACK of the 2xx, end to end.
-            let txn = self.txn(
+            let txn = Txn {
                 node,
                 dir,
-                CorePeer::Scscf,
+                peer: CorePeer::Scscf,
                 sub,
                 other,
                 dialog,
-                1,
-                Method::Ack,
-                flag::TO_TAG | flag::ACK_2XX,
-            );
+                cseq: 1,
+                method: Method::Ack,
+                flags: flag::TO_TAG | flag::ACK_2XX,
+            };
             let ack_at = answered + self.delay(node, 15.0);
             self.ack_both_legs(ack_at, txn);
             let holding = self.rng(node).exponential(profile.holding_time_s).max(2.0);
@@ -993,7 +969,8 @@ impl Engine {
             let after = self.delay(node, far_ms);
             let outcome =
                 Outcome { last: Some(Resp { code: 200, after, flags: 0 }), ..Outcome::default() };
-            let txn = self.txn(node, dir, CorePeer::Scscf, sub, other, dialog, cseq, method, flags);
+            let txn =
+                Txn { node, dir, peer: CorePeer::Scscf, sub, other, dialog, cseq, method, flags };
             let (_, done) = self.relay(t, txn, outcome);
             t = done + self.delay(node, 20.0);
         }
@@ -1014,7 +991,17 @@ impl Engine {
         let far = self.delay(node, self.profile(node).core_response_ms);
         let outcome =
             Outcome { last: Some(Resp { code: 200, after: far, flags: 0 }), ..Outcome::default() };
-        let txn = self.txn(node, dir, CorePeer::Scscf, sub, other, dialog, 1, Method::Cancel, 0);
+        let txn = Txn {
+            node,
+            dir,
+            peer: CorePeer::Scscf,
+            sub,
+            other,
+            dialog,
+            cseq: 1,
+            method: Method::Cancel,
+            flags: 0,
+        };
         self.relay(t, txn, outcome);
     }
 
@@ -1033,21 +1020,18 @@ impl Engine {
     ) {
         let processing = self.processing(node, at);
         let t_fwd = at + processing;
-        let base = SimMessage {
-            ts: at,
+        let invite = Txn {
             node,
-            leg: Leg::Access,
             dir: Dir::Uplink,
             peer: CorePeer::Scscf,
             sub,
             other,
             dialog,
-            txn: dialog.wrapping_mul(31).wrapping_add(1).wrapping_add(Txn::code_of(Method::Invite)),
             cseq: 1,
             method: Method::Invite,
-            status: 0,
             flags,
         };
+        let base = invite.message(Leg::Access, at, 0, flags);
         let rx_flags = flags & !flag::SDP;
         self.emit(base);
         self.emit(SimMessage { ts: t_fwd, status: 100, flags: rx_flags, ..base });
@@ -1120,25 +1104,7 @@ impl Engine {
             Dir::Downlink => (Leg::Core, Leg::Access),
             _ => (Leg::Access, Leg::Core),
         };
-        let message = SimMessage {
-            ts: at,
-            node: txn.node,
-            leg: first,
-            dir: txn.dir,
-            peer: txn.peer,
-            sub: txn.sub,
-            other: txn.other,
-            dialog: txn.dialog,
-            txn: txn
-                .dialog
-                .wrapping_mul(31)
-                .wrapping_add(u64::from(txn.cseq))
-                .wrapping_add(txn.method_code()),
-            cseq: txn.cseq,
-            method: Method::Ack,
-            status: 0,
-            flags: txn.flags,
-        };
+        let message = SimMessage { method: Method::Ack, ..txn.message(first, at, 0, txn.flags) };
         self.emit(message);
         let forward = at + self.processing(txn.node, at);
         self.emit(SimMessage { ts: forward, leg: second, ..message });
@@ -1167,17 +1133,17 @@ impl Engine {
             }
         };
         let cseq = if callee_hangs_up { 1 } else { 10 };
-        let txn = self.txn(
+        let txn = Txn {
             node,
             dir,
-            CorePeer::Scscf,
-            call.sub,
-            call.other,
-            call.dialog,
+            peer: CorePeer::Scscf,
+            sub: call.sub,
+            other: call.other,
+            dialog: call.dialog,
             cseq,
-            Method::Bye,
+            method: Method::Bye,
             flags,
-        );
+        };
         self.relay(at, txn, outcome);
     }
 
@@ -1192,17 +1158,17 @@ impl Engine {
         let fault = self.active(node, at);
         if self.rng(node).chance(profile.originating_share) {
             let outcome = self.simple_outcome(node, at, 202, profile.core_response_ms * 2.0, true);
-            let txn = self.txn(
+            let txn = Txn {
                 node,
-                Dir::Uplink,
-                CorePeer::Scscf,
+                dir: Dir::Uplink,
+                peer: CorePeer::Scscf,
                 sub,
                 other,
                 dialog,
-                1,
-                Method::Message,
-                0,
-            );
+                cseq: 1,
+                method: Method::Message,
+                flags: 0,
+            };
             self.relay(at, txn, outcome);
         } else {
             let cut = fault.of(FaultKind::TrafficBlocked).max(fault.of(FaultKind::ScscfDown));
@@ -1214,17 +1180,17 @@ impl Engine {
                 last: Some(Resp { code: 200, after: answer, flags: 0 }),
                 ..Outcome::default()
             };
-            let txn = self.txn(
+            let txn = Txn {
                 node,
-                Dir::Downlink,
-                CorePeer::Scscf,
+                dir: Dir::Downlink,
+                peer: CorePeer::Scscf,
                 sub,
                 other,
                 dialog,
-                1,
-                Method::Message,
-                0,
-            );
+                cseq: 1,
+                method: Method::Message,
+                flags: 0,
+            };
             self.relay(at, txn, outcome);
         }
     }
@@ -1244,15 +1210,43 @@ impl Engine {
             Outcome { last: Some(Resp { code: 200, after, flags: 0 }), ..Outcome::default() }
         };
         let dialog = self.id();
-        let txn =
-            self.txn(node, Dir::FromPcscf, CorePeer::Scscf, 0, 0, dialog, 1, Method::Options, 0);
+        let txn = Txn {
+            node,
+            dir: Dir::FromPcscf,
+            peer: CorePeer::Scscf,
+            sub: 0,
+            other: 0,
+            dialog,
+            cseq: 1,
+            method: Method::Options,
+            flags: 0,
+        };
         self.relay(at, txn, outcome);
     }
 }
 
 impl Txn {
-    fn method_code(&self) -> u64 {
-        Self::code_of(self.method)
+    /// A message of this transaction on `leg`: the request (`status` 0) or a response.
+    fn message(&self, leg: Leg, ts: u64, status: u16, flags: u16) -> SimMessage {
+        SimMessage {
+            ts,
+            node: self.node,
+            leg,
+            dir: self.dir,
+            peer: self.peer,
+            sub: self.sub,
+            other: self.other,
+            dialog: self.dialog,
+            txn: self
+                .dialog
+                .wrapping_mul(31)
+                .wrapping_add(u64::from(self.cseq))
+                .wrapping_add(Self::code_of(self.method)),
+            cseq: self.cseq,
+            method: self.method,
+            status,
+            flags,
+        }
     }
 
     /// Distinguishes transactions of one dialog by method, for branch ids; CANCEL and the

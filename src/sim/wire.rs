@@ -274,59 +274,36 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
     // Via: the request's Vias on this leg, top first.
     let branch_txn = if m.flags & flag::ACK_2XX != 0 { hash(m.txn, 0xac) } else { m.txn };
     let request_inbound = if m.is_request() { m.inbound() } else { !m.inbound() };
+    let via = |o: &mut Out<'_>, host: Ipv4Addr, port: u64, suffix: &str| {
+        o.s("Via: SIP/2.0/UDP ")
+            .ip(host)
+            .s(":")
+            .n(port)
+            .s(";branch=z9hG4bK")
+            .hex(branch_txn)
+            .s(suffix);
+    };
     match (m.leg, request_inbound) {
         (Leg::Access, true) => {
-            o.s("Via: SIP/2.0/UDP ")
-                .ip(ue)
-                .s(":")
-                .n(uport)
-                .s(";branch=z9hG4bK")
-                .hex(branch_txn)
-                .s("u;rport");
+            via(&mut o, ue, uport, "u;rport");
             if !m.is_request() {
                 o.s("=").n(uport).s(";received=").ip(ue);
             }
             o.s("\r\n");
         }
         (Leg::Access, false) => {
-            o.s("Via: SIP/2.0/UDP ")
-                .ip(pcscf_access(m.node))
-                .s(":5060;branch=z9hG4bK")
-                .hex(branch_txn)
-                .s("p\r\n");
-            o.s("Via: SIP/2.0/UDP ")
-                .ip(core_addr(CorePeer::Scscf))
-                .s(":5060;branch=z9hG4bK")
-                .hex(branch_txn)
-                .s("s\r\n");
+            via(&mut o, pcscf_access(m.node), 5060, "p\r\n");
+            via(&mut o, core_addr(CorePeer::Scscf), 5060, "s\r\n");
         }
         (Leg::Core, false) => {
-            o.s("Via: SIP/2.0/UDP ")
-                .ip(pcscf_core(m.node))
-                .s(":5060;branch=z9hG4bK")
-                .hex(branch_txn)
-                .s("c\r\n");
+            via(&mut o, pcscf_core(m.node), 5060, "c\r\n");
             if m.dir != Dir::FromPcscf {
-                o.s("Via: SIP/2.0/UDP ")
-                    .ip(ue)
-                    .s(":")
-                    .n(uport)
-                    .s(";received=")
-                    .ip(ue)
-                    .s(";rport=")
-                    .n(uport)
-                    .s(";branch=z9hG4bK")
-                    .hex(branch_txn)
-                    .s("u\r\n");
+                // The UE's Via as the P-CSCF received it (received and rport filled in).
+                o.s("Via: SIP/2.0/UDP ").ip(ue).s(":").n(uport).s(";received=").ip(ue);
+                o.s(";rport=").n(uport).s(";branch=z9hG4bK").hex(branch_txn).s("u\r\n");
             }
         }
-        (Leg::Core, true) => {
-            o.s("Via: SIP/2.0/UDP ")
-                .ip(core_addr(m.peer))
-                .s(":5060;branch=z9hG4bK")
-                .hex(branch_txn)
-                .s("s\r\n");
-        }
+        (Leg::Core, true) => via(&mut o, core_addr(m.peer), 5060, "s\r\n"),
     }
     if m.is_request() {
         o.s("Max-Forwards: ")
