@@ -142,6 +142,13 @@ struct Outcome {
     last: Option<Resp>,
 }
 
+impl Outcome {
+    /// The far end answers `code` after `after` µs.
+    fn answer(code: u16, after: u64) -> Self {
+        Self { last: Some(Resp { code, after, flags: 0 }), ..Self::default() }
+    }
+}
+
 /// One transaction to relay.
 #[derive(Debug, Clone, Copy)]
 struct Txn {
@@ -746,10 +753,7 @@ impl Engine {
         if code == Some(200) {
             let notify_at = answered + self.delay(node, 20.0);
             let ue_answer = self.delay(node, 2.0 * self.profile(node).access_delay_ms + 5.0);
-            let outcome = Outcome {
-                last: Some(Resp { code: 200, after: ue_answer, flags: 0 }),
-                ..Outcome::default()
-            };
+            let outcome = Outcome::answer(200, ue_answer);
             // The NOTIFY comes from the notifier (the S-CSCF): in the UE's dialog, reversed.
             let txn = Txn {
                 node,
@@ -967,8 +971,7 @@ impl Engine {
                 break;
             }
             let after = self.delay(node, far_ms);
-            let outcome =
-                Outcome { last: Some(Resp { code: 200, after, flags: 0 }), ..Outcome::default() };
+            let outcome = Outcome::answer(200, after);
             let txn =
                 Txn { node, dir, peer: CorePeer::Scscf, sub, other, dialog, cseq, method, flags };
             let (_, done) = self.relay(t, txn, outcome);
@@ -989,8 +992,7 @@ impl Engine {
     ) {
         let t = at + after.saturating_sub(self.delay(node, 40.0));
         let far = self.delay(node, self.profile(node).core_response_ms);
-        let outcome =
-            Outcome { last: Some(Resp { code: 200, after: far, flags: 0 }), ..Outcome::default() };
+        let outcome = Outcome::answer(200, far);
         let txn = Txn {
             node,
             dir,
@@ -1176,10 +1178,7 @@ impl Engine {
                 return;
             }
             let answer = self.delay(node, 2.0 * profile.access_delay_ms + 8.0);
-            let outcome = Outcome {
-                last: Some(Resp { code: 200, after: answer, flags: 0 }),
-                ..Outcome::default()
-            };
+            let outcome = Outcome::answer(200, answer);
             let txn = Txn {
                 node,
                 dir: Dir::Downlink,
@@ -1207,7 +1206,7 @@ impl Engine {
                 node,
                 self.profile(node).core_response_ms * self.core_slowdown(node, at) * 0.5,
             );
-            Outcome { last: Some(Resp { code: 200, after, flags: 0 }), ..Outcome::default() }
+            Outcome::answer(200, after)
         };
         let dialog = self.id();
         let txn = Txn {
