@@ -22,8 +22,11 @@ const MINUTE: u64 = 60 * SECOND;
 /// RFC 3261 T1 and T2.
 const T1: u64 = 500_000;
 const T2: u64 = 4 * SECOND;
-/// Timer B/F: 64 × T1.
+/// Timer B/F: 64 × T1; also how long a probe waits before it records a timeout.
 const TIMEOUT: u64 = 64 * T1;
+/// How long the P-CSCF waits for the core before it answers 408 itself (Kamailio's default
+/// `fr_timer`); shorter than the UE's own Timer B/F, so the UE sees the 408.
+const PROXY_GIVE_UP: u64 = 30 * SECOND;
 
 /// One transaction as a probe at the P-CSCF would export it (one record per leg).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -504,7 +507,9 @@ impl Engine {
         let (first_answer, last) = match outcome.last {
             None => {
                 // Nobody answers: retransmit until Timer B/F, then 408 to the originator.
-                let give_up = t_fwd + TIMEOUT;
+                // The core leg is recorded as a timeout after Timer B/F; the P-CSCF stops
+                // retransmitting and answers the originator when its own timer fires.
+                let give_up = t_fwd + PROXY_GIVE_UP;
                 self.retransmit_until(t_fwd, give_up, invite, message(second, 0, 0, request_flags));
                 self.record(TxnRecord {
                     node,
@@ -512,7 +517,7 @@ impl Engine {
                     inbound: false,
                     method: txn.method,
                     start: t_fwd,
-                    end: give_up,
+                    end: t_fwd + TIMEOUT,
                     result: None,
                     sub: txn.sub,
                     dialog: txn.dialog,
@@ -1076,6 +1081,18 @@ impl Engine {
             SimMessage { ts: cancel_at, leg: Leg::Core, method: Method::Cancel, flags: 0, ..base };
         self.emit(core);
         self.emit(SimMessage { ts: cancel_at + far, status: 200, ..core });
+        self.record(TxnRecord {
+            node,
+            leg: Leg::Core,
+            inbound: false,
+            method: Method::Cancel,
+            start: cancel_at,
+            end: cancel_at + far,
+            result: Some(200),
+            sub,
+            dialog,
+            dir: Dir::Uplink,
+        });
         let t487 = cancel_at + far + self.delay(node, 5.0);
         self.emit(SimMessage { ts: t487, leg: Leg::Core, status: 487, flags: rx_flags, ..base });
         self.record(TxnRecord {
