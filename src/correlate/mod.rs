@@ -1,0 +1,7 @@
+//! Pairing requests and responses into transactions (DESIGN §2): a sans-IO table per node.
+
+pub mod nodes;
+pub mod sip_tx;
+
+pub use nodes::{Leg, NodeMap, NodeSpec};
+pub use sip_tx::{Completed, MessageSeen, Seen, TransactionTable, TxEvent, TxStats};

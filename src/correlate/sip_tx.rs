@@ -1,0 +1,394 @@
+//! The SIP transaction table of one node: RFC 3261 §17 matching (top Via branch and sent-by,
+//! CSeq method; ACK and CANCEL apart from their INVITE; the RFC 2543 fallback keyed by Call-ID,
+//! CSeq and From tag when the branch lacks the magic cookie), retransmissions and duplicates
+//! told apart, provisional responses, timeouts, bounded memory.
+//!
+//! Sans-IO: feed it messages in capture order with [`TransactionTable::observe`], advance its
+//! clock with [`TransactionTable::advance`]; it answers with events.
+
+use std::cmp::Reverse;
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{Hash, Hasher};
+
+use imsight_parsers::sip::{Method, SipMessage};
+
+use super::nodes::Leg;
+use crate::features::schema::REQUEST_METHODS;
+
+/// A copy seen within this many µs of the previous one is the same packet captured twice.
+pub const DUPLICATE_WINDOW: u64 = 20_000;
+/// Most open transactions per node; the oldest are evicted beyond it (and counted).
+pub const MAX_TRANSACTIONS: usize = 262_144;
+/// How long an INVITE that got a provisional response may wait for its final one (Timer C).
+pub const PROCEEDING_TIMEOUT: u64 = 180_000_000;
+
+/// Index of a method in [`REQUEST_METHODS`], or `REQUEST_METHODS.len()` for any other.
+pub fn method_id(method: Method<'_>) -> u8 {
+    REQUEST_METHODS.iter().position(|m| *m == method.as_str()).unwrap_or(REQUEST_METHODS.len())
+        as u8
+}
+
+const ACK: u8 = 2;
+const INVITE: u8 = 1;
+
+/// A finished transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completed {
+    /// When it finished: the final response, or the timeout.
+    pub ts: u64,
+    /// Leg.
+    pub leg: Leg,
+    /// Request received by the node.
+    pub inbound: bool,
+    /// Method id ([`method_id`]).
+    pub method: u8,
+    /// First request copy.
+    pub start: u64,
+    /// Final status; `None` = timed out.
+    pub code: Option<u16>,
+    /// INVITE: 100 Trying after this many µs.
+    pub trying_us: Option<u64>,
+    /// INVITE: first 180/183/2xx after this many µs.
+    pub setup_us: Option<u64>,
+    /// Hash of the Call-ID.
+    pub call_id: u64,
+    /// Hash of the subscriber identity, when known.
+    pub subscriber: Option<u64>,
+    /// REGISTER answered 2xx: hash of the address-of-record.
+    pub registered_aor: Option<u64>,
+}
+
+/// What one message was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// A new request.
+    Request,
+    /// A copy of a request seen before (`duplicate`: within [`DUPLICATE_WINDOW`]).
+    RequestAgain {
+        /// Same packet twice rather than a retransmission.
+        duplicate: bool,
+    },
+    /// A first response copy.
+    Response,
+    /// A response copy seen before.
+    ResponseAgain {
+        /// Same packet twice rather than a retransmission.
+        duplicate: bool,
+    },
+    /// A response matching no transaction.
+    Unmatched,
+}
+
+/// A message, for the message-level features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageSeen {
+    /// Capture time.
+    pub ts: u64,
+    /// Method id of the request (or of the CSeq of a response).
+    pub method: u8,
+    /// Status code, 0 for a request.
+    pub status: u16,
+    /// What it was.
+    pub seen: Seen,
+    /// Bytes on the wire.
+    pub bytes: u32,
+}
+
+/// Events the table emits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxEvent {
+    /// A message was seen.
+    Message(MessageSeen),
+    /// A transaction finished.
+    Completed(Completed),
+}
+
+/// Counters of the table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TxStats {
+    /// Transactions evicted at the size limit.
+    pub evicted: u64,
+    /// Messages without the fields matching needs (Via, CSeq).
+    pub unusable: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key {
+    leg: Leg,
+    hash: u64,
+    method: u8,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    start: u64,
+    last_request: u64,
+    last_response: u64,
+    last_status: u16,
+    inbound: bool,
+    method: u8,
+    done: bool,
+    provisional_seen: u8,
+    trying_us: Option<u64>,
+    setup_us: Option<u64>,
+    deadline: u64,
+    call_id: u64,
+    subscriber: Option<u64>,
+    aor: u64,
+}
+
+/// The transaction table of one node.
+#[derive(Debug)]
+pub struct TransactionTable {
+    timeout: u64,
+    open: HashMap<Key, Open>,
+    deadlines: BinaryHeap<Reverse<(u64, Key)>>,
+    /// Counters.
+    pub stats: TxStats,
+}
+
+fn hash_of(parts: &[&[u8]]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    for part in parts {
+        part.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Hash of a text identity (Call-ID, subscriber), stable within a process.
+pub fn identity(text: &[u8]) -> u64 {
+    hash_of(&[text])
+}
+
+impl TransactionTable {
+    /// A table whose transactions time out after `timeout` µs (Timer B/F).
+    pub fn new(timeout: u64) -> Self {
+        Self {
+            timeout,
+            open: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            stats: TxStats::default(),
+        }
+    }
+
+    /// Open transactions.
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Whether nothing is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Observes one message on `leg`; `subscriber` identifies the UE when known.
+    pub fn observe(
+        &mut self,
+        ts: u64,
+        leg: Leg,
+        inbound: bool,
+        message: &SipMessage<'_>,
+        subscriber: Option<u64>,
+        out: &mut Vec<TxEvent>,
+    ) {
+        let bytes = message.wire_len.min(u32::MAX as usize) as u32;
+        let (Some(cseq), Some(via)) = (message.cseq(), message.top_via()) else {
+            self.stats.unusable += 1;
+            return;
+        };
+        let method = method_id(cseq.method);
+        let call_id = message.call_id().unwrap_or_default();
+        let hash = match via.branch.filter(|b| b.starts_with("z9hG4bK")) {
+            Some(branch) => hash_of(&[branch.as_bytes(), via.sent_by.as_bytes()]),
+            // RFC 2543 peers: Call-ID, CSeq number and From tag identify the transaction.
+            None => {
+                let from_tag = message.from().and_then(|f| f.tag).unwrap_or_default();
+                hash_of(&[call_id.as_bytes(), &cseq.number.to_be_bytes(), from_tag.as_bytes()])
+            }
+        };
+        let key = Key { leg, hash, method };
+        match message.status() {
+            None => self.request(ts, key, inbound, message, call_id, subscriber, bytes, out),
+            Some(code) => self.response(ts, key, code.0, bytes, out),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn request(
+        &mut self,
+        ts: u64,
+        key: Key,
+        inbound: bool,
+        message: &SipMessage<'_>,
+        call_id: &str,
+        subscriber: Option<u64>,
+        bytes: u32,
+        out: &mut Vec<TxEvent>,
+    ) {
+        let seen = match self.open.entry(key) {
+            Entry::Occupied(mut entry) => {
+                let open = entry.get_mut();
+                let duplicate = ts.saturating_sub(open.last_request) <= DUPLICATE_WINDOW;
+                open.last_request = ts;
+                Seen::RequestAgain { duplicate }
+            }
+            Entry::Vacant(entry) => {
+                let aor = message.to().map_or(0, |to| identity(to.uri.as_bytes()));
+                let deadline = ts + self.timeout;
+                entry.insert(Open {
+                    start: ts,
+                    last_request: ts,
+                    last_response: 0,
+                    last_status: 0,
+                    inbound,
+                    method: key.method,
+                    // An ACK is not answered: it only absorbs its own retransmissions.
+                    done: key.method == ACK,
+                    provisional_seen: 0,
+                    trying_us: None,
+                    setup_us: None,
+                    deadline,
+                    call_id: identity(call_id.as_bytes()),
+                    subscriber,
+                    aor,
+                });
+                self.deadlines.push(Reverse((deadline, key)));
+                self.evict_if_full();
+                Seen::Request
+            }
+        };
+        out.push(TxEvent::Message(MessageSeen { ts, method: key.method, status: 0, seen, bytes }));
+    }
+
+    fn response(&mut self, ts: u64, key: Key, code: u16, bytes: u32, out: &mut Vec<TxEvent>) {
+        let Some(open) = self.open.get_mut(&key) else {
+            out.push(TxEvent::Message(MessageSeen {
+                ts,
+                method: key.method,
+                status: code,
+                seen: Seen::Unmatched,
+                bytes,
+            }));
+            return;
+        };
+        let final_response = code >= 200;
+        let again = if final_response {
+            open.done
+        } else {
+            open.provisional_seen & provisional_bit(code) != 0
+        };
+        let seen = if again {
+            let duplicate = open.last_status == code
+                && ts.saturating_sub(open.last_response) <= DUPLICATE_WINDOW;
+            Seen::ResponseAgain { duplicate }
+        } else {
+            Seen::Response
+        };
+        open.last_response = ts;
+        open.last_status = code;
+        out.push(TxEvent::Message(MessageSeen {
+            ts,
+            method: key.method,
+            status: code,
+            seen,
+            bytes,
+        }));
+        if again {
+            return;
+        }
+        let elapsed = ts.saturating_sub(open.start);
+        if !final_response {
+            open.provisional_seen |= provisional_bit(code);
+            if key.method == INVITE {
+                if code == 100 && open.trying_us.is_none() {
+                    open.trying_us = Some(elapsed);
+                }
+                if matches!(code, 180 | 183) && open.setup_us.is_none() {
+                    open.setup_us = Some(elapsed);
+                }
+                // Proceeding: the final answer may take as long as the callee rings.
+                open.deadline = open.start + PROCEEDING_TIMEOUT;
+                self.deadlines.push(Reverse((open.deadline, key)));
+            }
+            return;
+        }
+        if key.method == INVITE && open.setup_us.is_none() && code < 300 {
+            open.setup_us = Some(elapsed);
+        }
+        open.done = true;
+        out.push(TxEvent::Completed(Completed {
+            ts,
+            leg: key.leg,
+            inbound: open.inbound,
+            method: open.method,
+            start: open.start,
+            code: Some(code),
+            trying_us: open.trying_us,
+            setup_us: open.setup_us,
+            call_id: open.call_id,
+            subscriber: open.subscriber,
+            registered_aor: (key.method == 0 && code < 300).then_some(open.aor),
+        }));
+        // Keep it for a while to recognise retransmissions (Timer J/K).
+        open.deadline = ts + self.timeout;
+        self.deadlines.push(Reverse((open.deadline, key)));
+    }
+
+    /// Moves the clock to `now`: transactions whose time is up complete as timeouts (at their
+    /// deadline) and finished ones are forgotten.
+    pub fn advance(&mut self, now: u64, out: &mut Vec<TxEvent>) {
+        while let Some(&Reverse((deadline, key))) = self.deadlines.peek() {
+            if deadline > now {
+                break;
+            }
+            self.deadlines.pop();
+            self.expire(deadline, key, out);
+        }
+    }
+
+    fn expire(&mut self, deadline: u64, key: Key, out: &mut Vec<TxEvent>) {
+        let Entry::Occupied(entry) = self.open.entry(key) else { return };
+        if entry.get().deadline != deadline {
+            // A later deadline replaced this one.
+            return;
+        }
+        let open = entry.remove();
+        if !open.done {
+            out.push(TxEvent::Completed(Completed {
+                ts: deadline,
+                leg: key.leg,
+                inbound: open.inbound,
+                method: open.method,
+                start: open.start,
+                code: None,
+                trying_us: open.trying_us,
+                setup_us: open.setup_us,
+                call_id: open.call_id,
+                subscriber: open.subscriber,
+                registered_aor: None,
+            }));
+        }
+    }
+
+    /// Drops the transactions closest to their deadline until the table fits (no event: an
+    /// evicted transaction is unknown, not timed out).
+    fn evict_if_full(&mut self) {
+        while self.open.len() > MAX_TRANSACTIONS {
+            let Some(Reverse((deadline, key))) = self.deadlines.pop() else { break };
+            if self.open.get(&key).is_some_and(|open| open.deadline == deadline) {
+                self.open.remove(&key);
+                self.stats.evicted += 1;
+            }
+        }
+    }
+}
+
+fn provisional_bit(code: u16) -> u8 {
+    match code {
+        100 => 1,
+        180 => 2,
+        183 => 4,
+        _ => 8,
+    }
+}

@@ -1,0 +1,136 @@
+//! Features: the SIP path (a capture) and the probe-record path (the simulator's records of
+//! the same traffic) agree on every feature both can compute.
+
+// Helpers of integration tests may unwrap too: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+
+use imsight::aggregate::FeatureRow;
+use imsight::correlate::NodeSpec;
+use imsight::features::schema::{Paths, catalogue};
+use imsight::features::{ExtractConfig, Extractor};
+use imsight::inspect::RecordFormat;
+use imsight::sim::output::{PcapWriter, XdrWriter};
+use imsight::sim::wire::{pcscf_access, pcscf_core};
+use imsight::sim::{Outputs, Scenario, Summary};
+
+const SCENARIO: &str = r#"
+name = "two-paths"
+start = "2026-11-21T09:00:00Z"
+duration_minutes = 40
+seed = 9
+nodes = [{ name = "pcscf-a", subscribers = 800 }, { name = "pcscf-b", profile = "volte_heavy", subscribers = 500 }]
+faults = [
+  { node = "pcscf-a", kind = "hss_link_down", onset_minute = 5, duration_minutes = 5, severity = 1.0 },
+  { node = "pcscf-a", kind = "traffic_blocked", onset_minute = 15, duration_minutes = 5, severity = 1.0 },
+  { node = "pcscf-a", kind = "pcrf_rx_failure", onset_minute = 25, duration_minutes = 5, severity = 1.0 },
+  { node = "pcscf-b", kind = "capacity_limit", onset_minute = 8, ramp_minutes = 3, duration_minutes = 10, severity = 0.9 },
+  { node = "pcscf-b", kind = "scscf_down", onset_minute = 25, duration_minutes = 5, severity = 1.0 },
+]
+"#;
+
+fn config(nodes: &[String]) -> ExtractConfig {
+    ExtractConfig {
+        nodes: nodes
+            .iter()
+            .enumerate()
+            .map(|(i, name)| NodeSpec {
+                name: name.clone(),
+                access: vec![pcscf_access(i as u16).to_string()],
+                core: vec![pcscf_core(i as u16).to_string()],
+                ..NodeSpec::default()
+            })
+            .collect(),
+        auto_discover: false,
+        max_nodes: 16,
+        lateness_us: 5_000_000,
+        timeout_us: 32_000_000,
+        decoder: Default::default(),
+    }
+}
+
+fn by_key(rows: Vec<FeatureRow>, names: &[String]) -> BTreeMap<(String, u64), FeatureRow> {
+    rows.into_iter().map(|r| ((names[r.node].clone(), r.minute), r)).collect()
+}
+
+#[test]
+fn the_sip_path_and_the_record_path_agree() {
+    let scenario = Scenario::parse(SCENARIO).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, xdr) = (dir.path().join("t.pcap"), dir.path().join("t.csv"));
+    let start = scenario.start_micros().unwrap();
+    let nodes = scenario.resolve();
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let mut outputs =
+        Outputs::new(Summary::new("t", 9, start, scenario.duration_minutes, &nodes), start);
+    outputs.pcap = Some(PcapWriter::create(&pcap).unwrap());
+    outputs.xdr = Some(XdrWriter::create(&xdr, names.clone()).unwrap());
+    imsight::sim::run(&scenario, 9, &mut outputs);
+    outputs.finish().unwrap();
+
+    let mut sip = Extractor::new(&config(&names)).unwrap();
+    sip.feed_capture(BufReader::new(File::open(&pcap).unwrap())).unwrap();
+    let (sip_rows, sip_names, sip_stats) = sip.finish();
+    let mut records = Extractor::new(&config(&names)).unwrap();
+    records.feed_records(BufReader::new(File::open(&xdr).unwrap()), RecordFormat::Csv);
+    let (record_rows, record_names, record_stats) = records.finish();
+    assert_eq!(sip_stats.parse_errors, 0);
+    assert_eq!(sip_stats.unmapped, 0, "{sip_stats:?}");
+    assert_eq!(record_stats.record_errors, 0);
+
+    let sip = by_key(sip_rows, &sip_names);
+    let rec = by_key(record_rows, &record_names);
+    assert_eq!(sip.len(), 2 * 40, "one row per node and minute");
+    assert_eq!(sip.keys().collect::<Vec<_>>(), rec.keys().collect::<Vec<_>>());
+
+    // The comparison is only worth something if the compared features carry traffic.
+    let compared: Vec<usize> =
+        (0..catalogue().len()).filter(|&i| catalogue()[i].paths == Paths::Both).collect();
+    let lively: Vec<&str> = compared
+        .iter()
+        .filter(|&&i| sip.values().any(|r| r.values[i] != 0.0))
+        .map(|&i| catalogue()[i].name)
+        .collect();
+    for name in [
+        "req_register",
+        "req_invite",
+        "timeout_register",
+        "code_480",
+        "code_580",
+        "code_503",
+        "code_408",
+        "rt_register_mean_ms",
+        "core_rt_invite_mean_ms",
+        "distinct_dialogs",
+        "invite_answer_ratio",
+        "core_timeouts",
+    ] {
+        assert!(lively.contains(&name), "{name} is zero everywhere");
+    }
+    assert!(lively.len() >= 50, "only {} compared features are ever non-zero", lively.len());
+
+    let mut mismatches = Vec::new();
+    for (key, a) in &sip {
+        let b = &rec[key];
+        for (i, feature) in catalogue().iter().enumerate() {
+            if feature.paths != Paths::Both {
+                continue;
+            }
+            let (x, y) = (a.values[i], b.values[i]);
+            let tolerance = 1e-3 * x.abs().max(1.0);
+            if (x - y).abs() > tolerance {
+                mismatches
+                    .push(format!("{} {} {}: sip {x} records {y}", key.0, key.1, feature.name));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, first:\n{}",
+        mismatches.len(),
+        mismatches.iter().take(25).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
