@@ -126,7 +126,10 @@ mod tests {
         agg.record(0, t0 + 1, |a| a.parse_errors += 1);
         agg.observe_time(t0 + 3 * MINUTE + 4_000_000);
         agg.close_ready(&mut out);
-        // Minute 103 has not closed yet: 4 s in, 5 s of lateness allowed.
+        // 4 s into minute 103 with 5 s of lateness allowed: minute 102 may still get records.
+        assert_eq!(out.iter().map(|r| r.minute / MINUTE).collect::<Vec<_>>(), vec![100, 101]);
+        agg.observe_time(t0 + 3 * MINUTE + 6_000_000);
+        agg.close_ready(&mut out);
         assert_eq!(out.iter().map(|r| r.minute / MINUTE).collect::<Vec<_>>(), vec![100, 101, 102]);
         assert_eq!(no_records(&out[0]), 0.0);
         assert_eq!(no_records(&out[1]), 1.0);
