@@ -251,7 +251,7 @@ impl Accumulator {
         push(self.unmatched as f64);
         push(self.parse_errors as f64);
         push(self.late as f64);
-        push(if self.records == 0 { 1.0 } else { 0.0 });
+        push(if self.is_empty() { 1.0 } else { 0.0 });
         debug_assert_eq!(values.len(), catalogue().len());
         let mut out = [0f32; FEATURE_COUNT];
         for (slot, value) in out.iter_mut().zip(values) {
