@@ -1,6 +1,7 @@
 //! The command line: `imsight <command>`, one module per command that is built.
 
 mod error;
+mod features;
 mod inspect;
 mod model;
 mod simulate;
@@ -64,8 +65,9 @@ pub enum Command {
     /// Run captures through the whole pipeline in event time and print the verdicts [not built
     /// yet]
     Replay(NotBuilt),
-    /// Compute the per-minute feature vectors of captures or probe records [not built yet]
-    Features(NotBuilt),
+    /// Compute the 130 features per node per minute of captures or probe records (CSV or
+    /// .npy), or print the feature schema
+    Features(features::FeaturesArgs),
     /// Manage the reference-vector store: list, enrol, remove, export, import [not built yet]
     Refs(NotBuilt),
     /// Inspect and verify ONNX models
@@ -99,7 +101,7 @@ impl Cli {
             Command::Demo(_) => Err(CommandError::NotBuilt("demo")),
             Command::Simulate(args) => simulate::run(&args),
             Command::Replay(_) => Err(CommandError::NotBuilt("replay")),
-            Command::Features(_) => Err(CommandError::NotBuilt("features")),
+            Command::Features(args) => features::run(&global, &args),
             Command::Refs(_) => Err(CommandError::NotBuilt("refs")),
             Command::Samples(_) => Err(CommandError::NotBuilt("samples")),
             Command::Bench(_) => Err(CommandError::NotBuilt("bench")),

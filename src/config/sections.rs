@@ -29,6 +29,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// The HTTP endpoint for health, metrics and the API.
     pub http: HttpConfig,
+    /// The monitored nodes (`[[nodes]]`): name, addresses per leg, HEP agents.
+    pub nodes: Vec<crate::correlate::NodeSpec>,
 }
 
 /// `[appliance]`
@@ -136,11 +138,22 @@ pub struct PipelineConfig {
     /// Seconds without a final response after which a transaction counts as timed out
     /// (RFC 3261 Timer B/F: 64 × T1 = 32 s).
     pub transaction_timeout_secs: u32,
+    /// HEP agents and probe-record node names not listed under `[[nodes]]` become nodes of
+    /// their own (named after the agent or record), up to `max_nodes`.
+    pub auto_discover_nodes: bool,
+    /// Most nodes monitored at once; more are counted and ignored.
+    pub max_nodes: u32,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        Self { window_minutes: 60, allowed_lateness_secs: 5, transaction_timeout_secs: 32 }
+        Self {
+            window_minutes: 60,
+            allowed_lateness_secs: 5,
+            transaction_timeout_secs: 32,
+            auto_discover_nodes: true,
+            max_nodes: 256,
+        }
     }
 }
 

@@ -59,6 +59,37 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
         problem("pipeline.transaction_timeout_secs", "must be at least 1".to_owned());
     }
 
+    if pipeline.max_nodes == 0 {
+        problem("pipeline.max_nodes", "must be at least 1".to_owned());
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, node) in config.nodes.iter().enumerate() {
+        if node.name.is_empty()
+            || node.name.contains(['/', '+', '#'])
+            || node.name.contains(char::is_whitespace)
+        {
+            problem(
+                &format!("nodes[{i}].name"),
+                format!("`{}` must be non-empty, without `/`, `+`, `#` or spaces", node.name),
+            );
+        }
+        if !names.insert(node.name.as_str()) {
+            problem(&format!("nodes[{i}].name"), format!("`{}` appears twice", node.name));
+        }
+        for (leg, list) in [("access", &node.access), ("core", &node.core)] {
+            for (j, address) in list.iter().enumerate() {
+                if address.parse::<std::net::SocketAddr>().is_err()
+                    && address.parse::<std::net::IpAddr>().is_err()
+                {
+                    problem(
+                        &format!("nodes[{i}].{leg}[{j}]"),
+                        format!("`{address}` is not an address (ip or ip:port)"),
+                    );
+                }
+            }
+        }
+    }
+
     let mqtt = &config.mqtt;
     if mqtt.host.is_empty() {
         problem("mqtt.host", "must not be empty".to_owned());
