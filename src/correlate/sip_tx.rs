@@ -392,3 +392,199 @@ fn provisional_bit(code: u16) -> u8 {
         _ => 8,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use imsight_parsers::sip::parse_sip_message;
+
+    use super::*;
+
+    const T: u64 = 1_000_000_000;
+
+    fn request(method: &str, branch: &str, cseq: u32) -> Vec<u8> {
+        format!(
+            "{method} sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch={branch}\r\nFrom: <sip:a@x>;tag=f1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn response(code: u16, method: &str, branch: &str, cseq: u32, to_tag: &str) -> Vec<u8> {
+        format!(
+            "SIP/2.0 {code} X\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch={branch}\r\nFrom: <sip:a@x>;tag=f1\r\nTo: <sip:b@x>;tag={to_tag}\r\nCall-ID: c1\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    struct Harness {
+        table: TransactionTable,
+        events: Vec<TxEvent>,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            Self { table: TransactionTable::new(32_000_000), events: Vec::new() }
+        }
+        fn see(&mut self, ts: u64, bytes: &[u8]) -> Vec<TxEvent> {
+            let (_, message) = parse_sip_message(bytes).unwrap();
+            self.table.observe(ts, Leg::Access, true, &message, Some(9), &mut self.events);
+            std::mem::take(&mut self.events)
+        }
+        fn advance(&mut self, ts: u64) -> Vec<TxEvent> {
+            self.table.advance(ts, &mut self.events);
+            std::mem::take(&mut self.events)
+        }
+    }
+
+    fn seen(events: &[TxEvent]) -> Vec<Seen> {
+        events
+            .iter()
+            .filter_map(|e| if let TxEvent::Message(m) = e { Some(m.seen) } else { None })
+            .collect()
+    }
+
+    fn completed(events: &[TxEvent]) -> Vec<Completed> {
+        events
+            .iter()
+            .filter_map(|e| if let TxEvent::Completed(c) = e { Some(*c) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn a_request_and_its_final_response_make_one_transaction() {
+        let mut h = Harness::new();
+        assert_eq!(seen(&h.see(T, &request("REGISTER", "z9hG4bK1", 1))), vec![Seen::Request]);
+        let events = h.see(T + 45_000, &response(401, "REGISTER", "z9hG4bK1", 1, "t"));
+        let done = completed(&events);
+        assert_eq!(done.len(), 1);
+        assert_eq!(
+            (done[0].code, done[0].ts - done[0].start, done[0].method),
+            (Some(401), 45_000, 0)
+        );
+        assert_eq!(done[0].subscriber, Some(9));
+        assert!(completed(&h.advance(T + 100_000_000)).is_empty(), "no timeout after an answer");
+        assert!(h.table.is_empty(), "forgotten after Timer J/K");
+    }
+
+    #[test]
+    fn retransmissions_and_duplicates_are_told_apart_and_not_double_counted() {
+        let mut h = Harness::new();
+        let register = request("REGISTER", "z9hG4bK2", 1);
+        h.see(T, &register);
+        // The same packet from a second HEP agent, 3 ms later: a duplicate.
+        assert_eq!(
+            seen(&h.see(T + 3_000, &register)),
+            vec![Seen::RequestAgain { duplicate: true }]
+        );
+        // Timer E fires: a retransmission.
+        assert_eq!(
+            seen(&h.see(T + 500_000, &register)),
+            vec![Seen::RequestAgain { duplicate: false }]
+        );
+        let ok = response(200, "REGISTER", "z9hG4bK2", 1, "t");
+        assert_eq!(completed(&h.see(T + 600_000, &ok)).len(), 1);
+        // The final response retransmitted, and a late request copy: absorbed.
+        assert_eq!(seen(&h.see(T + 900_000, &ok)), vec![Seen::ResponseAgain { duplicate: false }]);
+        assert_eq!(
+            seen(&h.see(T + 950_000, &register)),
+            vec![Seen::RequestAgain { duplicate: false }]
+        );
+    }
+
+    #[test]
+    fn invite_provisionals_set_trying_and_setup_and_the_ack_stands_apart() {
+        let mut h = Harness::new();
+        h.see(T, &request("INVITE", "z9hG4bK3", 1));
+        h.see(T + 20_000, &response(100, "INVITE", "z9hG4bK3", 1, "t"));
+        h.see(T + 900_000, &response(180, "INVITE", "z9hG4bK3", 1, "t"));
+        // Ringing for longer than Timer B: a proceeding INVITE does not time out at 32 s.
+        assert!(completed(&h.advance(T + 40_000_000)).is_empty());
+        let done = completed(&h.see(T + 45_000_000, &response(200, "INVITE", "z9hG4bK3", 1, "t")));
+        assert_eq!(done[0].trying_us, Some(20_000));
+        assert_eq!(done[0].setup_us, Some(900_000));
+        assert_eq!(done[0].code, Some(200));
+        // The ACK of the 2xx has its own branch: a request, no transaction to complete.
+        let ack = h.see(T + 45_100_000, &request("ACK", "z9hG4bK3ack", 1));
+        assert_eq!(seen(&ack), vec![Seen::Request]);
+        assert!(completed(&h.advance(T + 200_000_000)).is_empty(), "ACKs never time out");
+    }
+
+    #[test]
+    fn cancel_is_its_own_transaction_and_the_invite_ends_487() {
+        let mut h = Harness::new();
+        h.see(T, &request("INVITE", "z9hG4bK4", 1));
+        h.see(T + 10_000, &response(180, "INVITE", "z9hG4bK4", 1, "t"));
+        // CANCEL carries the INVITE's branch, with its own method: another transaction.
+        assert_eq!(
+            seen(&h.see(T + 5_000_000, &request("CANCEL", "z9hG4bK4", 1))),
+            vec![Seen::Request]
+        );
+        let cancel = completed(&h.see(T + 5_020_000, &response(200, "CANCEL", "z9hG4bK4", 1, "t")));
+        assert_eq!((cancel[0].method, cancel[0].code), (method_id(Method::Cancel), Some(200)));
+        let invite = completed(&h.see(T + 5_030_000, &response(487, "INVITE", "z9hG4bK4", 1, "t")));
+        assert_eq!((invite[0].method, invite[0].code), (INVITE, Some(487)));
+        // The ACK of the 487 shares the INVITE's branch but is no new INVITE transaction.
+        assert_eq!(
+            seen(&h.see(T + 5_040_000, &request("ACK", "z9hG4bK4", 1))),
+            vec![Seen::Request]
+        );
+    }
+
+    #[test]
+    fn forked_and_reordered_responses_complete_once() {
+        let mut h = Harness::new();
+        h.see(T, &request("INVITE", "z9hG4bK5", 1));
+        h.see(T + 1_000, &response(180, "INVITE", "z9hG4bK5", 1, "fork-a"));
+        // A second fork rings too: same code, seen again (not a second setup).
+        assert_eq!(
+            seen(&h.see(T + 2_000_000, &response(180, "INVITE", "z9hG4bK5", 1, "fork-b"))).len(),
+            1
+        );
+        assert_eq!(
+            completed(&h.see(T + 3_000_000, &response(200, "INVITE", "z9hG4bK5", 1, "fork-b")))
+                .len(),
+            1
+        );
+        // The other fork also answers: a response copy, not a second completion.
+        let late = h.see(T + 3_100_000, &response(200, "INVITE", "z9hG4bK5", 1, "fork-a"));
+        assert!(completed(&late).is_empty());
+        // A provisional after the final one (reordered on the way): no new setup time.
+        assert!(
+            completed(&h.see(T + 3_200_000, &response(183, "INVITE", "z9hG4bK5", 1, "fork-a")))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn unanswered_transactions_time_out_at_their_deadline() {
+        let mut h = Harness::new();
+        h.see(T, &request("OPTIONS", "z9hG4bK6", 1));
+        h.see(T, &request("INVITE", "z9hG4bK7", 1));
+        assert!(completed(&h.advance(T + 31_999_999)).is_empty());
+        let done = completed(&h.advance(T + 40_000_000));
+        assert_eq!(done.len(), 2, "an INVITE without any provisional times out too");
+        assert!(done.iter().all(|c| c.code.is_none() && c.ts == T + 32_000_000));
+        // Its answer, too late: matches nothing any more.
+        assert_eq!(
+            seen(&h.see(T + 41_000_000, &response(200, "OPTIONS", "z9hG4bK6", 1, "t"))),
+            vec![Seen::Unmatched]
+        );
+    }
+
+    #[test]
+    fn rfc2543_peers_are_matched_by_call_id_cseq_and_from_tag() {
+        let mut h = Harness::new();
+        h.see(T, &request("BYE", "old-style-branch", 7));
+        let answer = response(200, "BYE", "old-style-branch", 7, "t");
+        assert_eq!(completed(&h.see(T + 30_000, &answer)).len(), 1);
+        let other_cseq = response(200, "BYE", "old-style-branch", 8, "t");
+        assert_eq!(seen(&h.see(T + 40_000, &other_cseq)), vec![Seen::Unmatched]);
+    }
+
+    #[test]
+    fn messages_without_via_or_cseq_are_counted_as_unusable() {
+        let mut h = Harness::new();
+        let events = h.see(T, b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n");
+        assert!(events.is_empty());
+        assert_eq!(h.table.stats.unusable, 1);
+    }
+}
