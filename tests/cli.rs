@@ -259,3 +259,59 @@ fn inspect_reports_every_file_and_fails_on_unreadable_ones() {
     assert!(stderr.contains("cannot read /nonexistent.pcap"), "{stderr}");
     assert_no_panic(&stderr);
 }
+
+#[test]
+fn features_writes_npy_with_a_row_index_and_joined_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"f\"\nstart = \"2026-11-21T09:00:00Z\"\nduration_minutes = 6\nnodes = [{ name = \"p1\", subscribers = 300 }]\n\
+         faults = [{ node = \"p1\", kind = \"hss_link_down\", onset_minute = 3, duration_minutes = 2, severity = 1.0 }]\n",
+    )
+    .unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let (code, _, stderr) = run(&mut imsight(&[
+        "simulate",
+        "--scenario",
+        &path("s.toml"),
+        "--pcap",
+        &path("t.pcap"),
+        "--labels",
+        &path("t.labels"),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = run(&mut imsight(&[
+        "features",
+        &path("t.pcap"),
+        "--out",
+        &path("f.npy"),
+        "--labels",
+        &path("t.labels"),
+        "--node",
+        "p1=172.20.0.10/172.21.0.10",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("wrote 6 rows"), "{stderr}");
+
+    let npy = std::fs::read(path("f.npy")).unwrap();
+    assert_eq!(&npy[..8], b"\x93NUMPY\x01\x00");
+    let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    assert_eq!((10 + header_len) % 64, 0, "data is 64-byte aligned");
+    let header = std::str::from_utf8(&npy[10..10 + header_len]).unwrap();
+    assert!(header.contains("'descr': '<f4'") && header.contains("'shape': (6, 130)"), "{header}");
+    assert_eq!(npy.len() - 10 - header_len, 6 * 130 * 4);
+
+    let index = std::fs::read_to_string(path("f.rows.csv")).unwrap();
+    let lines: Vec<&str> = index.lines().collect();
+    assert_eq!(lines[0], "node,minute,label,severity");
+    assert_eq!(lines[1], "p1,2026-11-21T09:00:00.000000Z,normal,0");
+    assert_eq!(lines[4], "p1,2026-11-21T09:03:00.000000Z,hss_link_down,1");
+
+    let (code, stdout, _) = run(&mut imsight(&["features", "--schema", "--json"]));
+    assert_eq!(code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(schema["id"], "imsight.features/1");
+    assert_eq!(schema["features"].as_array().unwrap().len(), 130);
+    assert_eq!(schema["features"][0]["name"], "req_register");
+}

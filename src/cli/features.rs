@@ -39,8 +39,11 @@ pub struct FeaturesArgs {
     #[arg(long)]
     pub schema: bool,
     /// With --schema: JSON.
-    #[arg(long, requires = "schema")]
+    #[arg(long, requires = "schema", conflicts_with = "markdown")]
     pub json: bool,
+    /// With --schema: the Markdown table of docs/features.md.
+    #[arg(long, requires = "schema")]
+    pub markdown: bool,
 }
 
 fn parse_node(text: &str) -> Result<NodeSpec, String> {
@@ -60,6 +63,10 @@ fn parse_node(text: &str) -> Result<NodeSpec, String> {
 /// Runs `imsight features`.
 pub fn run(global: &GlobalArgs, args: &FeaturesArgs) -> Result<(), CommandError> {
     if args.schema {
+        if args.markdown {
+            print!("{}", crate::features::schema::markdown_table());
+            return Ok(());
+        }
         return print_schema(args.json);
     }
     let config = global.load_config()?.config;

@@ -349,9 +349,39 @@ pub fn schema_hash() -> String {
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The catalogue as the Markdown table of `docs/features.md`.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| # | name | group | unit | paths | definition |\n|---|---|---|---|---|---|\n",
+    );
+    for (i, f) in catalogue().iter().enumerate() {
+        let paths = match f.paths {
+            Paths::Both => "both",
+            Paths::SipOnly => "SIP only",
+            Paths::Each => "each (differs)",
+        };
+        out.push_str(&format!(
+            "| {i} | `{}` | {} | {} | {paths} | {} |\n",
+            f.name, f.group, f.unit, f.definition
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docs_features_md_lists_the_catalogue() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/features.md");
+        let docs = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            docs.contains(&markdown_table()),
+            "docs/features.md is out of date: regenerate its table with `imsight features --schema --markdown`"
+        );
+        assert!(docs.contains(&schema_hash()), "docs/features.md must state the schema hash");
+    }
 
     #[test]
     fn exactly_130_unique_features() {
