@@ -1,6 +1,8 @@
 //! From captures or probe records to feature rows: the same code for `imsight features`,
 //! replay and (later) the live pipeline, so training and serving cannot disagree.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{BufRead, Read};
 use std::net::{IpAddr, SocketAddr};
 use std::ops::ControlFlow;
@@ -65,6 +67,44 @@ pub struct Extractor {
     events: Vec<TxEvent>,
     rows: Vec<FeatureRow>,
     stats: ExtractStats,
+    /// Input waiting for the watermark, so that disorder within the lateness is undone.
+    pending: BinaryHeap<Reverse<Pending>>,
+    /// Everything before this time has been processed.
+    released: u64,
+    lateness: u64,
+    sequence: u64,
+}
+
+/// Input held back until event time has passed it by the allowed lateness.
+#[derive(Debug)]
+struct Pending {
+    ts: u64,
+    sequence: u64,
+    node: usize,
+    item: Item,
+}
+
+#[derive(Debug)]
+enum Item {
+    Sip { leg: Leg, inbound: bool, subscriber: Option<u64>, bytes: Vec<u8> },
+    Record(Completed),
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.ts, self.sequence) == (other.ts, other.sequence)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.ts, self.sequence).cmp(&(other.ts, other.sequence))
+    }
 }
 
 impl Extractor {
@@ -79,6 +119,10 @@ impl Extractor {
             events: Vec::with_capacity(8),
             rows: Vec::new(),
             stats: ExtractStats::default(),
+            pending: BinaryHeap::new(),
+            released: 0,
+            lateness: config.lateness_us,
+            sequence: 0,
         })
     }
 
@@ -125,51 +169,82 @@ impl Extractor {
         self.tick(ts);
     }
 
+    /// One SIP datagram or stream message captured at `ts` between `src` and `dst`.
+    pub fn feed_sip(&mut self, ts: u64, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
+        let node = self.map.by_addresses(src, dst);
+        self.sip(ts, node, src, dst, bytes);
+        self.tick(ts);
+    }
+
     fn sip(
         &mut self,
         ts: u64,
         node: Option<(usize, Leg, bool)>,
         src: SocketAddr,
         dst: SocketAddr,
-        mut bytes: &[u8],
+        bytes: &[u8],
     ) {
         let Some((node, leg, inbound)) = node else {
             self.stats.unmapped += 1;
             return;
         };
+        // The UE's address identifies the subscriber on the access leg.
+        let subscriber =
+            (leg == Leg::Access).then(|| ue_identity(if inbound { src.ip() } else { dst.ip() }));
+        self.hold(ts, node, Item::Sip { leg, inbound, subscriber, bytes: bytes.to_vec() });
+    }
+
+    fn hold(&mut self, ts: u64, node: usize, item: Item) {
+        if ts < self.released {
+            // Later than the allowed lateness: its transactions may already be closed.
+            self.aggregator.record(node, self.released, |a| a.late += 1);
+            self.stats.late += 1;
+            return;
+        }
+        self.sequence += 1;
+        self.pending.push(Reverse(Pending { ts, sequence: self.sequence, node, item }));
+    }
+
+    fn process(&mut self, pending: Pending) {
+        let Pending { ts, node, item, .. } = pending;
         if self.tables.len() <= node {
             let timeout = self.timeout;
             self.tables.resize_with(node + 1, || TransactionTable::new(timeout));
         }
-        // The UE's address identifies the subscriber on the access leg.
-        let subscriber =
-            (leg == Leg::Access).then(|| ue_identity(if inbound { src.ip() } else { dst.ip() }));
-        while !bytes.is_empty() {
-            match parse_sip_message(bytes) {
-                Ok((rest, message)) => {
-                    self.stats.messages += 1;
-                    self.tables[node].observe(
-                        ts,
-                        leg,
-                        inbound,
-                        &message,
-                        subscriber,
-                        &mut self.events,
-                    );
-                    bytes = rest;
+        match item {
+            Item::Record(completed) => {
+                self.aggregator.record(node, completed.ts, |a| a.transaction(&completed))
+            }
+            Item::Sip { leg, inbound, subscriber, bytes } => {
+                let mut rest = &bytes[..];
+                while !rest.is_empty() {
+                    match parse_sip_message(rest) {
+                        Ok((next, message)) => {
+                            self.stats.messages += 1;
+                            self.tables[node].observe(
+                                ts,
+                                leg,
+                                inbound,
+                                &message,
+                                subscriber,
+                                &mut self.events,
+                            );
+                            rest = next;
+                        }
+                        Err(
+                            nom::Err::Error(imsight_parsers::ParseError::NotSip)
+                            | nom::Err::Failure(imsight_parsers::ParseError::NotSip),
+                        ) => break,
+                        Err(_) => {
+                            self.stats.parse_errors += 1;
+                            self.aggregator.record(node, ts, |a| a.parse_errors += 1);
+                            break;
+                        }
+                    }
                 }
-                Err(
-                    nom::Err::Error(imsight_parsers::ParseError::NotSip)
-                    | nom::Err::Failure(imsight_parsers::ParseError::NotSip),
-                ) => break,
-                Err(_) => {
-                    self.stats.parse_errors += 1;
-                    self.aggregator.record(node, ts, |a| a.parse_errors += 1);
-                    break;
-                }
+                self.drain_events(node);
             }
         }
-        self.drain_events(node);
     }
 
     fn drain_events(&mut self, node: usize) {
@@ -181,12 +256,23 @@ impl Extractor {
         }
     }
 
-    /// Event time moved to `ts`: time out transactions, close minutes.
+    /// Event time moved to `ts`: input older than the lateness is processed in time order,
+    /// transactions time out, minutes close.
     fn tick(&mut self, ts: u64) {
         self.aggregator.observe_time(ts);
-        let now = self.aggregator.watermark();
+        let release = self.aggregator.watermark().saturating_sub(self.lateness);
+        self.release_until(release);
+    }
+
+    fn release_until(&mut self, release: u64) {
+        while self.pending.peek().is_some_and(|Reverse(p)| p.ts <= release) {
+            if let Some(Reverse(pending)) = self.pending.pop() {
+                self.process(pending);
+            }
+        }
+        self.released = self.released.max(release);
         for node in 0..self.tables.len() {
-            self.tables[node].advance(now, &mut self.events);
+            self.tables[node].advance(release, &mut self.events);
             self.drain_events(node);
         }
         self.aggregator.close_ready(&mut self.rows);
@@ -260,16 +346,17 @@ impl Extractor {
             subscriber: r.subscriber.as_deref().map(|s| identity(s.as_bytes())),
             registered_aor: None,
         };
-        self.aggregator.record(node, end, |a| a.transaction(&completed));
-        self.aggregator.observe_time(end);
-        self.aggregator.close_ready(&mut self.rows);
+        self.hold(end, node, Item::Record(completed));
+        self.tick(end);
     }
 
     /// Ends the input: every minute up to the last event closes.
     pub fn finish(mut self) -> (Vec<FeatureRow>, Vec<String>, ExtractStats) {
+        let watermark = self.aggregator.watermark();
+        self.release_until(watermark);
         self.aggregator.finish(&mut self.rows);
         self.stats.unmapped += self.map.unmapped;
-        self.stats.late = self.aggregator.late_dropped;
+        self.stats.late += self.aggregator.late_dropped;
         let names = self.map.names().to_vec();
         (self.rows, names, self.stats)
     }
