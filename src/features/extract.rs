@@ -213,7 +213,7 @@ impl Extractor {
         }
         match item {
             Item::Record(completed) => {
-                self.aggregator.record(node, completed.ts, |a| a.transaction(&completed))
+                self.aggregator.record(node, completed.ts, |a| a.transaction(&completed));
             }
             Item::Sip { leg, inbound, subscriber, bytes } => {
                 let mut rest = &bytes[..];
