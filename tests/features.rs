@@ -135,13 +135,14 @@ fn the_sip_path_and_the_record_path_agree() {
     );
 }
 
-/// Every message of a small simulated run: (capture time, source, destination, bytes).
-fn simulated_messages(
-    seed: u64,
-) -> (Vec<(u64, std::net::SocketAddr, std::net::SocketAddr, Vec<u8>)>, Vec<String>) {
+/// A captured message: capture time, source, destination, bytes.
+type Captured = (u64, std::net::SocketAddr, std::net::SocketAddr, Vec<u8>);
+
+/// Every message of a small simulated run.
+fn simulated_messages(seed: u64) -> (Vec<Captured>, Vec<String>) {
     use imsight::sim::engine::{Output, TxnRecord};
     use imsight::sim::wire::{SimMessage, render};
-    struct Collect(Vec<(u64, std::net::SocketAddr, std::net::SocketAddr, Vec<u8>)>);
+    struct Collect(Vec<Captured>);
     impl Output for Collect {
         fn message(&mut self, m: &SimMessage) {
             let ((src, sport), (dst, dport)) = m.endpoints();
