@@ -207,3 +207,51 @@ proptest::proptest! {
         }
     }
 }
+
+/// A real capture, expectations derived by hand from its ground truth
+/// (`../shared/corpus/sip-pcaps/SOURCES.md`): SIPp (5070) registers through Kamailio (5060)
+/// to a registrar (5090); Kamailio's pike module answers 34 REGISTERs with 503 itself and
+/// relays 13 to the registrar (7 answered 401, 6 answered 200), and Kamailio sends a HEPv3 copy
+/// of all 120 messages to 9060.
+#[test]
+fn golden_kamailio_pike_capture() {
+    let path = std::env::var_os("IMSIGHT_CORPUS")
+        .map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sip-pcaps"),
+            std::path::PathBuf::from,
+        )
+        .join("generated-kamailio-sipp__pike.pcapng");
+    let kamailio = NodeSpec {
+        name: "kamailio".into(),
+        access: vec!["127.0.0.1:5060".into()],
+        ..NodeSpec::default()
+    };
+    let mut extractor =
+        Extractor::new(&ExtractConfig { nodes: vec![kamailio], ..config(&[]) }).unwrap();
+    extractor.feed_capture(BufReader::new(File::open(&path).unwrap())).unwrap();
+    let (rows, names, stats) = extractor.finish();
+    assert_eq!(names, vec!["kamailio".to_owned()]);
+    assert_eq!((stats.messages, stats.unmapped, stats.parse_errors), (240, 0, 0));
+    assert_eq!(rows.len(), 1, "the capture lasts 2 s within one minute");
+    let value = |name: &str| rows[0].values[imsight::features::schema::index_of(name).unwrap()];
+    // 47 transactions toward SIPp plus 13 toward the registrar.
+    assert_eq!(value("req_register"), 60.0);
+    assert_eq!(value("transactions"), 60.0);
+    // 34 x 503 (pike), and the registrar's 7 x 401 and 6 x 200 counted on both sides.
+    assert_eq!(value("resp_register_5xx"), 34.0);
+    assert_eq!(value("code_503"), 34.0);
+    assert_eq!(value("resp_register_4xx"), 14.0);
+    assert_eq!(value("code_401"), 14.0);
+    assert_eq!(value("resp_register_2xx"), 12.0);
+    assert_eq!(value("register_success_ratio"), 0.2);
+    assert_eq!(value("register_challenge_ratio"), 14.0 / 60.0);
+    // Every message also arrives as a HEP copy within milliseconds: a duplicate, not a
+    // retransmission, and not counted twice anywhere else.
+    assert_eq!(value("messages"), 240.0);
+    assert_eq!(value("duplicates"), 120.0);
+    assert_eq!((value("retx_register"), value("retx_responses")), (0.0, 0.0));
+    assert_eq!((value("timeout_register"), value("unmatched_responses")), (0.0, 0.0));
+    // 40 registration flows, one Call-ID each.
+    assert_eq!(value("distinct_dialogs"), 40.0);
+    assert_eq!(value("no_records"), 0.0);
+}
