@@ -1,6 +1,6 @@
 //! What one node did in one minute, and its 130 features.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::correlate::{Completed, Leg, MessageSeen, Seen};
 use crate::features::schema::{

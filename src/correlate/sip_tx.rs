@@ -7,11 +7,12 @@
 //! clock with [`TransactionTable::advance`]; it answers with events.
 
 use std::cmp::Reverse;
-use std::collections::hash_map::{DefaultHasher, Entry};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 
 use imsight_parsers::sip::{Method, SipMessage};
+use rustc_hash::{FxHashMap, FxHasher};
 
 use super::nodes::Leg;
 use crate::features::schema::REQUEST_METHODS;
@@ -142,14 +143,14 @@ struct Open {
 #[derive(Debug)]
 pub struct TransactionTable {
     timeout: u64,
-    open: HashMap<Key, Open>,
+    open: FxHashMap<Key, Open>,
     deadlines: BinaryHeap<Reverse<(u64, Key)>>,
     /// Counters.
     pub stats: TxStats,
 }
 
 fn hash_of(parts: &[&[u8]]) -> u64 {
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = FxHasher::default();
     for part in parts {
         part.hash(&mut hasher);
     }
@@ -166,7 +167,7 @@ impl TransactionTable {
     pub fn new(timeout: u64) -> Self {
         Self {
             timeout,
-            open: HashMap::new(),
+            open: FxHashMap::default(),
             deadlines: BinaryHeap::new(),
             stats: TxStats::default(),
         }
@@ -234,7 +235,12 @@ impl TransactionTable {
                 Seen::RequestAgain { duplicate }
             }
             Entry::Vacant(entry) => {
-                let aor = message.to().map_or(0, |to| identity(to.uri.as_bytes()));
+                // Only a registration's address-of-record is ever used.
+                let aor = if key.method == 0 {
+                    message.to().map_or(0, |to| identity(to.uri.as_bytes()))
+                } else {
+                    0
+                };
                 let deadline = ts + self.timeout;
                 entry.insert(Open {
                     start: ts,
