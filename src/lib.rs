@@ -11,6 +11,7 @@
 //! infer/      ONNX Runtime loading, the model contract, model sessions
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`)
 //! sim/        the IMS traffic simulator with fault injection (`imsight simulate`)
+//! sources/    data connectors (today: the probe-record reader)
 //! telemetry   logging setup
 //! ```
 //!
@@ -24,4 +25,5 @@ pub mod features;
 pub mod infer;
 pub mod inspect;
 pub mod sim;
+pub mod sources;
 pub mod telemetry;

@@ -12,10 +12,10 @@ use imsight::aggregate::FeatureRow;
 use imsight::correlate::NodeSpec;
 use imsight::features::schema::{Paths, catalogue};
 use imsight::features::{ExtractConfig, Extractor};
-use imsight::inspect::RecordFormat;
 use imsight::sim::output::{PcapWriter, XdrWriter};
 use imsight::sim::wire::{pcscf_access, pcscf_core};
 use imsight::sim::{Outputs, Scenario, Summary};
+use imsight::sources::RecordFormat;
 
 const SCENARIO: &str = r#"
 name = "two-paths"

@@ -6,14 +6,14 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use imsight_parsers::capture::{CaptureFormat, DecoderConfig};
+use imsight_parsers::capture::DecoderConfig;
 use imsight_parsers::xdr::time::{format_timestamp, parse_timestamp};
 
 use super::{CommandError, GlobalArgs};
 use crate::aggregate::FeatureRow;
 use crate::correlate::NodeSpec;
 use crate::features::{ExtractConfig, ExtractStats, Extractor, SCHEMA_ID, catalogue, schema_hash};
-use crate::inspect::RecordFormat;
+use crate::sources::InputKind;
 
 /// Options of `imsight features`.
 #[derive(Debug, Args)]
@@ -124,19 +124,19 @@ fn feed(
     let file = File::open(input).map_err(|e| failed(&e))?;
     let mut reader = BufReader::new(progress.wrap_read(file));
     let head = reader.fill_buf().map_err(|e| failed(&e))?;
-    if CaptureFormat::sniff(head).is_some() {
-        return extractor.feed_capture(reader).map_err(|e| failed(&e));
-    }
-    let first_line =
-        String::from_utf8_lossy(head.split(|&b| b == b'\n').next().unwrap_or_default())
-            .into_owned();
     let name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let format = RecordFormat::detect(&name, &first_line).ok_or_else(|| {
-        CommandError::Failed(format!(
-            "{}: not a pcap, pcapng or probe-record file",
-            input.display()
-        ))
-    })?;
+    let format = match crate::sources::detect(&name, head) {
+        Some(InputKind::Capture(_)) => {
+            return extractor.feed_capture(reader).map_err(|e| failed(&e));
+        }
+        Some(InputKind::Records(format)) => format,
+        None => {
+            return Err(CommandError::Failed(format!(
+                "{}: not a pcap, pcapng or probe-record file",
+                input.display()
+            )));
+        }
+    };
     extractor.feed_records(reader, format);
     Ok(())
 }

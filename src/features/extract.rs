@@ -10,15 +10,12 @@ use std::ops::ControlFlow;
 use imsight_parsers::capture::{CaptureDecoder, CaptureReader, DecoderConfig, PayloadKind};
 use imsight_parsers::hep::parse_hep_datagram;
 use imsight_parsers::sip::parse_sip_message;
-use imsight_parsers::xdr::{
-    CsvHeader, Direction, Leg as RecordLeg, XdrRecord, XdrResult, parse_csv_record,
-    parse_json_record,
-};
+use imsight_parsers::xdr::{Direction, Leg as RecordLeg, XdrRecord, XdrResult};
 
 use crate::aggregate::{FeatureRow, MinuteAggregator};
 use crate::correlate::sip_tx::{identity, method_id};
 use crate::correlate::{Completed, Leg, NodeMap, NodeSpec, TransactionTable, TxEvent};
-use crate::inspect::RecordFormat;
+use crate::sources::{RecordFormat, read_records};
 
 /// How extraction maps and times things.
 #[derive(Debug, Clone)]
@@ -280,36 +277,13 @@ impl Extractor {
 
     /// Reads probe records (CSV with a header row, or JSON lines).
     pub fn feed_records(&mut self, reader: impl BufRead, format: RecordFormat) {
-        let mut header: Option<CsvHeader> = None;
-        for line in reader.split(b'\n') {
-            let Ok(line) = line else { break };
-            let Ok(line) = std::str::from_utf8(&line) else {
-                self.stats.record_errors += 1;
-                continue;
-            };
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let parsed = match (format, &header) {
-                (RecordFormat::Csv, None) => match CsvHeader::parse(line) {
-                    Ok(h) => {
-                        header = Some(h);
-                        continue;
-                    }
-                    Err(_) => {
-                        self.stats.record_errors += 1;
-                        return;
-                    }
-                },
-                (RecordFormat::Csv, Some(h)) => parse_csv_record(h, line),
-                (RecordFormat::JsonLines, _) => parse_json_record(line),
-            };
-            match parsed {
-                Ok(record) => self.record(&record),
+        read_records(reader, format, |_, line| {
+            match line {
+                Ok(record) => self.record(record),
                 Err(_) => self.stats.record_errors += 1,
             }
-        }
+            ControlFlow::Continue(())
+        });
     }
 
     fn record(&mut self, r: &XdrRecord<'_>) {

@@ -8,7 +8,6 @@ mod counts;
 mod records;
 
 pub use counts::{HepCounts, SipCounts};
-pub use records::RecordFormat;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -23,6 +22,8 @@ use imsight_parsers::capture::{
 use imsight_parsers::hep::parse_hep_datagram;
 use imsight_parsers::sip::parse_sip_message;
 use serde::Serialize;
+
+use crate::sources::InputKind;
 
 /// Everything `inspect` learned about one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -138,14 +139,10 @@ pub fn inspect_path(path: &Path, config: &DecoderConfig) -> Result<FileReport, I
     let io = |source| InspectError::Io { path: shown.clone(), source };
     let mut file = BufReader::new(File::open(path).map_err(io)?);
     let head = file.fill_buf().map_err(io)?;
-    if let Some(format) = CaptureFormat::sniff(head) {
-        return Ok(inspect_capture(file, format, shown, config));
-    }
-    let first_line =
-        String::from_utf8_lossy(head.split(|&b| b == b'\n').next().unwrap_or_default());
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    match RecordFormat::detect(&name, &first_line) {
-        Some(format) => {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match crate::sources::detect(&name, head) {
+        Some(InputKind::Capture(format)) => Ok(inspect_capture(file, format, shown, config)),
+        Some(InputKind::Records(format)) => {
             let mut report = FileReport { file: shown, ..FileReport::default() };
             records::count_records(file, format, &mut report);
             Ok(report)

@@ -475,24 +475,10 @@ impl Engine {
         if let (Some(code), Some(leg)) = (outcome.local, first) {
             let t = t_fwd;
             self.emit(message(leg, t, code, response_flags));
-            self.record(TxnRecord {
-                node,
-                leg,
-                inbound: true,
-                method: txn.method,
-                start: t_in,
-                end: t,
-                result: Some(code),
-                sub: txn.sub,
-                dialog: txn.dialog,
-                dir: txn.dir,
-            });
+            self.record(txn.record(leg, true, t_in, t, Some(code)));
             if invite {
                 let ack_at = t + self.delay(node, 2.0 * self.profile(node).access_delay_ms);
-                self.emit(SimMessage {
-                    method: Method::Ack,
-                    ..message(leg, ack_at, 0, request_flags & !flag::SDP)
-                });
+                self.emit(ack(message(leg, ack_at, 0, request_flags)));
             }
             return (Some(code), t + self.delay(node, self.profile(node).access_delay_ms));
         }
@@ -511,18 +497,7 @@ impl Engine {
                 // retransmitting and answers the originator when its own timer fires.
                 let give_up = t_fwd + PROXY_GIVE_UP;
                 self.retransmit_until(t_fwd, give_up, invite, message(second, 0, 0, request_flags));
-                self.record(TxnRecord {
-                    node,
-                    leg: second,
-                    inbound: false,
-                    method: txn.method,
-                    start: t_fwd,
-                    end: t_fwd + TIMEOUT,
-                    result: None,
-                    sub: txn.sub,
-                    dialog: txn.dialog,
-                    dir: txn.dir,
-                });
+                self.record(txn.record(second, false, t_fwd, t_fwd + TIMEOUT, None));
                 let Some(leg) = first else {
                     return (None, give_up);
                 };
@@ -530,24 +505,11 @@ impl Engine {
                     self.retransmit_until(t_in, give_up, false, message(leg, 0, 0, request_flags));
                 }
                 self.emit(message(leg, give_up, 408, response_flags));
-                self.record(TxnRecord {
-                    node,
-                    leg,
-                    inbound: true,
-                    method: txn.method,
-                    start: t_in,
-                    end: give_up,
-                    result: Some(408),
-                    sub: txn.sub,
-                    dialog: txn.dialog,
-                    dir: txn.dir,
-                });
+                self.record(txn.record(leg, true, t_in, give_up, Some(408)));
                 if invite {
-                    let ack = give_up + self.delay(node, 2.0 * self.profile(node).access_delay_ms);
-                    self.emit(SimMessage {
-                        method: Method::Ack,
-                        ..message(leg, ack, 0, request_flags & !flag::SDP)
-                    });
+                    let ack_at =
+                        give_up + self.delay(node, 2.0 * self.profile(node).access_delay_ms);
+                    self.emit(ack(message(leg, ack_at, 0, request_flags)));
                 }
                 return (Some(408), give_up);
             }
@@ -588,25 +550,11 @@ impl Engine {
             }
         }
         self.emit(message(second, t_final, last.code, response_flags | last.flags));
-        self.record(TxnRecord {
-            node,
-            leg: second,
-            inbound: false,
-            method: txn.method,
-            start: t_fwd,
-            end: t_final,
-            result: Some(last.code),
-            sub: txn.sub,
-            dialog: txn.dialog,
-            dir: txn.dir,
-        });
+        self.record(txn.record(second, false, t_fwd, t_final, Some(last.code)));
         let success = last.code < 300;
         if invite && !success {
             let ack_at = t_final + self.processing(node, t_final);
-            self.emit(SimMessage {
-                method: Method::Ack,
-                ..message(second, ack_at, 0, request_flags & !flag::SDP)
-            });
+            self.emit(ack(message(second, ack_at, 0, request_flags)));
         }
         let Some(leg) = first else {
             return (Some(last.code), t_final);
@@ -616,25 +564,11 @@ impl Engine {
             self.retransmit_until(t_in, relay_at, false, message(leg, 0, 0, request_flags));
         }
         self.emit(message(leg, relay_at, last.code, response_flags | last.flags));
-        self.record(TxnRecord {
-            node,
-            leg,
-            inbound: true,
-            method: txn.method,
-            start: t_in,
-            end: relay_at,
-            result: Some(last.code),
-            sub: txn.sub,
-            dialog: txn.dialog,
-            dir: txn.dir,
-        });
+        self.record(txn.record(leg, true, t_in, relay_at, Some(last.code)));
         let back = relay_at + self.delay(node, self.profile(node).access_delay_ms);
         if invite && !success {
-            let ack = back + self.delay(node, self.profile(node).access_delay_ms);
-            self.emit(SimMessage {
-                method: Method::Ack,
-                ..message(leg, ack, 0, request_flags & !flag::SDP)
-            });
+            let ack_at = back + self.delay(node, self.profile(node).access_delay_ms);
+            self.emit(ack(message(leg, ack_at, 0, request_flags)));
         }
         (Some(last.code), back)
     }
@@ -1241,7 +1175,35 @@ impl Engine {
     }
 }
 
+/// The ACK of a non-2xx final response: the INVITE's branch and CSeq, no body.
+fn ack(invite: SimMessage) -> SimMessage {
+    SimMessage { method: Method::Ack, flags: invite.flags & !flag::SDP, ..invite }
+}
+
 impl Txn {
+    /// The probe record of this transaction on `leg`.
+    fn record(
+        &self,
+        leg: Leg,
+        inbound: bool,
+        start: u64,
+        end: u64,
+        result: Option<u16>,
+    ) -> TxnRecord {
+        TxnRecord {
+            node: self.node,
+            leg,
+            inbound,
+            method: self.method,
+            start,
+            end,
+            result,
+            sub: self.sub,
+            dialog: self.dialog,
+            dir: self.dir,
+        }
+    }
+
     /// A message of this transaction on `leg`: the request (`status` 0) or a response.
     fn message(&self, leg: Leg, ts: u64, status: u16, flags: u16) -> SimMessage {
         SimMessage {

@@ -1,0 +1,120 @@
+//! Reading probe-record files (docs/formats/xdr.md) line by line: UTF-8, comments, the CSV
+//! header row, CSV or JSON dispatch. One reader for every consumer, so they skip and reject
+//! exactly the same lines.
+
+use std::io::BufRead;
+use std::ops::ControlFlow;
+
+use imsight_parsers::xdr::{CsvHeader, XdrError, XdrRecord, parse_csv_record, parse_json_record};
+
+/// Which form of probe records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordFormat {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+impl RecordFormat {
+    /// Guesses the form from the file name, then from the first meaningful line.
+    pub fn detect(file_name: &str, first_line: &str) -> Option<Self> {
+        let lower = file_name.to_ascii_lowercase();
+        if lower.ends_with(".csv") {
+            return Some(Self::Csv);
+        }
+        if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") || lower.ends_with(".json") {
+            return Some(Self::JsonLines);
+        }
+        let line = first_line.trim_start();
+        if line.starts_with('{') {
+            Some(Self::JsonLines)
+        } else if line.to_ascii_lowercase().contains("start_time") {
+            Some(Self::Csv)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a line gave no record.
+#[derive(Debug)]
+pub enum LineError {
+    /// The file could not be read further (reading stops).
+    Io,
+    /// The line is not UTF-8.
+    NotUtf8,
+    /// The CSV header row is unusable (reading stops: no line can be read without it).
+    Header(XdrError),
+    /// The record is invalid.
+    Record(XdrError),
+}
+
+impl LineError {
+    /// A stable label for counting.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Io => "io",
+            Self::NotUtf8 => "not_utf8",
+            Self::Header(e) | Self::Record(e) => e.reason.reason(),
+        }
+    }
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io => f.write_str("read error"),
+            Self::NotUtf8 => f.write_str("not UTF-8"),
+            Self::Header(e) | Self::Record(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Calls `on_line` with the 1-based line number and the record (or why there is none) for
+/// every line that is not empty or a `#` comment, until the end, a fatal error, or `Break`.
+pub fn read_records(
+    reader: impl BufRead,
+    format: RecordFormat,
+    mut on_line: impl FnMut(u64, Result<&XdrRecord<'_>, LineError>) -> ControlFlow<()>,
+) {
+    let mut header: Option<CsvHeader> = None;
+    for (index, line) in reader.split(b'\n').enumerate() {
+        let number = index as u64 + 1;
+        let Ok(line) = line else {
+            let _ = on_line(number, Err(LineError::Io));
+            return;
+        };
+        let Ok(line) = std::str::from_utf8(&line) else {
+            if on_line(number, Err(LineError::NotUtf8)).is_break() {
+                return;
+            }
+            continue;
+        };
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parsed = match (format, &header) {
+            (RecordFormat::Csv, None) => match CsvHeader::parse(line) {
+                Ok(parsed) => {
+                    header = Some(parsed);
+                    continue;
+                }
+                Err(error) => {
+                    let _ = on_line(number, Err(LineError::Header(error)));
+                    return;
+                }
+            },
+            (RecordFormat::Csv, Some(header)) => parse_csv_record(header, line),
+            (RecordFormat::JsonLines, _) => parse_json_record(line),
+        };
+        let flow = match &parsed {
+            Ok(record) => on_line(number, Ok(record)),
+            Err(error) => on_line(number, Err(LineError::Record(*error))),
+        };
+        if flow.is_break() {
+            return;
+        }
+    }
+}
