@@ -18,6 +18,9 @@ pub struct FeatureRow {
     pub minute: u64,
     /// The features, in catalogue order.
     pub values: [f32; FEATURE_COUNT],
+    /// No node of the source had any record this minute: the source (probe, capture) was
+    /// silent, so an empty minute says nothing about the node (`no_data`, not blocked traffic).
+    pub source_silent: bool,
 }
 
 #[derive(Debug, Default)]
@@ -36,12 +39,21 @@ pub struct MinuteAggregator {
     closed_until: Option<u64>,
     /// Events dropped because their minute had closed.
     pub late_dropped: u64,
+    /// Minutes in which no node had any record (the source was silent).
+    pub silent_minutes: u64,
 }
 
 impl MinuteAggregator {
     /// An aggregator allowing `lateness` µs of disorder.
     pub fn new(lateness: u64) -> Self {
-        Self { lateness, nodes: Vec::new(), watermark: 0, closed_until: None, late_dropped: 0 }
+        Self {
+            lateness,
+            nodes: Vec::new(),
+            watermark: 0,
+            closed_until: None,
+            late_dropped: 0,
+            silent_minutes: 0,
+        }
     }
 
     /// The newest event time seen.
@@ -96,12 +108,17 @@ impl MinuteAggregator {
             return;
         };
         for minute in start..boundary {
+            let source_silent =
+                !self.nodes.iter().any(|n| n.open.get(&minute).is_some_and(|a| !a.is_empty()));
+            if source_silent {
+                self.silent_minutes += 1;
+            }
             for (node, state) in self.nodes.iter_mut().enumerate() {
                 if state.first.is_none_or(|first| first > minute) {
                     continue;
                 }
                 let values = state.open.remove(&minute).unwrap_or_default().features();
-                out.push(FeatureRow { node, minute: minute * MINUTE, values });
+                out.push(FeatureRow { node, minute: minute * MINUTE, values, source_silent });
             }
         }
         self.closed_until = Some(boundary.max(start));
@@ -153,5 +170,9 @@ mod tests {
         agg.finish(&mut out);
         let rows: Vec<(usize, u64)> = out.iter().map(|r| (r.node, r.minute / MINUTE)).collect();
         assert_eq!(rows, vec![(0, 10), (0, 11), (0, 12), (1, 12)]);
+        // Minute 11: nobody had a record, the source itself was silent.
+        let silent: Vec<bool> = out.iter().map(|r| r.source_silent).collect();
+        assert_eq!(silent, vec![false, true, false, false]);
+        assert_eq!(agg.silent_minutes, 1);
     }
 }

@@ -172,7 +172,7 @@ fn write_rows(
     let npy = out.extension().is_some_and(|e| e == "npy");
     let index_path = if npy { out.with_extension("rows.csv") } else { out.to_path_buf() };
     let mut index = BufWriter::new(File::create(&index_path)?);
-    write!(index, "node,minute")?;
+    write!(index, "node,minute,source_silent")?;
     if labels.is_some() {
         write!(index, ",label,severity")?;
     }
@@ -184,7 +184,7 @@ fn write_rows(
     writeln!(index)?;
     for row in rows {
         let node = names.get(row.node).map_or("", String::as_str);
-        write!(index, "{node},{}", format_timestamp(row.minute))?;
+        write!(index, "{node},{},{}", format_timestamp(row.minute), u8::from(row.source_silent))?;
         if let Some(labels) = labels {
             match labels.get(&(node.to_owned(), row.minute)) {
                 Some((class, severity)) => write!(index, ",{class},{severity}")?,

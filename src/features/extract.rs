@@ -51,6 +51,8 @@ pub struct ExtractStats {
     pub late: u64,
     /// Transactions evicted at the table size limit.
     pub evicted: u64,
+    /// Minutes in which the whole source was silent (rows flagged `source_silent`).
+    pub silent_minutes: u64,
 }
 
 /// The extraction state.
@@ -331,6 +333,7 @@ impl Extractor {
         self.aggregator.finish(&mut self.rows);
         self.stats.unmapped += self.map.unmapped;
         self.stats.late += self.aggregator.late_dropped;
+        self.stats.silent_minutes = self.aggregator.silent_minutes;
         let names = self.map.names().to_vec();
         (self.rows, names, self.stats)
     }
