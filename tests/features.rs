@@ -46,6 +46,7 @@ fn config(nodes: &[String]) -> ExtractConfig {
             .collect(),
         auto_discover: false,
         max_nodes: 16,
+        single_node: None,
         lateness_us: 5_000_000,
         timeout_us: 32_000_000,
         decoder: Default::default(),
@@ -254,4 +255,42 @@ fn golden_kamailio_pike_capture() {
     // 40 registration flows, one Call-ID each.
     assert_eq!(value("distinct_dialogs"), 40.0);
     assert_eq!(value("no_records"), 0.0);
+}
+
+/// Every file of the shared capture corpus, taken as one node: the feature path sees every
+/// SIP message the ground truth counts (plain and inside HEP), and no message is lost.
+#[test]
+fn corpus_totals_survive_the_feature_path() {
+    let dir = std::env::var_os("IMSIGHT_CORPUS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sip-pcaps"),
+        std::path::PathBuf::from,
+    );
+    let expected: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected-counts.json")).unwrap())
+            .unwrap();
+    let mut checked = 0;
+    for (file, want) in &expected {
+        let total = |v: &serde_json::Value| {
+            v["requests"]
+                .as_object()
+                .map_or(0, |m| m.values().map(|x| x.as_u64().unwrap()).sum::<u64>())
+                + v["responses_by_class"]
+                    .as_object()
+                    .map_or(0, |m| m.values().map(|x| x.as_u64().unwrap()).sum::<u64>())
+        };
+        let messages = total(want) + want.get("hep").map_or(0, total);
+        let mut extractor =
+            Extractor::new(&ExtractConfig { single_node: Some("node".into()), ..config(&[]) })
+                .unwrap();
+        extractor.feed_capture(BufReader::new(File::open(dir.join(file)).unwrap())).unwrap();
+        let (rows, _, stats) = extractor.finish();
+        let seen: f32 = rows
+            .iter()
+            .map(|r| r.values[imsight::features::schema::index_of("messages").unwrap()])
+            .sum();
+        assert_eq!(stats.messages, messages, "{file}");
+        assert_eq!(seen as u64, messages, "{file}: the messages feature");
+        checked += 1;
+    }
+    assert!(checked >= 30);
 }

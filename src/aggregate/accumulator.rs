@@ -182,6 +182,7 @@ impl Accumulator {
                 }
             }
             Seen::Unmatched => self.unmatched += 1,
+            Seen::Unusable => {}
             Seen::Request | Seen::Response => {}
         }
     }

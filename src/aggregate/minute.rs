@@ -29,6 +29,10 @@ struct NodeMinutes {
     first: Option<u64>,
 }
 
+/// A silent stretch longer than this many minutes (one window) is counted, not filled with
+/// empty rows: a capture stitched from traces years apart must not produce millions of rows.
+pub const MAX_FILLED_GAP_MINUTES: u64 = 60;
+
 /// Per-node minute accumulators and the watermark that closes them.
 #[derive(Debug)]
 pub struct MinuteAggregator {
@@ -107,7 +111,20 @@ impl MinuteAggregator {
         else {
             return;
         };
-        for minute in start..boundary {
+        let mut minute = start;
+        while minute < boundary {
+            // Skip a long silence in one step.
+            let next_data = self
+                .nodes
+                .iter()
+                .filter_map(|n| n.open.range(minute..).next().map(|(m, _)| *m))
+                .min();
+            let gap_end = next_data.unwrap_or(boundary).min(boundary);
+            if gap_end.saturating_sub(minute) > MAX_FILLED_GAP_MINUTES {
+                self.silent_minutes += gap_end - minute;
+                minute = gap_end;
+                continue;
+            }
             let source_silent =
                 !self.nodes.iter().any(|n| n.open.get(&minute).is_some_and(|a| !a.is_empty()));
             if source_silent {
@@ -120,6 +137,7 @@ impl MinuteAggregator {
                 let values = state.open.remove(&minute).unwrap_or_default().features();
                 out.push(FeatureRow { node, minute: minute * MINUTE, values, source_silent });
             }
+            minute += 1;
         }
         self.closed_until = Some(boundary.max(start));
     }
@@ -174,5 +192,20 @@ mod tests {
         let silent: Vec<bool> = out.iter().map(|r| r.source_silent).collect();
         assert_eq!(silent, vec![false, true, false, false]);
         assert_eq!(agg.silent_minutes, 1);
+    }
+
+    #[test]
+    fn a_silence_longer_than_a_window_is_counted_not_filled() {
+        let mut agg = MinuteAggregator::new(0);
+        let mut out = Vec::new();
+        agg.observe_time(10 * MINUTE);
+        agg.record(0, 10 * MINUTE, |a| a.parse_errors += 1);
+        // Ten years later.
+        let later = 10 * MINUTE + 5_256_000 * MINUTE;
+        agg.observe_time(later);
+        agg.record(0, later, |a| a.parse_errors += 1);
+        agg.finish(&mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(agg.silent_minutes, 5_256_000 - 1);
     }
 }

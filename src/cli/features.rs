@@ -32,6 +32,10 @@ pub struct FeaturesArgs {
     /// list of `ip` or `ip:port` (e.g. `pcscf-1=172.20.0.10/172.21.0.10`).
     #[arg(long = "node", value_name = "SPEC", value_parser = parse_node)]
     pub nodes: Vec<NodeSpec>,
+    /// Treat all SIP that matches no node as one node of this name (a capture of a single
+    /// SIP node whose addresses are not configured; legs are then unknown).
+    #[arg(long, value_name = "NAME")]
+    pub single_node: Option<String>,
     /// UDP port carrying HEP; repeat for several.
     #[arg(long = "hep-port", value_name = "PORT", default_value = "9060")]
     pub hep_ports: Vec<u16>,
@@ -76,6 +80,7 @@ pub fn run(global: &GlobalArgs, args: &FeaturesArgs) -> Result<(), CommandError>
         nodes,
         auto_discover: config.pipeline.auto_discover_nodes,
         max_nodes: config.pipeline.max_nodes as usize,
+        single_node: args.single_node.clone(),
         lateness_us: u64::from(config.pipeline.allowed_lateness_secs) * 1_000_000,
         timeout_us: u64::from(config.pipeline.transaction_timeout_secs) * 1_000_000,
         decoder: DecoderConfig { hep_ports: args.hep_ports.clone() },

@@ -48,6 +48,8 @@ pub struct NodeMap {
     by_name: HashMap<String, usize>,
     auto_discover: bool,
     max_nodes: usize,
+    /// Every message not matched otherwise belongs to this node (one SIP node per capture).
+    catch_all: Option<usize>,
     /// Messages that matched no node.
     pub unmapped: u64,
     /// Nodes refused because `max_nodes` was reached.
@@ -95,6 +97,13 @@ impl NodeMap {
         self.names.len() - 1
     }
 
+    /// Sends every message that matches no configured node to a node called `name`, on an
+    /// unknown leg (a capture of a single SIP node whose addresses are not configured).
+    pub fn with_catch_all(mut self, name: &str) -> Self {
+        self.catch_all = Some(self.add(name));
+        self
+    }
+
     /// Node names by index.
     pub fn names(&self) -> &[String] {
         &self.names
@@ -115,7 +124,7 @@ impl NodeMap {
         if let Some((node, leg)) = self.endpoint(src) {
             return Some((node, leg, false));
         }
-        None
+        self.catch_all.map(|node| (node, Leg::Unknown, true))
     }
 
     /// The node reported by a HEP agent (by addresses first, then capture id or name).

@@ -79,6 +79,8 @@ pub enum Seen {
     },
     /// A response matching no transaction.
     Unmatched,
+    /// A message without the Via or CSeq that matching needs (counted, not matched).
+    Unusable,
 }
 
 /// A message, for the message-level features.
@@ -196,6 +198,15 @@ impl TransactionTable {
         let bytes = message.wire_len.min(u32::MAX as usize) as u32;
         let (Some(cseq), Some(via)) = (message.cseq(), message.top_via()) else {
             self.stats.unusable += 1;
+            let method = message.method().map_or(REQUEST_METHODS.len() as u8, method_id);
+            let status = message.status().map_or(0, |s| s.0);
+            out.push(TxEvent::Message(MessageSeen {
+                ts,
+                method,
+                status,
+                seen: Seen::Unusable,
+                bytes,
+            }));
             return;
         };
         let method = method_id(cseq.method);
@@ -590,7 +601,7 @@ mod tests {
     fn messages_without_via_or_cseq_are_counted_as_unusable() {
         let mut h = Harness::new();
         let events = h.see(T, b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n");
-        assert!(events.is_empty());
+        assert_eq!(seen(&events), vec![Seen::Unusable]);
         assert_eq!(h.table.stats.unusable, 1);
     }
 }

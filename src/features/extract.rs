@@ -26,6 +26,8 @@ pub struct ExtractConfig {
     pub auto_discover: bool,
     /// Most nodes.
     pub max_nodes: usize,
+    /// All otherwise unmatched SIP belongs to one node of this name.
+    pub single_node: Option<String>,
     /// Allowed lateness, µs.
     pub lateness_us: u64,
     /// Transaction timeout (Timer B/F), µs.
@@ -110,7 +112,11 @@ impl Extractor {
     /// A fresh extractor.
     pub fn new(config: &ExtractConfig) -> Result<Self, String> {
         Ok(Self {
-            map: NodeMap::new(&config.nodes, config.auto_discover, config.max_nodes)?,
+            map: match &config.single_node {
+                Some(name) => NodeMap::new(&config.nodes, config.auto_discover, config.max_nodes)?
+                    .with_catch_all(name),
+                None => NodeMap::new(&config.nodes, config.auto_discover, config.max_nodes)?,
+            },
             tables: Vec::new(),
             aggregator: MinuteAggregator::new(config.lateness_us),
             timeout: config.timeout_us,
