@@ -1,7 +1,7 @@
 //! Which node a message belongs to, and on which leg: by the node's addresses, by HEP capture
 //! id or agent name, or by the probe record's node column; optional auto-discovery.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Serialize};

@@ -81,11 +81,29 @@ impl<'a> HeaderName<'a> {
             }
             return Self::Other(name);
         }
-        NAMES
-            .iter()
-            .find(|(long, _, _)| long.len() == bytes.len() && long.eq_ignore_ascii_case(name))
+        // Hot path (every header line): compare only with the known names of the same length.
+        let by_length = names_by_length();
+        by_length
+            .get(bytes.len())
+            .into_iter()
+            .flatten()
+            .map(|&i| &NAMES[i])
+            .find(|(long, _, _)| long.as_bytes().eq_ignore_ascii_case(bytes))
             .map_or(Self::Other(name), |(_, _, known)| *known)
     }
+}
+
+/// Indexes into [`NAMES`] by name length, built once from the table itself.
+fn names_by_length() -> &'static [Vec<usize>] {
+    static BY_LENGTH: std::sync::OnceLock<Vec<Vec<usize>>> = std::sync::OnceLock::new();
+    BY_LENGTH.get_or_init(|| {
+        let longest = NAMES.iter().map(|(long, _, _)| long.len()).max().unwrap_or(0);
+        let mut table = vec![Vec::new(); longest + 1];
+        for (i, (long, _, _)) in NAMES.iter().enumerate() {
+            table[long.len()].push(i);
+        }
+        table
+    })
 }
 
 /// One header line (with its folded continuation lines), borrowed from the message.

@@ -147,8 +147,21 @@ impl fmt::Display for StatusCode {
 
 /// `token` characters of RFC 3261 §25.1.
 pub fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    TOKEN[b as usize]
 }
+
+/// Lookup table for [`is_token_char`]: it runs for every byte of every header name.
+const TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~');
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -164,6 +177,15 @@ mod tests {
         for method in Method::KNOWN {
             assert_eq!(Method::from_token(method.as_str().as_bytes()), Some(method));
         }
+    }
+
+    #[test]
+    fn token_characters_follow_rfc_3261() {
+        let tokens: Vec<u8> = (0..=255u8).filter(|&b| is_token_char(b)).collect();
+        let expected: Vec<u8> = (0..=255u8)
+            .filter(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(b))
+            .collect();
+        assert_eq!(tokens, expected);
     }
 
     #[test]

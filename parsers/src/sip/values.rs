@@ -164,23 +164,7 @@ pub fn split_list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     std::iter::from_fn(move || {
         loop {
             let current = rest?;
-            let (mut in_quotes, mut in_angle, mut escaped) = (false, false, false);
-            let mut cut = None;
-            for (i, &b) in current.iter().enumerate() {
-                match b {
-                    _ if escaped => escaped = false,
-                    b'\\' if in_quotes => escaped = true,
-                    b'"' => in_quotes = !in_quotes,
-                    b'<' if !in_quotes => in_angle = true,
-                    b'>' if !in_quotes => in_angle = false,
-                    b',' if !in_quotes && !in_angle => {
-                        cut = Some(i);
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            let element = match cut {
+            let element = match first_comma(current) {
                 Some(i) => {
                     rest = Some(&current[i + 1..]);
                     &current[..i]
@@ -196,6 +180,29 @@ pub fn split_list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
             }
         }
     })
+}
+
+/// The first comma outside quotes and angle brackets.
+fn first_comma(value: &[u8]) -> Option<usize> {
+    // Fast path: no quote or bracket before the first comma (a Via, a Contact without name).
+    match memchr::memchr3(b',', b'"', b'<', value) {
+        None => return None,
+        Some(i) if value[i] == b',' => return Some(i),
+        Some(_) => {}
+    }
+    let (mut in_quotes, mut in_angle, mut escaped) = (false, false, false);
+    for (i, &b) in value.iter().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if in_quotes => escaped = true,
+            b'"' => in_quotes = !in_quotes,
+            b'<' if !in_quotes => in_angle = true,
+            b'>' if !in_quotes => in_angle = false,
+            b',' if !in_quotes && !in_angle => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn parse_via(entry: &[u8]) -> Option<Via<'_>> {
