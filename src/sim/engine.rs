@@ -1109,40 +1109,28 @@ impl Engine {
         let dialog = self.id();
         let other = self.rng(node).below(10_000_000) as u32;
         let fault = self.active(node, at);
-        if self.rng(node).chance(profile.originating_share) {
-            let outcome = self.simple_outcome(node, at, 202, profile.core_response_ms * 2.0, true);
-            let txn = Txn {
-                node,
-                dir: Dir::Uplink,
-                peer: CorePeer::Scscf,
-                sub,
-                other,
-                dialog,
-                cseq: 1,
-                method: Method::Message,
-                flags: 0,
-            };
-            self.relay(at, txn, outcome);
+        let (dir, outcome) = if self.rng(node).chance(profile.originating_share) {
+            (Dir::Uplink, self.simple_outcome(node, at, 202, profile.core_response_ms * 2.0, true))
         } else {
             let cut = fault.of(FaultKind::TrafficBlocked).max(fault.of(FaultKind::ScscfDown));
             if self.rng(node).chance(cut) {
                 return;
             }
             let answer = self.delay(node, 2.0 * profile.access_delay_ms + 8.0);
-            let outcome = Outcome::answer(200, answer);
-            let txn = Txn {
-                node,
-                dir: Dir::Downlink,
-                peer: CorePeer::Scscf,
-                sub,
-                other,
-                dialog,
-                cseq: 1,
-                method: Method::Message,
-                flags: 0,
-            };
-            self.relay(at, txn, outcome);
-        }
+            (Dir::Downlink, Outcome::answer(200, answer))
+        };
+        let txn = Txn {
+            node,
+            dir,
+            peer: CorePeer::Scscf,
+            sub,
+            other,
+            dialog,
+            cseq: 1,
+            method: Method::Message,
+            flags: 0,
+        };
+        self.relay(at, txn, outcome);
     }
 
     fn options(&mut self, node: u16, at: u64) {

@@ -359,16 +359,16 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
                 o.s(";+sip.instance=\"<urn:gsma:imei:35")
                     .n(u64::from(m.sub) % 1_000_000_000_000)
                     .s(">\"\r\nExpires: 3600\r\nSupported: path,gruu\r\n");
+                o.s("Authorization: Digest username=\"00101")
+                    .n(u64::from(m.sub) + 1_000_000_000)
+                    .s("@")
+                    .s(DOMAIN)
+                    .s("\",realm=\"")
+                    .s(DOMAIN)
+                    .s("\",uri=\"sip:")
+                    .s(DOMAIN);
                 if m.flags & flag::AUTH != 0 {
-                    o.s("Authorization: Digest username=\"00101")
-                        .n(u64::from(m.sub) + 1_000_000_000)
-                        .s("@")
-                        .s(DOMAIN)
-                        .s("\",realm=\"")
-                        .s(DOMAIN)
-                        .s("\",uri=\"sip:")
-                        .s(DOMAIN)
-                        .s("\",nonce=\"")
+                    o.s("\",nonce=\"")
                         .hex(hash(m.dialog, 9))
                         .s("\",response=\"")
                         .hex(hash(m.txn, 10))
@@ -377,15 +377,8 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
                         .hex(hash(m.txn, 12))
                         .s("\"\r\n");
                 } else {
-                    o.s("Authorization: Digest username=\"00101")
-                        .n(u64::from(m.sub) + 1_000_000_000)
-                        .s("@")
-                        .s(DOMAIN)
-                        .s("\",realm=\"")
-                        .s(DOMAIN)
-                        .s("\",uri=\"sip:")
-                        .s(DOMAIN)
-                        .s("\",nonce=\"\",response=\"\"\r\n");
+                    // IMS AKA: the first REGISTER carries empty credentials (3GPP TS 24.229).
+                    o.s("\",nonce=\"\",response=\"\"\r\n");
                 }
             }
             Method::Invite | Method::Message | Method::Subscribe if !swap => {
