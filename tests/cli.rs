@@ -5,24 +5,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const NOT_BUILT: i32 = 69;
 const CONFIG: i32 = 78;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// A file of the shared capture corpus (`../shared/corpus/sip-pcaps`, or `IMSIGHT_CORPUS`).
-fn corpus_file(name: &str) -> PathBuf {
-    let dir = std::env::var_os("IMSIGHT_CORPUS")
-        .map_or_else(|| repo("../shared/corpus/sip-pcaps"), PathBuf::from);
-    let path = dir.join(name);
-    assert!(path.is_file(), "the shared capture corpus is missing: {}", path.display());
-    path
-}
+mod common;
+use common::{corpus_file, repo};
 
 /// The binary with a clean environment: no `IMSIGHT*` variables leak in, and any panic would
 /// print a backtrace (so the tests below would see it).

@@ -1,5 +1,5 @@
-//! Every capture of the shared SIP corpus, inspected, against the tshark ground truth in
-//! `../shared/corpus/sip-pcaps/expected-counts.json` (plain SIP counts, and the HEP counts
+//! Every capture of the SIP corpus, inspected, against the tshark ground truth in
+//! `tests/data/corpus/expected-counts.json` (plain SIP counts, and the HEP counts
 //! from an independent HEPv3 decoder for files that carry HEP).
 //!
 //! Where imsight deliberately differs, `EXPECTED_DIFFERENCES` says so and why; today there
@@ -9,19 +9,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use imsight::inspect::{FileReport, SipCounts, inspect_file};
 use serde_json::Value;
 
-/// The shared capture corpus: `../shared/corpus/sip-pcaps` beside the checkout, or the folder
-/// named by `IMSIGHT_CORPUS`.
-fn corpus() -> PathBuf {
-    std::env::var_os("IMSIGHT_CORPUS").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sip-pcaps"),
-        PathBuf::from,
-    )
-}
+mod common;
+use common::corpus;
 
 /// (file, what differs, why). Empty: every count matches tshark.
 const EXPECTED_DIFFERENCES: &[(&str, &str, &str)] = &[];
@@ -72,7 +65,7 @@ fn every_corpus_file_matches_the_ground_truth() {
     let dir = corpus();
     let expected: BTreeMap<String, Value> = serde_json::from_str(
         &std::fs::read_to_string(dir.join("expected-counts.json"))
-            .unwrap_or_else(|e| panic!("the shared corpus must be at {}: {e}", dir.display())),
+            .unwrap_or_else(|e| panic!("the capture corpus must be at {}: {e}", dir.display())),
     )
     .unwrap();
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)

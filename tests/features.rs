@@ -4,6 +4,8 @@
 // Helpers of integration tests may unwrap too: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
@@ -210,18 +212,13 @@ proptest::proptest! {
 }
 
 /// A real capture, expectations derived by hand from its ground truth
-/// (`../shared/corpus/sip-pcaps/SOURCES.md`): SIPp (5070) registers through Kamailio (5060)
+/// (`tests/data/corpus/SOURCES.md`): SIPp (5070) registers through Kamailio (5060)
 /// to a registrar (5090); Kamailio's pike module answers 34 REGISTERs with 503 itself and
 /// relays 13 to the registrar (7 answered 401, 6 answered 200), and Kamailio sends a HEPv3 copy
 /// of all 120 messages to 9060.
 #[test]
 fn golden_kamailio_pike_capture() {
-    let path = std::env::var_os("IMSIGHT_CORPUS")
-        .map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sip-pcaps"),
-            std::path::PathBuf::from,
-        )
-        .join("generated-kamailio-sipp__pike.pcapng");
+    let path = common::corpus_file("generated-kamailio-sipp__pike.pcapng");
     let kamailio = NodeSpec {
         name: "kamailio".into(),
         access: vec!["127.0.0.1:5060".into()],
@@ -257,14 +254,11 @@ fn golden_kamailio_pike_capture() {
     assert_eq!(value("no_records"), 0.0);
 }
 
-/// Every file of the shared capture corpus, taken as one node: the feature path sees every
+/// Every file of the capture corpus, taken as one node: the feature path sees every
 /// SIP message the ground truth counts (plain and inside HEP), and no message is lost.
 #[test]
 fn corpus_totals_survive_the_feature_path() {
-    let dir = std::env::var_os("IMSIGHT_CORPUS").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sip-pcaps"),
-        std::path::PathBuf::from,
-    );
+    let dir = common::corpus();
     let expected: BTreeMap<String, serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected-counts.json")).unwrap())
             .unwrap();

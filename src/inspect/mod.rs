@@ -1,5 +1,5 @@
 //! `imsight inspect`: what a capture or probe-record file holds, counted the way
-//! `../shared/corpus/sip-pcaps/expected-counts.json` counts it.
+//! `tests/data/corpus/expected-counts.json` counts it.
 //!
 //! SIP seen directly on the wire and SIP carried inside HEP are counted apart (`hep`), so a
 //! capture that holds both the traffic and its HEP copies shows each once.
