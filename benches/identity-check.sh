@@ -8,7 +8,7 @@
 # The busy-hour scenario (2.3 GB of pcap) is hashed through pipes, never written to disk.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bin=${1:-target/release/imsight}
+bin=$(realpath "${1:-target/release/imsight}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -34,8 +34,9 @@ for scenario in every-fault three-networks custom-profile; do
     for f in pcap csv labels.jsonl summary.json; do
         printf '%-15s simulate %-13s %s\n' "$scenario" "$f" "$(h <"$out.$f")"
     done
-    printf '%-15s inspect  pcap          %s\n' "$scenario" "$("$bin" inspect --json "$out.pcap" 2>/dev/null | h)"
-    printf '%-15s inspect  xdr           %s\n' "$scenario" "$("$bin" inspect --json "$out.csv" 2>/dev/null | h)"
+    # Relative names: the report names the file, and the folder is new every run.
+    printf '%-15s inspect  pcap          %s\n' "$scenario" "$(cd "$work" && "$bin" inspect --json "$scenario.pcap" 2>/dev/null | h)"
+    printf '%-15s inspect  xdr           %s\n' "$scenario" "$(cd "$work" && "$bin" inspect --json "$scenario.csv" 2>/dev/null | h)"
     "$bin" features "$out.pcap" "${nodes[@]}" --labels "$out.labels.jsonl" --out "$out.features.csv" >/dev/null 2>&1
     printf '%-15s features pcap csv      %s\n' "$scenario" "$(h <"$out.features.csv")"
     "$bin" features "$out.csv" --labels "$out.labels.jsonl" --out "$out.xfeatures.csv" >/dev/null 2>&1
@@ -48,6 +49,6 @@ done
 busy=profiles/scenarios/busy-hour-100k.toml
 "$bin" simulate --scenario "$busy" --pcap "$work/busy.pcap" >/dev/null 2>&1
 printf '%-15s simulate %-13s %s\n' busy-hour-100k pcap "$(h <"$work/busy.pcap")"
-printf '%-15s inspect  pcap          %s\n' busy-hour-100k "$("$bin" inspect --json "$work/busy.pcap" 2>/dev/null | h)"
+printf '%-15s inspect  pcap          %s\n' busy-hour-100k "$(cd "$work" && "$bin" inspect --json busy.pcap 2>/dev/null | h)"
 "$bin" features "$work/busy.pcap" --node pcscf-1=172.20.0.10/172.21.0.10 --out "$work/busy.csv" >/dev/null 2>&1
 printf '%-15s features pcap csv      %s\n' busy-hour-100k "$(h <"$work/busy.csv")"

@@ -1,29 +1,44 @@
 //! imsight: fault detection for IMS SIP nodes.
 //!
-//! Layout (DESIGN.md §3 describes the whole appliance; modules appear as they are built):
+//! The map of the crate, in data-flow order (DESIGN.md §3; docs/architecture.md explains the
+//! rules). Rooms marked *edge* touch the outside world (files, sockets, threads, ONNX Runtime,
+//! later redb and MQTT); every other room is plain `&mut self` logic driven by event time,
+//! unit-tested without a runtime. Only `runtime/` imports actix.
 //!
 //! ```text
-//! aggregate/  per-node minute accumulators in event time, the 130 features, the window ring
-//! cli/        the `imsight` command line; one module per built command
-//! config/     typed configuration, layered loading, validation listing every problem
+//! schema      leaf: the feature catalogue (the ONE definition of the order), method ids, legs
+//! time        leaf: event time, the minute, the watermark (the one lateness rule)
+//! config/     layered configuration, typed sections (nodes with parsed addresses), validation
+//! sources/    edge: captures as SIP payloads, probe-record files, input detection
 //! correlate/  node mapping and the SIP transaction table (requests paired with responses)
-//! features/   the feature catalogue and extraction from captures and probe records
-//! infer/      ONNX Runtime loading, the model contract, model sessions
+//! aggregate/  minute accumulation -> 130 values; the window ring
+//! pipeline/   the feature pipeline: push(input), advance(now) -> closed minutes
+//! dataset     feature rows as CSV or .npy, ground-truth labels joined
+//! replay      the synchronous driver of sources -> pipeline (features, replay, test oracle)
+//! infer/      edge: ONNX Runtime loading, the model contract, model sessions
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`)
+//! runtime/    edge: the actors (actix on tokio); topology.rs wires them
 //! sim/        the IMS traffic simulator with fault injection (`imsight simulate`)
-//! sources/    data connectors (today: the probe-record reader)
 //! telemetry   logging setup
+//! cli/        argument parsing and printing only
 //! ```
 //!
-//! The pure parsers live in the `imsight-parsers` crate (`parsers/`).
+//! Rooms still to come (DESIGN §3): `matcher/`, `decide/`, `explain/`, `store/` (edge),
+//! `publish/`, `sample/`, `monitor/`, `lifecycle/`, `api/` (edge); docs/architecture.md says
+//! where each goes and what it may import. The pure parsers live in the `imsight-parsers`
+//! crate (`parsers/`).
 
 pub mod aggregate;
 pub mod cli;
 pub mod config;
 pub mod correlate;
-pub mod features;
+pub mod dataset;
 pub mod infer;
 pub mod inspect;
+pub mod pipeline;
+pub mod replay;
+pub mod schema;
 pub mod sim;
 pub mod sources;
 pub mod telemetry;
+pub mod time;

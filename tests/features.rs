@@ -11,9 +11,10 @@ use std::fs::File;
 use std::io::BufReader;
 
 use imsight::aggregate::FeatureRow;
-use imsight::correlate::NodeSpec;
-use imsight::features::schema::{Paths, catalogue};
-use imsight::features::{ExtractConfig, Extractor};
+use imsight::config::NodeConfig;
+use imsight::pipeline::PipelineSettings;
+use imsight::replay::{FeatureReplay, FeatureRun, ReplaySettings};
+use imsight::schema::{Paths, catalogue, index_of};
 use imsight::sim::output::{PcapWriter, XdrWriter};
 use imsight::sim::wire::{pcscf_access, pcscf_core};
 use imsight::sim::{Outputs, Scenario, Summary};
@@ -34,25 +35,39 @@ faults = [
 ]
 "#;
 
-fn config(nodes: &[String]) -> ExtractConfig {
-    ExtractConfig {
-        nodes: nodes
-            .iter()
-            .enumerate()
-            .map(|(i, name)| NodeSpec {
-                name: name.clone(),
-                access: vec![pcscf_access(i as u16).to_string()],
-                core: vec![pcscf_core(i as u16).to_string()],
-                ..NodeSpec::default()
-            })
-            .collect(),
-        auto_discover: false,
-        max_nodes: 16,
-        single_node: None,
-        lateness_us: 5_000_000,
-        timeout_us: 32_000_000,
+fn config(nodes: &[String]) -> ReplaySettings {
+    ReplaySettings {
+        pipeline: PipelineSettings {
+            nodes: nodes
+                .iter()
+                .enumerate()
+                .map(|(i, name)| NodeConfig {
+                    name: name.clone(),
+                    access: vec![pcscf_access(i as u16).to_string().parse().unwrap()],
+                    core: vec![pcscf_core(i as u16).to_string().parse().unwrap()],
+                    ..NodeConfig::default()
+                })
+                .collect(),
+            auto_discover: false,
+            max_nodes: 16,
+            single_node: None,
+            lateness_us: 5_000_000,
+            timeout_us: 32_000_000,
+        },
         decoder: Default::default(),
     }
+}
+
+fn with_nodes(nodes: Vec<NodeConfig>) -> ReplaySettings {
+    let mut settings = config(&[]);
+    settings.pipeline.nodes = nodes;
+    settings
+}
+
+fn single_node(name: &str) -> ReplaySettings {
+    let mut settings = config(&[]);
+    settings.pipeline.single_node = Some(name.into());
+    settings
 }
 
 fn by_key(rows: Vec<FeatureRow>, names: &[String]) -> BTreeMap<(String, u64), FeatureRow> {
@@ -74,14 +89,15 @@ fn the_sip_path_and_the_record_path_agree() {
     imsight::sim::run(&scenario, 9, &mut outputs);
     outputs.finish().unwrap();
 
-    let mut sip = Extractor::new(&config(&names)).unwrap();
+    let mut sip = FeatureReplay::new(&config(&names));
     sip.feed_capture(BufReader::new(File::open(&pcap).unwrap())).unwrap();
-    let (sip_rows, sip_names, sip_stats) = sip.finish();
-    let mut records = Extractor::new(&config(&names)).unwrap();
+    let FeatureRun { rows: sip_rows, nodes: sip_names, stats: sip_stats } = sip.finish();
+    let mut records = FeatureReplay::new(&config(&names));
     records.feed_records(BufReader::new(File::open(&xdr).unwrap()), RecordFormat::Csv);
-    let (record_rows, record_names, record_stats) = records.finish();
-    assert_eq!(sip_stats.parse_errors, 0);
-    assert_eq!(sip_stats.unmapped, 0, "{sip_stats:?}");
+    let FeatureRun { rows: record_rows, nodes: record_names, stats: record_stats } =
+        records.finish();
+    assert_eq!(sip_stats.parse_errors(), 0);
+    assert_eq!(sip_stats.pipeline.unmapped, 0, "{sip_stats:?}");
     assert_eq!(record_stats.record_errors, 0);
 
     let sip = by_key(sip_rows, &sip_names);
@@ -174,13 +190,13 @@ fn extract_in_order(
     order: &[usize],
     names: &[String],
 ) -> Vec<FeatureRow> {
-    let mut extractor = Extractor::new(&config(names)).unwrap();
+    let mut extractor = FeatureReplay::new(&config(names));
     for &i in order {
         let (ts, src, dst, bytes) = &messages[i];
         extractor.feed_sip(*ts, *src, *dst, bytes);
     }
-    let (rows, _, stats) = extractor.finish();
-    assert_eq!(stats.late, 0, "nothing arrives later than the allowed lateness");
+    let FeatureRun { rows, stats, .. } = extractor.finish();
+    assert_eq!(stats.pipeline.late, 0, "nothing arrives later than the allowed lateness");
     rows
 }
 
@@ -219,19 +235,21 @@ proptest::proptest! {
 #[test]
 fn golden_kamailio_pike_capture() {
     let path = common::corpus_file("generated-kamailio-sipp__pike.pcapng");
-    let kamailio = NodeSpec {
+    let kamailio = NodeConfig {
         name: "kamailio".into(),
-        access: vec!["127.0.0.1:5060".into()],
-        ..NodeSpec::default()
+        access: vec!["127.0.0.1:5060".parse().unwrap()],
+        ..NodeConfig::default()
     };
-    let mut extractor =
-        Extractor::new(&ExtractConfig { nodes: vec![kamailio], ..config(&[]) }).unwrap();
+    let mut extractor = FeatureReplay::new(&with_nodes(vec![kamailio]));
     extractor.feed_capture(BufReader::new(File::open(&path).unwrap())).unwrap();
-    let (rows, names, stats) = extractor.finish();
+    let FeatureRun { rows, nodes: names, stats } = extractor.finish();
     assert_eq!(names, vec!["kamailio".to_owned()]);
-    assert_eq!((stats.messages, stats.unmapped, stats.parse_errors), (240, 0, 0));
+    assert_eq!(
+        (stats.pipeline.messages, stats.pipeline.unmapped, stats.parse_errors()),
+        (240, 0, 0)
+    );
     assert_eq!(rows.len(), 1, "the capture lasts 2 s within one minute");
-    let value = |name: &str| rows[0].values[imsight::features::schema::index_of(name).unwrap()];
+    let value = |name: &str| rows[0].values[index_of(name).unwrap()];
     // 47 transactions toward SIPp plus 13 toward the registrar.
     assert_eq!(value("req_register"), 60.0);
     assert_eq!(value("transactions"), 60.0);
@@ -273,16 +291,11 @@ fn corpus_totals_survive_the_feature_path() {
                     .map_or(0, |m| m.values().map(|x| x.as_u64().unwrap()).sum::<u64>())
         };
         let messages = total(want) + want.get("hep").map_or(0, total);
-        let mut extractor =
-            Extractor::new(&ExtractConfig { single_node: Some("node".into()), ..config(&[]) })
-                .unwrap();
+        let mut extractor = FeatureReplay::new(&single_node("node"));
         extractor.feed_capture(BufReader::new(File::open(dir.join(file)).unwrap())).unwrap();
-        let (rows, _, stats) = extractor.finish();
-        let seen: f32 = rows
-            .iter()
-            .map(|r| r.values[imsight::features::schema::index_of("messages").unwrap()])
-            .sum();
-        assert_eq!(stats.messages, messages, "{file}");
+        let FeatureRun { rows, stats, .. } = extractor.finish();
+        let seen: f32 = rows.iter().map(|r| r.values[index_of("messages").unwrap()]).sum();
+        assert_eq!(stats.pipeline.messages, messages, "{file}");
         assert_eq!(seen as u64, messages, "{file}: the messages feature");
         checked += 1;
     }

@@ -34,6 +34,9 @@ pub enum ParseError {
     /// Content-Length above [`crate::sip::MAX_BODY_LEN`].
     #[error("SIP body too large")]
     BodyTooLarge,
+    /// A datagram asked for more bytes (datagram parsing never should; counted if it does).
+    #[error("SIP message incomplete")]
+    Incomplete,
 
     // ---- HEP ----
     /// Neither `HEP3`/`EEP3` nor a HEPv1/v2 version byte.
@@ -104,6 +107,7 @@ impl ParseError {
             Self::InvalidContentLength => "invalid_content_length",
             Self::MissingContentLength => "missing_content_length",
             Self::BodyTooLarge => "body_too_large",
+            Self::Incomplete => "incomplete",
             Self::NotHep => "not_hep",
             Self::HepLengthMismatch => "hep_length_mismatch",
             Self::HepChunkLength => "hep_chunk_length",

@@ -21,3 +21,4 @@ pub mod sip;
 pub mod xdr;
 
 pub use error::{IResult, ParseError};
+pub use xdr::Leg;

@@ -2,12 +2,10 @@
 
 use rustc_hash::FxHashSet as HashSet;
 
-use crate::correlate::{Completed, Leg, MessageSeen, Seen};
-use crate::features::schema::{
-    CODES, FEATURE_COUNT, REQUEST_METHODS, RESPONSE_METHODS, TIMED_METHODS, catalogue,
+use crate::correlate::{Completed, MessageSeen, Seen};
+use crate::schema::{
+    CODES, FEATURE_COUNT, INVITE_EFFECTIVE_CODES, Leg, Measure, MethodId, catalogue,
 };
-
-const METHODS: usize = REQUEST_METHODS.len() + 1;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Moments {
@@ -34,24 +32,33 @@ impl Moments {
     }
 }
 
-/// Counters of one node-minute.
+/// What one leg saw complete.
+#[derive(Debug, Clone, Copy, Default)]
+struct LegCounts {
+    transactions: u64,
+    client_errors: u64,
+    server_errors: u64,
+    timeouts: u64,
+}
+
+/// Counters of one node-minute. They are kept per method id and per leg; the catalogue
+/// ([`crate::schema`]) says which of them become features, and in which order.
 #[derive(Debug, Clone, Default)]
 pub struct Accumulator {
     records: u64,
-    transactions: [u64; METHODS],
+    transactions: [u64; MethodId::COUNT],
     acks: u64,
-    finals: [[u64; 5]; RESPONSE_METHODS.len()],
+    finals: [[u64; 5]; MethodId::COUNT],
     codes: [u64; CODES.len()],
     timeouts: [u64; 3],
     retransmissions: [u64; 3],
     response_retransmissions: u64,
     duplicates: u64,
-    response_times: [Moments; TIMED_METHODS.len()],
+    response_times: [Moments; MethodId::COUNT],
     setup: Moments,
     trying: Moments,
-    legs: [[u64; 4]; 2],
-    core_register: Moments,
-    core_invite: Moments,
+    legs: [LegCounts; 2],
+    core_response_times: [Moments; MethodId::COUNT],
     dialogs: HashSet<u64>,
     subscribers: HashSet<u64>,
     aors: HashSet<u64>,
@@ -63,58 +70,51 @@ pub struct Accumulator {
     messages: u64,
     bytes: u64,
     unmatched: u64,
-    /// Parse errors counted for this node-minute.
-    pub parse_errors: u64,
-    /// Late records counted for this node-minute.
-    pub late: u64,
+    parse_errors: u64,
+    late: u64,
 }
 
-fn method_group(method: u8) -> usize {
-    match REQUEST_METHODS.get(method as usize) {
-        Some(&"REGISTER") => 0,
-        Some(&"INVITE") => 1,
-        _ => 2,
+fn leg_index(leg: Leg) -> usize {
+    match leg {
+        Leg::Access => 0,
+        Leg::Core => 1,
     }
+}
+
+fn code_index(code: u16) -> Option<usize> {
+    CODES.iter().position(|c| *c == code)
 }
 
 impl Accumulator {
     /// Counts a finished transaction.
     pub fn transaction(&mut self, t: &Completed) {
         self.records += 1;
-        self.transactions[(t.method as usize).min(METHODS - 1)] += 1;
-        let name = REQUEST_METHODS.get(t.method as usize).copied().unwrap_or("");
-        let leg = match t.leg {
-            Leg::Access => Some(0),
-            Leg::Core => Some(1),
-            Leg::Unknown => None,
-        };
-        if let Some(leg) = leg {
-            self.legs[leg][0] += 1;
-        }
+        self.transactions[t.method.index()] += 1;
+        let leg = t.leg.map(|leg| &mut self.legs[leg_index(leg)]);
         self.dialogs.insert(t.call_id);
         if let Some(subscriber) = t.subscriber {
             self.subscribers.insert(subscriber);
         }
         let Some(code) = t.code else {
-            self.timeouts[method_group(t.method)] += 1;
+            self.timeouts[t.method.group().index()] += 1;
             if let Some(leg) = leg {
-                self.legs[leg][3] += 1;
+                leg.transactions += 1;
+                leg.timeouts += 1;
             }
             return;
         };
-        let class = (code / 100) as usize;
-        if let Some(m) = RESPONSE_METHODS.iter().position(|m| *m == name)
-            && (2..=6).contains(&class)
-        {
-            self.finals[m][class - 2] += 1;
+        let class = code / 100;
+        if (2..=6).contains(&class) {
+            self.finals[t.method.index()][usize::from(class) - 2] += 1;
         }
-        if let Some(i) = CODES.iter().position(|c| *c == code) {
+        if let Some(i) = code_index(code) {
             self.codes[i] += 1;
         }
         if let Some(leg) = leg {
+            leg.transactions += 1;
             match class {
-                4 => self.legs[leg][1] += 1,
-                5 => self.legs[leg][2] += 1,
+                4 => leg.client_errors += 1,
+                5 => leg.server_errors += 1,
                 _ => {}
             }
         }
@@ -122,18 +122,12 @@ impl Accumulator {
             self.server_errors += 1;
         }
         let millis = (t.ts - t.start) as f64 / 1000.0;
-        if let Some(m) = TIMED_METHODS.iter().position(|m| *m == name) {
-            self.response_times[m].add(millis);
+        self.response_times[t.method.index()].add(millis);
+        if t.leg == Some(Leg::Core) {
+            self.core_response_times[t.method.index()].add(millis);
         }
-        if t.leg == Leg::Core {
-            match name {
-                "REGISTER" => self.core_register.add(millis),
-                "INVITE" => self.core_invite.add(millis),
-                _ => {}
-            }
-        }
-        match name {
-            "REGISTER" => {
+        match t.method {
+            MethodId::REGISTER => {
                 if class == 2 {
                     self.register_2xx += 1;
                 }
@@ -141,11 +135,11 @@ impl Accumulator {
                     self.register_challenged += 1;
                 }
             }
-            "INVITE" => {
+            MethodId::INVITE => {
                 if class == 2 {
                     self.invite_2xx += 1;
                 }
-                if class == 2 || matches!(code, 486 | 480 | 487 | 603 | 404) {
+                if class == 2 || INVITE_EFFECTIVE_CODES.contains(&code) {
                     self.invite_effective += 1;
                 }
                 if let Some(setup) = t.setup_us {
@@ -168,16 +162,16 @@ impl Accumulator {
         self.messages += 1;
         self.bytes += u64::from(m.bytes);
         match m.seen {
-            Seen::Request if m.method as usize == 2 => self.acks += 1,
+            Seen::Request if m.method == MethodId::ACK => self.acks += 1,
             Seen::RequestAgain { duplicate: true } | Seen::ResponseAgain { duplicate: true } => {
                 self.duplicates += 1;
             }
             Seen::RequestAgain { duplicate: false } => {
-                self.retransmissions[method_group(m.method)] += 1;
+                self.retransmissions[m.method.group().index()] += 1;
             }
             Seen::ResponseAgain { duplicate: false } => self.response_retransmissions += 1,
             Seen::Response if m.status < 200 => {
-                if let Some(i) = CODES.iter().position(|c| *c == m.status) {
+                if let Some(i) = code_index(m.status) {
                     self.codes[i] += 1;
                 }
             }
@@ -187,76 +181,80 @@ impl Accumulator {
         }
     }
 
+    /// Counts a message the parser rejected.
+    pub fn parse_error(&mut self) {
+        self.parse_errors += 1;
+    }
+
+    /// Counts a record that came after its minute had closed.
+    pub fn late_record(&mut self) {
+        self.late += 1;
+    }
+
     /// Whether anything was recorded.
     pub fn is_empty(&self) -> bool {
         self.records == 0 && self.parse_errors == 0 && self.late == 0
     }
 
+    /// Transactions of every method (ACKs are no transactions).
+    fn all_transactions(&self) -> u64 {
+        self.transactions.iter().sum::<u64>() - self.transactions[MethodId::ACK.index()]
+    }
+
+    /// The value of one measure.
+    pub fn value(&self, measure: Measure) -> f64 {
+        let ratio =
+            |part: u64, whole: u64| if whole > 0 { part as f64 / whole as f64 } else { 0.0 };
+        let register = self.transactions[MethodId::REGISTER.index()];
+        let invite = self.transactions[MethodId::INVITE.index()];
+        match measure {
+            Measure::Requests(MethodId::ACK) => self.acks as f64,
+            Measure::Requests(method) => self.transactions[method.index()] as f64,
+            Measure::Finals(method, class) => {
+                self.finals[method.index()][usize::from(class).saturating_sub(2).min(4)] as f64
+            }
+            Measure::Code(code) => code_index(code).map_or(0.0, |i| self.codes[i] as f64),
+            Measure::Timeouts(group) => self.timeouts[group.index()] as f64,
+            Measure::Retransmissions(group) => self.retransmissions[group.index()] as f64,
+            Measure::ResponseRetransmissions => self.response_retransmissions as f64,
+            Measure::Duplicates => self.duplicates as f64,
+            Measure::ResponseTimeMean(method) => self.response_times[method.index()].mean(),
+            Measure::ResponseTimeStd(method) => self.response_times[method.index()].std(),
+            Measure::SetupMean => self.setup.mean(),
+            Measure::SetupStd => self.setup.std(),
+            Measure::TryingMean => self.trying.mean(),
+            Measure::LegTransactions(leg) => self.legs[leg_index(leg)].transactions as f64,
+            Measure::LegFinals(leg, 4) => self.legs[leg_index(leg)].client_errors as f64,
+            Measure::LegFinals(leg, 5) => self.legs[leg_index(leg)].server_errors as f64,
+            Measure::LegFinals(..) => 0.0,
+            Measure::LegTimeouts(leg) => self.legs[leg_index(leg)].timeouts as f64,
+            Measure::CoreResponseTimeMean(method) => {
+                self.core_response_times[method.index()].mean()
+            }
+            Measure::DistinctDialogs => self.dialogs.len() as f64,
+            Measure::DistinctSubscribers => self.subscribers.len() as f64,
+            Measure::DistinctRegisteredAors => self.aors.len() as f64,
+            Measure::RegisterSuccessRatio => ratio(self.register_2xx, register),
+            Measure::RegisterChallengeRatio => ratio(self.register_challenged, register),
+            Measure::InviteAnswerRatio => ratio(self.invite_2xx, invite),
+            Measure::InviteEffectivenessRatio => ratio(self.invite_effective, invite),
+            Measure::ServerErrorRatio => ratio(self.server_errors, self.all_transactions()),
+            Measure::TimeoutRatio => ratio(self.timeouts.iter().sum(), self.all_transactions()),
+            Measure::Messages => self.messages as f64,
+            Measure::Transactions => self.all_transactions() as f64,
+            Measure::MeanMessageBytes => ratio(self.bytes, self.messages),
+            Measure::UnmatchedResponses => self.unmatched as f64,
+            Measure::ParseErrors => self.parse_errors as f64,
+            Measure::LateRecords => self.late as f64,
+            Measure::NoRecords => f64::from(u8::from(self.is_empty())),
+        }
+    }
+
     /// The 130 features, in catalogue order.
     pub fn features(&self) -> [f32; FEATURE_COUNT] {
-        let mut values = Vec::with_capacity(FEATURE_COUNT);
-        let mut push = |v: f64| values.push(v as f32);
-        for (i, method) in REQUEST_METHODS.iter().enumerate() {
-            push(if *method == "ACK" { self.acks as f64 } else { self.transactions[i] as f64 });
-        }
-        push(self.transactions[METHODS - 1] as f64);
-        for row in &self.finals {
-            for count in row {
-                push(*count as f64);
-            }
-        }
-        for count in &self.codes {
-            push(*count as f64);
-        }
-        for count in &self.timeouts {
-            push(*count as f64);
-        }
-        for count in &self.retransmissions {
-            push(*count as f64);
-        }
-        push(self.response_retransmissions as f64);
-        push(self.duplicates as f64);
-        for moments in &self.response_times {
-            push(moments.mean());
-            push(moments.std());
-        }
-        push(self.setup.mean());
-        push(self.setup.std());
-        push(self.trying.mean());
-        for leg in &self.legs {
-            push(leg[0] as f64);
-        }
-        for kind in [1, 2, 3] {
-            for leg in &self.legs {
-                push(leg[kind] as f64);
-            }
-        }
-        push(self.core_register.mean());
-        push(self.core_invite.mean());
-        push(self.dialogs.len() as f64);
-        push(self.subscribers.len() as f64);
-        push(self.aors.len() as f64);
-        let register = self.transactions[0] as f64;
-        let invite = self.transactions[1] as f64;
-        let total: u64 = self.transactions.iter().sum::<u64>() - self.transactions[2];
-        let ratio = |part: u64, whole: f64| if whole > 0.0 { part as f64 / whole } else { 0.0 };
-        push(ratio(self.register_2xx, register));
-        push(ratio(self.register_challenged, register));
-        push(ratio(self.invite_2xx, invite));
-        push(ratio(self.invite_effective, invite));
-        push(ratio(self.server_errors, total as f64));
-        push(ratio(self.timeouts.iter().sum(), total as f64));
-        push(self.messages as f64);
-        push(total as f64);
-        push(if self.messages > 0 { self.bytes as f64 / self.messages as f64 } else { 0.0 });
-        push(self.unmatched as f64);
-        push(self.parse_errors as f64);
-        push(self.late as f64);
-        push(if self.is_empty() { 1.0 } else { 0.0 });
-        debug_assert_eq!(values.len(), catalogue().len());
         let mut out = [0f32; FEATURE_COUNT];
-        for (slot, value) in out.iter_mut().zip(values) {
-            *slot = value;
+        for (slot, feature) in out.iter_mut().zip(catalogue()) {
+            *slot = self.value(feature.measure) as f32;
         }
         out
     }
@@ -265,14 +263,15 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::schema::index_of;
+    use crate::correlate::Completed;
+    use crate::schema::{CLASSES, RESPONSE_METHODS, TIMED_METHODS, index_of};
 
     fn done(method: &str, code: Option<u16>, leg: Leg, ms: u64) -> Completed {
         Completed {
             ts: 1_000_000 + ms * 1000,
-            leg,
+            leg: Some(leg),
             inbound: true,
-            method: REQUEST_METHODS.iter().position(|m| *m == method).unwrap_or(14) as u8,
+            method: MethodId::from_name(method),
             start: 1_000_000,
             code,
             trying_us: None,
@@ -319,5 +318,257 @@ mod tests {
         assert_eq!(at("distinct_dialogs"), 1.0);
         assert_eq!(at("no_records"), 0.0);
         assert_eq!(Accumulator::default().features()[index_of("no_records").unwrap()], 1.0);
+    }
+
+    /// A small deterministic generator, so the oracle test covers many combinations.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// Minute traffic covering every method, leg, class, listed code, timeout and message kind.
+    fn traffic() -> (Vec<Completed>, Vec<MessageSeen>, u64, u64) {
+        let mut rng = Lcg(7);
+        let methods = [
+            "REGISTER",
+            "INVITE",
+            "BYE",
+            "CANCEL",
+            "PRACK",
+            "UPDATE",
+            "OPTIONS",
+            "SUBSCRIBE",
+            "NOTIFY",
+            "PUBLISH",
+            "MESSAGE",
+            "INFO",
+            "REFER",
+            "FOO",
+        ];
+        let codes = [
+            200, 202, 301, 401, 403, 404, 407, 408, 480, 481, 486, 487, 488, 500, 503, 504, 580,
+            603, 699, 302, 420,
+        ];
+        let mut done = Vec::new();
+        for _ in 0..3000 {
+            let method = methods[rng.next(methods.len() as u64) as usize];
+            let leg = [Some(Leg::Access), Some(Leg::Core), None][rng.next(3) as usize];
+            let code = (rng.next(8) != 0).then(|| codes[rng.next(codes.len() as u64) as usize]);
+            let start = 1_000_000 + rng.next(50_000_000);
+            let invite = method == "INVITE";
+            done.push(Completed {
+                ts: start + 1 + rng.next(9_000_000),
+                leg,
+                inbound: rng.next(2) == 0,
+                method: MethodId::from_name(method),
+                start,
+                code,
+                trying_us: (invite && rng.next(2) == 0).then(|| rng.next(200_000)),
+                setup_us: (invite && rng.next(2) == 0).then(|| rng.next(3_000_000)),
+                call_id: rng.next(900),
+                subscriber: (rng.next(4) != 0).then(|| rng.next(400)),
+                registered_aor: (method == "REGISTER" && code.is_some_and(|c| c < 300))
+                    .then(|| rng.next(300)),
+            });
+        }
+        let kinds = [
+            Seen::Request,
+            Seen::RequestAgain { duplicate: true },
+            Seen::RequestAgain { duplicate: false },
+            Seen::Response,
+            Seen::ResponseAgain { duplicate: true },
+            Seen::ResponseAgain { duplicate: false },
+            Seen::Unmatched,
+            Seen::Unusable,
+        ];
+        let mut seen = Vec::new();
+        for _ in 0..4000 {
+            let seen_kind = kinds[rng.next(kinds.len() as u64) as usize];
+            let status = match seen_kind {
+                Seen::Response | Seen::ResponseAgain { .. } | Seen::Unmatched => {
+                    [100, 180, 183, 181, 200, 486][rng.next(6) as usize]
+                }
+                _ => 0,
+            };
+            let all = ["ACK", "REGISTER", "INVITE", "BYE", "FOO", "MESSAGE"];
+            seen.push(MessageSeen {
+                ts: 2_000_000,
+                method: MethodId::from_name(all[rng.next(all.len() as u64) as usize]),
+                status,
+                seen: seen_kind,
+                bytes: 300 + rng.next(900) as u32,
+            });
+        }
+        (done, seen, 5, 3)
+    }
+
+    /// An independent reading of each feature's NAME and definition (docs/features.md), computed
+    /// naively from the raw events: if the catalogue order and the values ever disagreed, some
+    /// name would get another name's value.
+    fn oracle(name: &str, done: &[Completed], seen: &[MessageSeen], parse: u64, late: u64) -> f64 {
+        let method_of = |t: &Completed| t.method.name().unwrap_or("OTHER").to_ascii_lowercase();
+        let group_of = |m: MethodId| match m.name() {
+            Some("REGISTER") => "register",
+            Some("INVITE") => "invite",
+            _ => "other",
+        };
+        let count = |f: &dyn Fn(&Completed) -> bool| done.iter().filter(|t| f(t)).count() as f64;
+        let count_seen =
+            |f: &dyn Fn(&MessageSeen) -> bool| seen.iter().filter(|m| f(m)).count() as f64;
+        let moments = |values: Vec<f64>| {
+            let n = values.len() as f64;
+            if values.is_empty() {
+                return (0.0, 0.0);
+            }
+            let mean = values.iter().sum::<f64>() / n;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            (mean, if values.len() < 2 { 0.0 } else { var.sqrt() })
+        };
+        let answered_ms = |f: &dyn Fn(&Completed) -> bool| {
+            done.iter()
+                .filter(|t| t.code.is_some() && f(t))
+                .map(|t| (t.ts - t.start) as f64 / 1000.0)
+                .collect::<Vec<_>>()
+        };
+        let transactions = count(&|t| t.method != MethodId::ACK);
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let leg_of = |leg: &str| match leg {
+            "access" => Some(Leg::Access),
+            _ => Some(Leg::Core),
+        };
+        let parts: Vec<&str> = name.split('_').collect();
+        match parts.as_slice() {
+            ["req", "ack"] => {
+                count_seen(&|m| m.seen == Seen::Request && m.method.name() == Some("ACK"))
+            }
+            ["req", m] => count(&|t| method_of(t) == *m),
+            ["resp", m, class] => {
+                let c: u16 = class.trim_end_matches("xx").parse().unwrap();
+                count(&|t| method_of(t) == *m && t.code.is_some_and(|x| x / 100 == c))
+            }
+            ["code", n] => {
+                let n: u16 = n.parse().unwrap();
+                if n < 200 {
+                    count_seen(&|m| m.seen == Seen::Response && m.status == n)
+                } else {
+                    count(&|t| t.code == Some(n))
+                }
+            }
+            ["timeout", "ratio"] => ratio(count(&|t| t.code.is_none()), transactions),
+            ["timeout", g] => count(&|t| t.code.is_none() && group_of(t.method) == *g),
+            ["retx", "responses"] => {
+                count_seen(&|m| m.seen == Seen::ResponseAgain { duplicate: false })
+            }
+            ["retx", g] => count_seen(&|m| {
+                m.seen == Seen::RequestAgain { duplicate: false } && group_of(m.method) == *g
+            }),
+            ["duplicates"] => count_seen(&|m| {
+                matches!(
+                    m.seen,
+                    Seen::RequestAgain { duplicate: true }
+                        | Seen::ResponseAgain { duplicate: true }
+                )
+            }),
+            ["rt", m, "mean", "ms"] => moments(answered_ms(&|t| method_of(t) == *m)).0,
+            ["rt", m, "std", "ms"] => moments(answered_ms(&|t| method_of(t) == *m)).1,
+            ["setup", stat, "ms"] | ["trying", stat, "ms"] => {
+                let setup = parts[0] == "setup";
+                let values = done
+                    .iter()
+                    .filter(|t| t.code.is_some() && t.method == MethodId::INVITE)
+                    .filter_map(|t| if setup { t.setup_us } else { t.trying_us })
+                    .map(|us| us as f64 / 1000.0)
+                    .collect();
+                let (mean, std) = moments(values);
+                if *stat == "mean" { mean } else { std }
+            }
+            [leg @ ("access" | "core"), "transactions"] => count(&|t| t.leg == leg_of(leg)),
+            [leg @ ("access" | "core"), "timeouts"] => {
+                count(&|t| t.leg == leg_of(leg) && t.code.is_none())
+            }
+            [leg @ ("access" | "core"), class] if class.ends_with("xx") => {
+                let c: u16 = class.trim_end_matches("xx").parse().unwrap();
+                count(&|t| t.leg == leg_of(leg) && t.code.is_some_and(|x| x / 100 == c))
+            }
+            ["core", "rt", m, "mean", "ms"] => {
+                moments(answered_ms(&|t| method_of(t) == *m && t.leg == Some(Leg::Core))).0
+            }
+            ["distinct", "dialogs"] => {
+                done.iter().map(|t| t.call_id).collect::<std::collections::BTreeSet<_>>().len()
+                    as f64
+            }
+            ["distinct", "subscribers"] => done
+                .iter()
+                .filter_map(|t| t.subscriber)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as f64,
+            ["distinct", "registered", "aors"] => done
+                .iter()
+                .filter_map(|t| t.registered_aor)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as f64,
+            ["register", "success", "ratio"] => ratio(
+                count(&|t| t.method == MethodId::REGISTER && t.code.is_some_and(|c| c / 100 == 2)),
+                count(&|t| t.method == MethodId::REGISTER),
+            ),
+            ["register", "challenge", "ratio"] => ratio(
+                count(&|t| t.method == MethodId::REGISTER && matches!(t.code, Some(401 | 407))),
+                count(&|t| t.method == MethodId::REGISTER),
+            ),
+            ["invite", "answer", "ratio"] => ratio(
+                count(&|t| t.method == MethodId::INVITE && t.code.is_some_and(|c| c / 100 == 2)),
+                count(&|t| t.method == MethodId::INVITE),
+            ),
+            ["invite", "effectiveness", "ratio"] => ratio(
+                count(&|t| {
+                    t.method == MethodId::INVITE
+                        && t.code
+                            .is_some_and(|c| c / 100 == 2 || [486, 480, 487, 603, 404].contains(&c))
+                }),
+                count(&|t| t.method == MethodId::INVITE),
+            ),
+            ["server", "error", "ratio"] => {
+                ratio(count(&|t| t.code.is_some_and(|c| c / 100 == 5)), transactions)
+            }
+            ["messages"] => seen.len() as f64,
+            ["transactions"] => transactions,
+            ["mean", "message", "bytes"] => {
+                ratio(seen.iter().map(|m| f64::from(m.bytes)).sum(), seen.len() as f64)
+            }
+            ["unmatched", "responses"] => count_seen(&|m| m.seen == Seen::Unmatched),
+            ["parse", "errors"] => parse as f64,
+            ["late", "records"] => late as f64,
+            ["no", "records"] => 0.0,
+            _ => panic!("the oracle does not know feature `{name}`"),
+        }
+    }
+
+    #[test]
+    fn every_feature_is_the_computation_its_name_describes() {
+        let (done, seen, parse, late) = traffic();
+        let mut a = Accumulator::default();
+        done.iter().for_each(|t| a.transaction(t));
+        seen.iter().for_each(|m| a.message(m));
+        (0..parse).for_each(|_| a.parse_error());
+        (0..late).for_each(|_| a.late_record());
+        let values = a.features();
+        let mut non_zero = 0;
+        for (feature, value) in catalogue().iter().zip(values) {
+            let expected = oracle(feature.name, &done, &seen, parse, late);
+            let tolerance = 1e-4 * expected.abs().max(1.0);
+            assert!(
+                (f64::from(value) - expected).abs() <= tolerance,
+                "{}: accumulator {value}, oracle {expected}",
+                feature.name
+            );
+            non_zero += usize::from(expected != 0.0);
+        }
+        // Everything but `no_records` is exercised.
+        assert_eq!(non_zero, FEATURE_COUNT - 1);
+        // The lists the catalogue is generated from are all covered by that walk.
+        assert!(RESPONSE_METHODS.len() * CLASSES.len() + TIMED_METHODS.len() * 2 < FEATURE_COUNT);
     }
 }

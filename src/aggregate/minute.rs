@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::MINUTE;
 use super::accumulator::Accumulator;
-use crate::features::schema::FEATURE_COUNT;
+use crate::schema::FEATURE_COUNT;
+use crate::time::{MINUTE_US, minute_of};
 
 /// One node's features for one minute.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,41 +33,34 @@ struct NodeMinutes {
 /// empty rows: a capture stitched from traces years apart must not produce millions of rows.
 pub const MAX_FILLED_GAP_MINUTES: u64 = 60;
 
-/// Per-node minute accumulators and the watermark that closes them.
-#[derive(Debug)]
-pub struct MinuteAggregator {
-    lateness: u64,
-    nodes: Vec<NodeMinutes>,
-    watermark: u64,
-    /// Minutes (indexes) below this are closed for every node.
-    closed_until: Option<u64>,
+/// What the aggregator counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AggregateStats {
     /// Events dropped because their minute had closed.
     pub late_dropped: u64,
     /// Minutes in which no node had any record (the source was silent).
     pub silent_minutes: u64,
 }
 
+/// Per-node minute accumulators; the caller's watermark ([`crate::time::Watermark`]) says
+/// when minutes close.
+#[derive(Debug, Default)]
+pub struct MinuteAggregator {
+    nodes: Vec<NodeMinutes>,
+    /// Minutes (indexes) below this are closed for every node.
+    closed_until: Option<u64>,
+    stats: AggregateStats,
+}
+
 impl MinuteAggregator {
-    /// An aggregator allowing `lateness` µs of disorder.
-    pub fn new(lateness: u64) -> Self {
-        Self {
-            lateness,
-            nodes: Vec::new(),
-            watermark: 0,
-            closed_until: None,
-            late_dropped: 0,
-            silent_minutes: 0,
-        }
+    /// An aggregator with nothing recorded.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// The newest event time seen.
-    pub fn watermark(&self) -> u64 {
-        self.watermark
-    }
-
-    /// Moves event time forward (never back).
-    pub fn observe_time(&mut self, ts: u64) {
-        self.watermark = self.watermark.max(ts);
+    /// What the aggregator counted.
+    pub fn stats(&self) -> AggregateStats {
+        self.stats
     }
 
     /// Applies `update` to the accumulator of `node` for the minute of `ts`, or counts a late
@@ -76,12 +69,12 @@ impl MinuteAggregator {
         if self.nodes.len() <= node {
             self.nodes.resize_with(node + 1, NodeMinutes::default);
         }
-        let minute = ts / MINUTE;
+        let minute = minute_of(ts);
         let target = match self.closed_until {
             Some(closed) if minute < closed => {
-                self.late_dropped += 1;
+                self.stats.late_dropped += 1;
                 let entry = &mut self.nodes[node];
-                entry.open.entry(closed).or_default().late += 1;
+                entry.open.entry(closed).or_default().late_record();
                 entry.first.get_or_insert(closed);
                 return;
             }
@@ -92,20 +85,16 @@ impl MinuteAggregator {
         update(entry.open.entry(target).or_default());
     }
 
-    /// Closes every minute that ended before the watermark minus the lateness.
-    pub fn close_ready(&mut self, out: &mut Vec<FeatureRow>) {
-        let boundary = self.watermark.saturating_sub(self.lateness) / MINUTE;
-        self.close_until(boundary, out);
-    }
-
-    /// Closes every minute up to and including the watermark's (end of input).
-    pub fn finish(&mut self, out: &mut Vec<FeatureRow>) {
+    /// Closes every minute up to and including the one of `newest` (end of input).
+    pub fn finish(&mut self, newest: u64, out: &mut Vec<FeatureRow>) {
         if self.nodes.iter().any(|n| n.first.is_some()) {
-            self.close_until(self.watermark / MINUTE + 1, out);
+            self.close_until(minute_of(newest) + 1, out);
         }
     }
 
-    fn close_until(&mut self, boundary: u64, out: &mut Vec<FeatureRow>) {
+    /// Closes every minute (index) below `boundary`, e.g.
+    /// [`crate::time::Watermark::closable_minutes`].
+    pub fn close_until(&mut self, boundary: u64, out: &mut Vec<FeatureRow>) {
         let Some(start) =
             self.closed_until.or_else(|| self.nodes.iter().filter_map(|n| n.first).min())
         else {
@@ -121,21 +110,21 @@ impl MinuteAggregator {
                 .min();
             let gap_end = next_data.unwrap_or(boundary).min(boundary);
             if gap_end.saturating_sub(minute) > MAX_FILLED_GAP_MINUTES {
-                self.silent_minutes += gap_end - minute;
+                self.stats.silent_minutes += gap_end - minute;
                 minute = gap_end;
                 continue;
             }
             let source_silent =
                 !self.nodes.iter().any(|n| n.open.get(&minute).is_some_and(|a| !a.is_empty()));
             if source_silent {
-                self.silent_minutes += 1;
+                self.stats.silent_minutes += 1;
             }
             for (node, state) in self.nodes.iter_mut().enumerate() {
                 if state.first.is_none_or(|first| first > minute) {
                     continue;
                 }
                 let values = state.open.remove(&minute).unwrap_or_default().features();
-                out.push(FeatureRow { node, minute: minute * MINUTE, values, source_silent });
+                out.push(FeatureRow { node, minute: minute * MINUTE_US, values, source_silent });
             }
             minute += 1;
         }
@@ -146,7 +135,8 @@ impl MinuteAggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::schema::index_of;
+    use crate::schema::index_of;
+    use crate::time::{MINUTE_US as MINUTE, Watermark};
 
     fn no_records(row: &FeatureRow) -> f32 {
         row.values[index_of("no_records").unwrap()]
@@ -154,58 +144,55 @@ mod tests {
 
     #[test]
     fn minutes_close_behind_the_watermark_and_gaps_get_empty_vectors() {
-        let mut agg = MinuteAggregator::new(5_000_000);
+        let mut agg = MinuteAggregator::new();
+        let mut clock = Watermark::new(5_000_000);
         let mut out = Vec::new();
         let t0 = 100 * MINUTE;
-        agg.observe_time(t0 + 1);
-        agg.record(0, t0 + 1, |a| a.parse_errors += 1);
-        agg.observe_time(t0 + 3 * MINUTE + 4_000_000);
-        agg.close_ready(&mut out);
+        clock.observe(t0 + 1);
+        agg.record(0, t0 + 1, Accumulator::parse_error);
+        clock.observe(t0 + 3 * MINUTE + 4_000_000);
+        agg.close_until(clock.closable_minutes(), &mut out);
         // 4 s into minute 103 with 5 s of lateness allowed: minute 102 may still get records.
         assert_eq!(out.iter().map(|r| r.minute / MINUTE).collect::<Vec<_>>(), vec![100, 101]);
-        agg.observe_time(t0 + 3 * MINUTE + 6_000_000);
-        agg.close_ready(&mut out);
+        clock.observe(t0 + 3 * MINUTE + 6_000_000);
+        agg.close_until(clock.closable_minutes(), &mut out);
         assert_eq!(out.iter().map(|r| r.minute / MINUTE).collect::<Vec<_>>(), vec![100, 101, 102]);
         assert_eq!(no_records(&out[0]), 0.0);
         assert_eq!(no_records(&out[1]), 1.0);
         // A record for minute 101 now is late: counted in the first open minute, dropped.
-        agg.record(0, t0 + MINUTE + 10, |a| a.parse_errors += 1);
-        assert_eq!(agg.late_dropped, 1);
+        agg.record(0, t0 + MINUTE + 10, Accumulator::parse_error);
+        assert_eq!(agg.stats().late_dropped, 1);
         out.clear();
-        agg.finish(&mut out);
+        agg.finish(clock.newest(), &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].values[index_of("late_records").unwrap()], 1.0);
     }
 
     #[test]
     fn a_node_starts_at_its_first_record() {
-        let mut agg = MinuteAggregator::new(0);
+        let mut agg = MinuteAggregator::new();
         let mut out = Vec::new();
-        agg.observe_time(10 * MINUTE);
-        agg.record(0, 10 * MINUTE, |a| a.parse_errors += 1);
-        agg.record(1, 12 * MINUTE, |a| a.parse_errors += 1);
-        agg.observe_time(12 * MINUTE);
-        agg.finish(&mut out);
+        agg.record(0, 10 * MINUTE, Accumulator::parse_error);
+        agg.record(1, 12 * MINUTE, Accumulator::parse_error);
+        agg.finish(12 * MINUTE, &mut out);
         let rows: Vec<(usize, u64)> = out.iter().map(|r| (r.node, r.minute / MINUTE)).collect();
         assert_eq!(rows, vec![(0, 10), (0, 11), (0, 12), (1, 12)]);
         // Minute 11: nobody had a record, the source itself was silent.
         let silent: Vec<bool> = out.iter().map(|r| r.source_silent).collect();
         assert_eq!(silent, vec![false, true, false, false]);
-        assert_eq!(agg.silent_minutes, 1);
+        assert_eq!(agg.stats().silent_minutes, 1);
     }
 
     #[test]
     fn a_silence_longer_than_a_window_is_counted_not_filled() {
-        let mut agg = MinuteAggregator::new(0);
+        let mut agg = MinuteAggregator::new();
         let mut out = Vec::new();
-        agg.observe_time(10 * MINUTE);
-        agg.record(0, 10 * MINUTE, |a| a.parse_errors += 1);
+        agg.record(0, 10 * MINUTE, Accumulator::parse_error);
         // Ten years later.
         let later = 10 * MINUTE + 5_256_000 * MINUTE;
-        agg.observe_time(later);
-        agg.record(0, later, |a| a.parse_errors += 1);
-        agg.finish(&mut out);
+        agg.record(0, later, Accumulator::parse_error);
+        agg.finish(later, &mut out);
         assert_eq!(out.len(), 2);
-        assert_eq!(agg.silent_minutes, 5_256_000 - 1);
+        assert_eq!(agg.stats().silent_minutes, 5_256_000 - 1);
     }
 }

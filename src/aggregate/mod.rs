@@ -6,8 +6,5 @@ pub mod minute;
 pub mod window;
 
 pub use accumulator::Accumulator;
-pub use minute::{FeatureRow, MinuteAggregator};
+pub use minute::{AggregateStats, FeatureRow, MinuteAggregator};
 pub use window::WindowRing;
-
-/// Microseconds in a minute.
-pub const MINUTE: u64 = 60_000_000;

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use crate::features::schema::FEATURE_COUNT;
+use crate::schema::FEATURE_COUNT;
 
 /// A ring of the last `length` minute vectors of one node.
 #[derive(Debug, Clone)]

@@ -36,15 +36,15 @@ pub enum CommandError {
     /// The command is not built in this version.
     #[error("`imsight {0}` is not built in this version yet (see the status table in README.md)")]
     NotBuilt(&'static str),
-    /// Anything else, already worded for the operator.
-    #[error("{0}")]
-    Failed(String),
+    /// Anything else: what failed, with its causes (`anyhow` context), on one line.
+    #[error("{}", crate::telemetry::one_line(&format!("{:#}", .0)))]
+    Failed(#[from] anyhow::Error),
 }
 
 impl CommandError {
-    /// Wraps an error whose message is the whole story, flattened to one line.
+    /// Wraps an error whose message is the whole story.
     pub fn failed(error: impl std::fmt::Display) -> Self {
-        Self::Failed(crate::telemetry::one_line(&error.to_string()))
+        Self::Failed(anyhow::anyhow!("{error}"))
     }
 
     /// The process exit status for this failure.

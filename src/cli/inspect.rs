@@ -41,7 +41,7 @@ pub fn run(args: &InspectArgs) -> Result<(), CommandError> {
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(CommandError::Failed(format!("could not inspect {}", failed.join(", "))))
+        Err(CommandError::Failed(anyhow::anyhow!("could not inspect {}", failed.join(", "))))
     }
 }
 

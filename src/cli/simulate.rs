@@ -45,7 +45,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
         problems,
     })?;
     if !(args.speed.is_finite() && args.speed >= 0.0) {
-        return Err(CommandError::Failed("--speed must be a number >= 0".to_owned()));
+        return Err(CommandError::Failed(anyhow::anyhow!("--speed must be a number >= 0")));
     }
     let seed = args.seed.unwrap_or(scenario.seed);
     let start = scenario.start_micros().unwrap_or_default();
@@ -54,7 +54,7 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
     let summary = Summary::new(&scenario.name, seed, start, scenario.duration_minutes, &nodes);
     let mut outputs = Outputs::new(summary, start);
     let open = |what: &str, path: &PathBuf, error: std::io::Error| {
-        CommandError::Failed(format!("cannot write {what} {}: {error}", path.display()))
+        CommandError::Failed(anyhow::anyhow!("cannot write {what} {}: {error}", path.display()))
     };
     if let Some(path) = &args.pcap {
         outputs.pcap = Some(PcapWriter::create(path).map_err(|e| open("pcap", path, e))?);
@@ -65,8 +65,9 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
         );
     }
     if let Some(target) = args.hep {
-        let sender = HepSender::connect(target, args.speed, names)
-            .map_err(|e| CommandError::Failed(format!("cannot send HEP to {target}: {e}")))?;
+        let sender = HepSender::connect(target, args.speed, names).map_err(|e| {
+            CommandError::Failed(anyhow::anyhow!("cannot send HEP to {target}: {e}"))
+        })?;
         outputs.hep = Some(sender);
     }
     let progress = indicatif::ProgressBar::with_draw_target(
@@ -83,7 +84,9 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
     outputs.progress = Some(progress);
 
     crate::sim::run(&scenario, seed, &mut outputs);
-    outputs.finish().map_err(|e| CommandError::Failed(format!("cannot write the output: {e}")))?;
+    outputs
+        .finish()
+        .map_err(|e| CommandError::Failed(anyhow::anyhow!("cannot write the output: {e}")))?;
 
     let summary = &outputs.summary;
     if let Some(path) = &args.labels {

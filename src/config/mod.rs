@@ -7,12 +7,14 @@
 //! 4. environment variables `IMSIGHT__SECTION__KEY` (e.g. `IMSIGHT__MQTT__HOST`).
 
 mod load;
+mod nodes;
 mod problems;
 pub mod profiles;
 mod sections;
 mod validate;
 
 pub use load::{ConfigSources, LoadedConfig, SYSTEM_CONFIG_FILE, collect_problems};
+pub use nodes::{NodeAddress, NodeConfig};
 pub use problems::{ConfigProblem, ConfigProblems};
 pub use sections::{
     ApplianceConfig, Config, ExecutionProvider, HttpConfig, InferenceConfig, LogConfig, LogFormat,

@@ -30,7 +30,7 @@ pub struct Config {
     /// The HTTP endpoint for health, metrics and the API.
     pub http: HttpConfig,
     /// The monitored nodes (`[[nodes]]`): name, addresses per leg, HEP agents.
-    pub nodes: Vec<crate::correlate::NodeSpec>,
+    pub nodes: Vec<super::nodes::NodeConfig>,
 }
 
 /// `[appliance]`

@@ -76,18 +76,6 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
         if !names.insert(node.name.as_str()) {
             problem(&format!("nodes[{i}].name"), format!("`{}` appears twice", node.name));
         }
-        for (leg, list) in [("access", &node.access), ("core", &node.core)] {
-            for (j, address) in list.iter().enumerate() {
-                if address.parse::<std::net::SocketAddr>().is_err()
-                    && address.parse::<std::net::IpAddr>().is_err()
-                {
-                    problem(
-                        &format!("nodes[{i}].{leg}[{j}]"),
-                        format!("`{address}` is not an address (ip or ip:port)"),
-                    );
-                }
-            }
-        }
     }
 
     let mqtt = &config.mqtt;

@@ -3,5 +3,5 @@
 pub mod nodes;
 pub mod sip_tx;
 
-pub use nodes::{Leg, NodeMap, NodeSpec};
+pub use nodes::{NodeMap, NodeMapStats, NodeSide};
 pub use sip_tx::{Completed, MessageSeen, Seen, TransactionTable, TxEvent, TxStats};

@@ -2,80 +2,56 @@
 //! id or agent name, or by the probe record's node column; optional auto-discovery.
 
 use rustc_hash::FxHashMap as HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use serde::{Deserialize, Serialize};
+use crate::config::{NodeAddress, NodeConfig};
+use crate::schema::Leg;
 
-/// The side of a node a message is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Leg {
-    /// Toward the UEs (Gm for a P-CSCF).
-    Access,
-    /// Toward the core (Mw).
-    Core,
-    /// Not known (a node identified by name only).
-    Unknown,
+/// Where a message belongs: its node, the leg (when the node's addresses tell), and whether
+/// the node received it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeSide {
+    /// Node index (see [`NodeMap::names`]).
+    pub node: usize,
+    /// Leg, when known.
+    pub leg: Option<Leg>,
+    /// The node received the message (it was sent to one of its addresses).
+    pub inbound: bool,
 }
 
-/// One monitored node, as configured (`[[nodes]]`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NodeSpec {
-    /// Node name (verdicts, topics, records' `node` column).
-    pub name: String,
-    /// Addresses (`ip` or `ip:port`) the node uses toward the UEs.
-    pub access: Vec<String>,
-    /// Addresses the node uses toward the core.
-    pub core: Vec<String>,
-    /// HEP capture agent ids (chunk 0x000c) that report this node.
-    pub capture_ids: Vec<u32>,
-    /// HEP agent / node names (chunk 0x0013) that report this node.
-    pub hep_names: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Endpoint {
-    Ip(IpAddr),
-    Socket(SocketAddr),
+/// What the map counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NodeMapStats {
+    /// Messages and records that matched no node.
+    pub unmapped: u64,
+    /// Nodes not discovered because `max_nodes` was reached.
+    pub refused: u64,
 }
 
 /// Resolves messages to node indexes.
 #[derive(Debug, Clone, Default)]
 pub struct NodeMap {
     names: Vec<String>,
-    by_endpoint: HashMap<Endpoint, (usize, Leg)>,
+    by_endpoint: HashMap<NodeAddress, (usize, Leg)>,
     by_capture_id: HashMap<u32, usize>,
     by_name: HashMap<String, usize>,
     auto_discover: bool,
     max_nodes: usize,
     /// Every message not matched otherwise belongs to this node (one SIP node per capture).
     catch_all: Option<usize>,
-    /// Messages that matched no node.
-    pub unmapped: u64,
-    /// Nodes refused because `max_nodes` was reached.
-    pub refused: u64,
+    stats: NodeMapStats,
 }
 
 impl NodeMap {
     /// A map of `nodes`; with `auto_discover`, unknown HEP agents and record node names
     /// become nodes of their own, up to `max_nodes`.
-    pub fn new(nodes: &[NodeSpec], auto_discover: bool, max_nodes: usize) -> Result<Self, String> {
+    pub fn new(nodes: &[NodeConfig], auto_discover: bool, max_nodes: usize) -> Self {
         let mut map = Self { auto_discover, max_nodes, ..Self::default() };
         for spec in nodes {
             let index = map.add(&spec.name);
             for (addresses, leg) in [(&spec.access, Leg::Access), (&spec.core, Leg::Core)] {
-                for text in addresses {
-                    let endpoint = match (text.parse::<SocketAddr>(), text.parse::<IpAddr>()) {
-                        (Ok(socket), _) => Endpoint::Socket(socket),
-                        (_, Ok(ip)) => Endpoint::Ip(ip),
-                        _ => {
-                            return Err(format!(
-                                "node `{}`: `{text}` is not an address",
-                                spec.name
-                            ));
-                        }
-                    };
-                    map.by_endpoint.insert(endpoint, (index, leg));
+                for address in addresses {
+                    map.by_endpoint.insert(*address, (index, leg));
                 }
             }
             for id in &spec.capture_ids {
@@ -85,7 +61,17 @@ impl NodeMap {
                 map.by_name.insert(name.clone(), index);
             }
         }
-        Ok(map)
+        map
+    }
+
+    /// What the map counted.
+    pub fn stats(&self) -> NodeMapStats {
+        self.stats
+    }
+
+    /// Counts a message or record that belongs to no node.
+    pub fn count_unmapped(&mut self) {
+        self.stats.unmapped += 1;
     }
 
     fn add(&mut self, name: &str) -> usize {
@@ -111,20 +97,20 @@ impl NodeMap {
 
     fn endpoint(&self, address: SocketAddr) -> Option<(usize, Leg)> {
         self.by_endpoint
-            .get(&Endpoint::Socket(address))
-            .or_else(|| self.by_endpoint.get(&Endpoint::Ip(address.ip())))
+            .get(&NodeAddress::Socket(address))
+            .or_else(|| self.by_endpoint.get(&NodeAddress::Ip(address.ip())))
             .copied()
     }
 
     /// The node, leg and direction of a message between `src` and `dst`.
-    pub fn by_addresses(&mut self, src: SocketAddr, dst: SocketAddr) -> Option<(usize, Leg, bool)> {
+    pub fn by_addresses(&self, src: SocketAddr, dst: SocketAddr) -> Option<NodeSide> {
         if let Some((node, leg)) = self.endpoint(dst) {
-            return Some((node, leg, true));
+            return Some(NodeSide { node, leg: Some(leg), inbound: true });
         }
         if let Some((node, leg)) = self.endpoint(src) {
-            return Some((node, leg, false));
+            return Some(NodeSide { node, leg: Some(leg), inbound: false });
         }
-        self.catch_all.map(|node| (node, Leg::Unknown, true))
+        self.catch_all.map(|node| NodeSide { node, leg: None, inbound: true })
     }
 
     /// The node reported by a HEP agent (by addresses first, then capture id or name).
@@ -134,7 +120,7 @@ impl NodeMap {
         dst: Option<SocketAddr>,
         capture_id: Option<u32>,
         name: Option<&str>,
-    ) -> Option<(usize, Leg, bool)> {
+    ) -> Option<NodeSide> {
         if let (Some(src), Some(dst)) = (src, dst)
             && let Some(found) = self.by_addresses(src, dst)
         {
@@ -143,12 +129,16 @@ impl NodeMap {
         let index = capture_id
             .and_then(|id| self.by_capture_id.get(&id).copied())
             .or_else(|| name.and_then(|n| self.by_name.get(n).copied()));
-        if let Some(index) = index {
-            return Some((index, Leg::Unknown, true));
-        }
-        let label =
-            name.map(str::to_owned).or_else(|| capture_id.map(|id| format!("capture-{id}")))?;
-        self.discover(&label).map(|index| (index, Leg::Unknown, true))
+        let index = match index {
+            Some(index) => index,
+            None => {
+                let label = name
+                    .map(str::to_owned)
+                    .or_else(|| capture_id.map(|id| format!("capture-{id}")))?;
+                self.discover(&label)?
+            }
+        };
+        Some(NodeSide { node: index, leg: None, inbound: true })
     }
 
     /// The node of a probe record's `node` column.
@@ -161,7 +151,7 @@ impl NodeMap {
             return None;
         }
         if self.names.len() >= self.max_nodes {
-            self.refused += 1;
+            self.stats.refused += 1;
             return None;
         }
         Some(self.add(name))
@@ -172,50 +162,55 @@ impl NodeMap {
 mod tests {
     use super::*;
 
-    fn pcscf() -> NodeSpec {
-        NodeSpec {
+    fn pcscf() -> NodeConfig {
+        NodeConfig {
             name: "pcscf-1".into(),
-            access: vec!["172.20.0.10".into()],
-            core: vec!["172.21.0.10:5060".into()],
+            access: vec!["172.20.0.10".parse().unwrap()],
+            core: vec!["172.21.0.10:5060".parse().unwrap()],
             capture_ids: vec![2001],
             hep_names: vec![],
         }
     }
 
+    fn side(node: usize, leg: Option<Leg>, inbound: bool) -> Option<NodeSide> {
+        Some(NodeSide { node, leg, inbound })
+    }
+
     #[test]
     fn addresses_give_node_leg_and_direction() {
-        let mut map = NodeMap::new(&[pcscf()], false, 10).unwrap();
+        let mut map = NodeMap::new(&[pcscf()], false, 10);
         let ue: SocketAddr = "10.0.0.1:50000".parse().unwrap();
         let access: SocketAddr = "172.20.0.10:5060".parse().unwrap();
         let core: SocketAddr = "172.21.0.10:5060".parse().unwrap();
         let scscf: SocketAddr = "172.30.0.30:5060".parse().unwrap();
-        assert_eq!(map.by_addresses(ue, access), Some((0, Leg::Access, true)));
-        assert_eq!(map.by_addresses(access, ue), Some((0, Leg::Access, false)));
-        assert_eq!(map.by_addresses(core, scscf), Some((0, Leg::Core, false)));
+        assert_eq!(map.by_addresses(ue, access), side(0, Some(Leg::Access), true));
+        assert_eq!(map.by_addresses(access, ue), side(0, Some(Leg::Access), false));
+        assert_eq!(map.by_addresses(core, scscf), side(0, Some(Leg::Core), false));
         // The core address is configured with its port: another port is not the node.
         assert_eq!(map.by_addresses(scscf, "172.21.0.10:5070".parse().unwrap()), None);
-        assert_eq!(map.by_hep(None, None, Some(2001), None), Some((0, Leg::Unknown, true)));
+        assert_eq!(map.by_hep(None, None, Some(2001), None), side(0, None, true));
     }
 
     #[test]
-    fn discovery_is_bounded() {
-        let mut map = NodeMap::new(&[], true, 2).unwrap();
+    fn discovery_is_bounded_and_counted() {
+        let mut map = NodeMap::new(&[], true, 2);
         assert_eq!(map.by_name("a"), Some(0));
         assert_eq!(map.by_name("b"), Some(1));
         assert_eq!(map.by_name("a"), Some(0));
         assert_eq!(map.by_name("c"), None);
-        assert_eq!(map.refused, 1);
-        let mut closed = NodeMap::new(&[], false, 10).unwrap();
+        assert_eq!(map.by_hep(None, None, Some(7), None), None);
+        assert_eq!(map.stats().refused, 2);
+        let mut closed = NodeMap::new(&[], false, 10);
         assert_eq!(closed.by_name("a"), None);
+        assert_eq!(closed.stats().refused, 0);
     }
 
     #[test]
-    fn bad_addresses_are_named() {
-        let spec =
-            NodeSpec { name: "x".into(), access: vec!["nope".into()], ..NodeSpec::default() };
-        assert_eq!(
-            NodeMap::new(&[spec], false, 10).unwrap_err(),
-            "node `x`: `nope` is not an address"
-        );
+    fn a_catch_all_node_takes_what_no_address_matches() {
+        let map = NodeMap::new(&[pcscf()], false, 10).with_catch_all("rest");
+        let a: SocketAddr = "10.0.0.1:5060".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:5060".parse().unwrap();
+        assert_eq!(map.by_addresses(a, b), side(1, None, true));
+        assert_eq!(map.names(), ["pcscf-1".to_owned(), "rest".to_owned()]);
     }
 }

@@ -14,8 +14,7 @@ use std::hash::{Hash, Hasher};
 use imsight_parsers::sip::{Method, SipMessage};
 use rustc_hash::{FxHashMap, FxHasher};
 
-use super::nodes::Leg;
-use crate::features::schema::REQUEST_METHODS;
+use crate::schema::{Leg, MethodId};
 
 /// A copy seen within this many µs of the previous one is the same packet captured twice.
 pub const DUPLICATE_WINDOW: u64 = 20_000;
@@ -24,26 +23,22 @@ pub const MAX_TRANSACTIONS: usize = 262_144;
 /// How long an INVITE that got a provisional response may wait for its final one (Timer C).
 pub const PROCEEDING_TIMEOUT: u64 = 180_000_000;
 
-/// Index of a method in [`REQUEST_METHODS`], or `REQUEST_METHODS.len()` for any other.
-pub fn method_id(method: Method<'_>) -> u8 {
-    REQUEST_METHODS.iter().position(|m| *m == method.as_str()).unwrap_or(REQUEST_METHODS.len())
-        as u8
+/// The feature id of a parsed method.
+pub fn method_id(method: Method<'_>) -> MethodId {
+    MethodId::from_name(method.as_str())
 }
-
-const ACK: u8 = 2;
-const INVITE: u8 = 1;
 
 /// A finished transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Completed {
     /// When it finished: the final response, or the timeout.
     pub ts: u64,
-    /// Leg.
-    pub leg: Leg,
+    /// Leg, when the node map knows it.
+    pub leg: Option<Leg>,
     /// Request received by the node.
     pub inbound: bool,
-    /// Method id ([`method_id`]).
-    pub method: u8,
+    /// Method.
+    pub method: MethodId,
     /// First request copy.
     pub start: u64,
     /// Final status; `None` = timed out.
@@ -88,8 +83,8 @@ pub enum Seen {
 pub struct MessageSeen {
     /// Capture time.
     pub ts: u64,
-    /// Method id of the request (or of the CSeq of a response).
-    pub method: u8,
+    /// Method of the request (or of the CSeq of a response).
+    pub method: MethodId,
     /// Status code, 0 for a request.
     pub status: u16,
     /// What it was.
@@ -118,9 +113,9 @@ pub struct TxStats {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Key {
-    leg: Leg,
+    leg: Option<Leg>,
     hash: u64,
-    method: u8,
+    method: MethodId,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -130,7 +125,7 @@ struct Open {
     last_response: u64,
     last_status: u16,
     inbound: bool,
-    method: u8,
+    method: MethodId,
     done: bool,
     provisional_seen: u8,
     trying_us: Option<u64>,
@@ -147,8 +142,7 @@ pub struct TransactionTable {
     timeout: u64,
     open: FxHashMap<Key, Open>,
     deadlines: BinaryHeap<Reverse<(u64, Key)>>,
-    /// Counters.
-    pub stats: TxStats,
+    stats: TxStats,
 }
 
 fn hash_of(parts: &[&[u8]]) -> u64 {
@@ -175,6 +169,11 @@ impl TransactionTable {
         }
     }
 
+    /// What the table counted.
+    pub fn stats(&self) -> TxStats {
+        self.stats
+    }
+
     /// Open transactions.
     pub fn len(&self) -> usize {
         self.open.len()
@@ -189,7 +188,7 @@ impl TransactionTable {
     pub fn observe(
         &mut self,
         ts: u64,
-        leg: Leg,
+        leg: Option<Leg>,
         inbound: bool,
         message: &SipMessage<'_>,
         subscriber: Option<u64>,
@@ -198,7 +197,7 @@ impl TransactionTable {
         let bytes = message.wire_len.min(u32::MAX as usize) as u32;
         let (Some(cseq), Some(via)) = (message.cseq(), message.top_via()) else {
             self.stats.unusable += 1;
-            let method = message.method().map_or(REQUEST_METHODS.len() as u8, method_id);
+            let method = message.method().map_or(MethodId::OTHER, method_id);
             let status = message.status().map_or(0, |s| s.0);
             out.push(TxEvent::Message(MessageSeen {
                 ts,
@@ -247,7 +246,7 @@ impl TransactionTable {
             }
             Entry::Vacant(entry) => {
                 // Only a registration's address-of-record is ever used.
-                let aor = if key.method == 0 {
+                let aor = if key.method == MethodId::REGISTER {
                     message.to().map_or(0, |to| identity(to.uri.as_bytes()))
                 } else {
                     0
@@ -261,7 +260,7 @@ impl TransactionTable {
                     inbound,
                     method: key.method,
                     // An ACK is not answered: it only absorbs its own retransmissions.
-                    done: key.method == ACK,
+                    done: key.method == MethodId::ACK,
                     provisional_seen: 0,
                     trying_us: None,
                     setup_us: None,
@@ -317,7 +316,7 @@ impl TransactionTable {
         let elapsed = ts.saturating_sub(open.start);
         if !final_response {
             open.provisional_seen |= provisional_bit(code);
-            if key.method == INVITE {
+            if key.method == MethodId::INVITE {
                 if code == 100 && open.trying_us.is_none() {
                     open.trying_us = Some(elapsed);
                 }
@@ -330,7 +329,7 @@ impl TransactionTable {
             }
             return;
         }
-        if key.method == INVITE && open.setup_us.is_none() && code < 300 {
+        if key.method == MethodId::INVITE && open.setup_us.is_none() && code < 300 {
             open.setup_us = Some(elapsed);
         }
         open.done = true;
@@ -345,7 +344,7 @@ impl TransactionTable {
             setup_us: open.setup_us,
             call_id: open.call_id,
             subscriber: open.subscriber,
-            registered_aor: (key.method == 0 && code < 300).then_some(open.aor),
+            registered_aor: (key.method == MethodId::REGISTER && code < 300).then_some(open.aor),
         }));
         // Keep it for a while to recognise retransmissions (Timer J/K).
         open.deadline = ts + self.timeout;
@@ -443,7 +442,7 @@ mod tests {
         }
         fn see(&mut self, ts: u64, bytes: &[u8]) -> Vec<TxEvent> {
             let (_, message) = parse_sip_message(bytes).unwrap();
-            self.table.observe(ts, Leg::Access, true, &message, Some(9), &mut self.events);
+            self.table.observe(ts, Some(Leg::Access), true, &message, Some(9), &mut self.events);
             std::mem::take(&mut self.events)
         }
         fn advance(&mut self, ts: u64) -> Vec<TxEvent> {
@@ -475,7 +474,7 @@ mod tests {
         assert_eq!(done.len(), 1);
         assert_eq!(
             (done[0].code, done[0].ts - done[0].start, done[0].method),
-            (Some(401), 45_000, 0)
+            (Some(401), 45_000, MethodId::REGISTER)
         );
         assert_eq!(done[0].subscriber, Some(9));
         assert!(completed(&h.advance(T + 100_000_000)).is_empty(), "no timeout after an answer");
@@ -538,7 +537,7 @@ mod tests {
         let cancel = completed(&h.see(T + 5_020_000, &response(200, "CANCEL", "z9hG4bK4", 1, "t")));
         assert_eq!((cancel[0].method, cancel[0].code), (method_id(Method::Cancel), Some(200)));
         let invite = completed(&h.see(T + 5_030_000, &response(487, "INVITE", "z9hG4bK4", 1, "t")));
-        assert_eq!((invite[0].method, invite[0].code), (INVITE, Some(487)));
+        assert_eq!((invite[0].method, invite[0].code), (MethodId::INVITE, Some(487)));
         // The ACK of the 487 shares the INVITE's branch but is no new INVITE transaction.
         assert_eq!(
             seen(&h.see(T + 5_040_000, &request("ACK", "z9hG4bK4", 1))),
@@ -602,6 +601,6 @@ mod tests {
         let mut h = Harness::new();
         let events = h.see(T, b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n");
         assert_eq!(seen(&events), vec![Seen::Unusable]);
-        assert_eq!(h.table.stats.unusable, 1);
+        assert_eq!(h.table.stats().unusable, 1);
     }
 }

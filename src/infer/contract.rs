@@ -5,8 +5,7 @@
 pub const INPUT_NAME: &str = "features";
 /// Name of the model's output tensor: float32 `[batch, embedding_dim]`.
 pub const OUTPUT_NAME: &str = "embedding";
-/// Features per node per minute (DESIGN §5).
-pub const FEATURE_COUNT: usize = 130;
+pub use crate::schema::FEATURE_COUNT;
 /// Prefix of the ONNX metadata properties the appliance reads.
 pub const METADATA_PREFIX: &str = "imsight.";
 

@@ -10,20 +10,15 @@ mod records;
 pub use counts::{HepCounts, SipCounts};
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::ops::ControlFlow;
+use std::io::Read;
 use std::path::Path;
 
 use imsight_parsers::ParseError;
-use imsight_parsers::capture::{
-    CaptureDecoder, CaptureFormat, CaptureReader, DecodeStats, DecoderConfig, Payload, PayloadKind,
-};
-use imsight_parsers::hep::parse_hep_datagram;
-use imsight_parsers::sip::parse_sip_message;
+use imsight_parsers::capture::{CaptureFormat, DecodeStats, DecoderConfig};
+use imsight_parsers::sip::datagram_messages;
 use serde::Serialize;
 
-use crate::sources::InputKind;
+use crate::sources::{CaptureEvent, InputError, InputKind, open_input, read_capture};
 
 /// Everything `inspect` learned about one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -109,45 +104,21 @@ impl DecodeSummary {
     }
 }
 
-/// Why a file could not be inspected at all.
-#[derive(Debug, thiserror::Error)]
-pub enum InspectError {
-    /// The file cannot be opened or read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// Neither a capture (pcap, pcapng) nor a probe-record file.
-    #[error("{path}: not a pcap, pcapng or probe-record file")]
-    UnknownFormat {
-        /// The file.
-        path: String,
-    },
-}
-
 /// Inspects one file (capture or probe records) with the default decoder settings.
-pub fn inspect_file(path: &Path) -> Result<FileReport, InspectError> {
+pub fn inspect_file(path: &Path) -> Result<FileReport, InputError> {
     inspect_path(path, &DecoderConfig::default())
 }
 
 /// Inspects one file: a pcap/pcapng capture, or CSV / JSON-lines probe records.
-pub fn inspect_path(path: &Path, config: &DecoderConfig) -> Result<FileReport, InspectError> {
-    let shown = path.display().to_string();
-    let io = |source| InspectError::Io { path: shown.clone(), source };
-    let mut file = BufReader::new(File::open(path).map_err(io)?);
-    let head = file.fill_buf().map_err(io)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    match crate::sources::detect(&name, head) {
-        Some(InputKind::Capture(format)) => Ok(inspect_capture(file, format, shown, config)),
-        Some(InputKind::Records(format)) => {
-            let mut report = FileReport { file: shown, ..FileReport::default() };
-            records::count_records(file, format, &mut report);
+pub fn inspect_path(path: &Path, config: &DecoderConfig) -> Result<FileReport, InputError> {
+    let input = open_input(path, |file| file)?;
+    match input.kind {
+        InputKind::Capture(format) => Ok(inspect_capture(input.reader, format, input.path, config)),
+        InputKind::Records(format) => {
+            let mut report = FileReport { file: input.path, ..FileReport::default() };
+            records::count_records(input.reader, format, &mut report);
             Ok(report)
         }
-        None => Err(InspectError::UnknownFormat { path: shown }),
     }
 }
 
@@ -166,111 +137,78 @@ fn inspect_capture(
         },
         ..FileReport::default()
     };
-    let mut reader = match CaptureReader::new(file) {
-        Ok(reader) => reader,
-        Err(error) => {
-            count(&mut report.errors, error.reason());
-            return report;
-        }
-    };
-    let mut decoder = CaptureDecoder::new(config.clone());
     let mut udp_not_sip = 0;
-    let result = reader.for_each_frame(|frame| {
-        let mut direct_messages = 0;
-        decoder.decode(&frame, &mut |payload| {
-            direct_messages += report.count_payload(&payload, &mut udp_not_sip);
-        });
-        if direct_messages > 0 {
-            report.sip_frames += 1;
+    // SIP messages seen directly in the current frame.
+    let mut direct_messages = 0;
+    let (summary, result) = read_capture(file, config, |event| match event {
+        CaptureEvent::Sip(sip) if sip.hep.is_none() => {
+            let (messages, not_sip) = count_messages(
+                sip.bytes,
+                &mut report.sip,
+                &mut report.anomalies,
+                &mut report.errors,
+            );
+            if not_sip {
+                udp_not_sip += 1;
+            }
+            direct_messages += messages;
         }
-        ControlFlow::Continue(())
+        CaptureEvent::Sip(sip) => {
+            report.hep.hep_packets += 1;
+            let (_, not_sip) = count_messages(
+                sip.bytes,
+                &mut report.hep.sip,
+                &mut report.anomalies,
+                &mut report.errors,
+            );
+            if not_sip {
+                count(&mut report.errors, "hep_payload_not_sip");
+            }
+        }
+        CaptureEvent::HepNotSip => {
+            report.hep.hep_packets += 1;
+            report.hep.hep_non_sip_packets += 1;
+        }
+        CaptureEvent::HepRejected(error) => count(&mut report.errors, error.reason()),
+        CaptureEvent::HepPayloadRejected { error, .. } => {
+            report.hep.hep_packets += 1;
+            count(&mut report.errors, error.reason());
+        }
+        CaptureEvent::FrameDone { .. } => {
+            if direct_messages > 0 {
+                report.sip_frames += 1;
+            }
+            direct_messages = 0;
+        }
     });
     if let Err(error) = result {
         count(&mut report.errors, error.reason());
     }
-    report.frames = reader.frames;
-    report.decode = DecodeSummary::from_stats(&decoder.stats(), udp_not_sip);
+    report.frames = summary.frames;
+    report.decode = DecodeSummary::from_stats(&summary.decode, udp_not_sip);
     report
-}
-
-impl FileReport {
-    /// Counts one payload; returns how many SIP messages it held directly.
-    fn count_payload(&mut self, payload: &Payload<'_>, udp_not_sip: &mut u64) -> u64 {
-        match payload.kind {
-            PayloadKind::Sip => {
-                let (messages, not_sip) = count_messages(
-                    payload.bytes,
-                    &mut self.sip,
-                    &mut self.anomalies,
-                    &mut self.errors,
-                );
-                if not_sip {
-                    *udp_not_sip += 1;
-                }
-                messages
-            }
-            PayloadKind::Hep => {
-                match parse_hep_datagram(payload.bytes) {
-                    Ok(packet) => {
-                        self.hep.hep_packets += 1;
-                        if !packet.is_sip() {
-                            self.hep.hep_non_sip_packets += 1;
-                        } else {
-                            match packet.payload_bytes() {
-                                Ok(sip) => {
-                                    let (_, not_sip) = count_messages(
-                                        &sip,
-                                        &mut self.hep.sip,
-                                        &mut self.anomalies,
-                                        &mut self.errors,
-                                    );
-                                    if not_sip {
-                                        count(&mut self.errors, "hep_payload_not_sip");
-                                    }
-                                }
-                                Err(error) => count(&mut self.errors, error.reason()),
-                            }
-                        }
-                    }
-                    Err(error) => count(&mut self.errors, error.reason()),
-                }
-                0
-            }
-        }
-    }
 }
 
 /// Counts the SIP messages of one datagram or framed message. Returns the number counted and
 /// whether the bytes were not SIP at all.
 fn count_messages(
-    mut bytes: &[u8],
+    bytes: &[u8],
     counts: &mut SipCounts,
     anomalies: &mut BTreeMap<&'static str, u64>,
     errors: &mut BTreeMap<&'static str, u64>,
 ) -> (u64, bool) {
     let mut messages = 0;
-    while !bytes.is_empty() {
-        match parse_sip_message(bytes) {
-            Ok((rest, message)) => {
+    for message in datagram_messages(bytes) {
+        match message {
+            Ok(message) => {
                 counts.add(&message);
                 for label in message.anomalies.labels() {
                     count(anomalies, label);
                 }
                 messages += 1;
-                bytes = rest;
             }
-            Err(nom::Err::Error(ParseError::NotSip) | nom::Err::Failure(ParseError::NotSip)) => {
-                return (messages, messages == 0);
-            }
-            Err(nom::Err::Error(error) | nom::Err::Failure(error)) => {
-                count(errors, error.reason());
-                break;
-            }
-            Err(nom::Err::Incomplete(_)) => {
-                // Datagram parsing never asks for more bytes; count it if it ever does.
-                count(errors, "incomplete");
-                break;
-            }
+            Err(ParseError::NotSip) => return (messages, messages == 0),
+            Err(error) => count(errors, error.reason()),
         }
     }
     (messages, false)

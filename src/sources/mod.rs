@@ -1,9 +1,16 @@
-//! Data connectors: where records come from. Today the probe-record reader shared by
-//! `inspect` and feature extraction; the HEP and pcap sources of the live pipeline come next.
+//! Data connectors (an edge: they own all reading of files and, later, sockets): captures as
+//! SIP payloads, probe-record files as records, and what kind of input a file is. Everything
+//! downstream gets typed inputs and never touches I/O.
 
+pub mod capture;
 pub mod probe_records;
 
+pub use capture::{CaptureEvent, CaptureSummary, CapturedSip, HepAgent, read_capture};
 pub use probe_records::{LineError, RecordFormat, read_records};
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 
 use imsight_parsers::capture::CaptureFormat;
 
@@ -24,4 +31,61 @@ pub fn detect(file_name: &str, head: &[u8]) -> Option<InputKind> {
     let first_line =
         String::from_utf8_lossy(head.split(|&b| b == b'\n').next().unwrap_or_default());
     RecordFormat::detect(file_name, &first_line).map(InputKind::Records)
+}
+
+/// Why an input file cannot be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file cannot be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Neither a capture (pcap, pcapng) nor a probe-record file.
+    #[error("{path}: not a pcap, pcapng or probe-record file")]
+    UnknownFormat {
+        /// The file.
+        path: String,
+    },
+    /// The capture container is damaged (what came before was read).
+    #[error("cannot read {path}: {source}")]
+    Capture {
+        /// The file.
+        path: String,
+        /// Why.
+        source: ParseErrorSource,
+    },
+}
+
+/// A parser error as the source of an [`InputError`].
+pub type ParseErrorSource = imsight_parsers::ParseError;
+
+/// An opened input file, its kind recognised, positioned at its start.
+#[derive(Debug)]
+pub struct OpenedInput<R> {
+    /// The file as given.
+    pub path: String,
+    /// What it is.
+    pub kind: InputKind,
+    /// Its bytes.
+    pub reader: BufReader<R>,
+}
+
+/// Opens `path` through `wrap` (e.g. a progress counter) and recognises its kind.
+pub fn open_input<R: Read>(
+    path: &Path,
+    wrap: impl FnOnce(File) -> R,
+) -> Result<OpenedInput<R>, InputError> {
+    let shown = path.display().to_string();
+    let io = |source| InputError::Io { path: shown.clone(), source };
+    let mut reader = BufReader::new(wrap(File::open(path).map_err(io)?));
+    let head = reader.fill_buf().map_err(io)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match detect(&name, head) {
+        Some(kind) => Ok(OpenedInput { path: shown, kind, reader }),
+        None => Err(InputError::UnknownFormat { path: shown }),
+    }
 }

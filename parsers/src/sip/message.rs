@@ -68,6 +68,43 @@ pub fn parse_sip_message(input: &[u8]) -> IResult<&[u8], SipMessage<'_>> {
     parse(input, true)
 }
 
+/// The SIP messages of one datagram (UDP payload, HEP payload, a framed stream message), one
+/// after another. Ends after the last message, or after yielding the error that stopped it:
+/// [`ParseError::NotSip`] when the bytes that follow are not SIP (first: the datagram is not
+/// SIP at all), another reason when a message is malformed.
+pub fn datagram_messages(bytes: &[u8]) -> DatagramMessages<'_> {
+    DatagramMessages { rest: bytes }
+}
+
+/// Iterator of [`datagram_messages`].
+#[derive(Debug, Clone)]
+pub struct DatagramMessages<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for DatagramMessages<'a> {
+    type Item = Result<SipMessage<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        match parse_sip_message(self.rest) {
+            Ok((rest, message)) => {
+                self.rest = rest;
+                Some(Ok(message))
+            }
+            Err(error) => {
+                self.rest = &[];
+                Some(Err(match error {
+                    nom::Err::Error(e) | nom::Err::Failure(e) => e,
+                    nom::Err::Incomplete(_) => ParseError::Incomplete,
+                }))
+            }
+        }
+    }
+}
+
 /// Parses one message from a stream buffer; `Err::Incomplete` until the whole message
 /// (headers and Content-Length bytes of body) is there.
 pub fn parse_sip_stream(input: &[u8]) -> IResult<&[u8], SipMessage<'_>> {

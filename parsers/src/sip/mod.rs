@@ -15,7 +15,9 @@ mod start_line;
 mod values;
 
 pub use header::{Header, HeaderName};
-pub use message::{Anomalies, SipMessage, parse_sip_message, parse_sip_stream};
+pub use message::{
+    Anomalies, DatagramMessages, SipMessage, datagram_messages, parse_sip_message, parse_sip_stream,
+};
 pub use method::{Method, StatusCode, is_token_char};
 pub use start_line::{StartLine, parse_start_line};
 pub use values::{CSeq, NameAddr, Via, split_list};

@@ -26,8 +26,9 @@ pub enum XdrResult {
     Timeout,
 }
 
-/// Which side of the node the transaction was on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which side of the node a message or transaction was on (the one leg type of the workspace:
+/// `None` where a source cannot tell).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Leg {
     /// Toward the user equipment (Gm for a P-CSCF).
     Access,

@@ -1,10 +1,18 @@
-//! The feature catalogue: exactly 130 features per node per minute, in a fixed order.
+//! The feature catalogue: exactly 130 features per node per minute, in a fixed order. This file
+//! is the ONE definition of that order and of what each value measures: every [`Feature`]
+//! carries its [`Measure`], and the minute accumulator fills the vector by walking this list,
+//! so names and values cannot drift apart.
 //!
 //! This list is the contract between serving and training: `docs/features.md` is generated
 //! from it (a test checks), `imsight features --schema` prints it, and a model records the
 //! schema id and the hash of the ordered names it was trained on.
+//!
+//! A leaf: it imports nothing of the crate. Method ids and legs, which the catalogue is indexed
+//! by, live here too.
 
 use sha2::{Digest, Sha256};
+
+pub use imsight_parsers::Leg;
 
 /// Features per node per minute.
 pub const FEATURE_COUNT: usize = 130;
@@ -24,7 +32,7 @@ pub enum Paths {
 }
 
 /// One feature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Feature {
     /// Column name.
     pub name: &'static str,
@@ -36,7 +44,148 @@ pub struct Feature {
     pub definition: &'static str,
     /// Which paths compute it.
     pub paths: Paths,
+    /// What the value is computed from.
+    #[serde(skip)]
+    pub measure: Measure,
 }
+
+/// A request method, as the features know it: one of [`REQUEST_METHODS`] or `OTHER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MethodId(u8);
+
+impl MethodId {
+    /// REGISTER.
+    pub const REGISTER: Self = Self(0);
+    /// INVITE.
+    pub const INVITE: Self = Self(1);
+    /// ACK.
+    pub const ACK: Self = Self(2);
+    /// BYE.
+    pub const BYE: Self = Self(3);
+    /// MESSAGE.
+    pub const MESSAGE: Self = Self(11);
+    /// SUBSCRIBE.
+    pub const SUBSCRIBE: Self = Self(8);
+    /// Any method without a counter of its own.
+    pub const OTHER: Self = Self(REQUEST_METHODS.len() as u8);
+    /// Distinct ids (the named methods and `OTHER`).
+    pub const COUNT: usize = REQUEST_METHODS.len() + 1;
+
+    /// The id of a method name (case-sensitive, as SIP methods are).
+    pub fn from_name(name: &str) -> Self {
+        REQUEST_METHODS.iter().position(|m| *m == name).map_or(Self::OTHER, |i| Self(i as u8))
+    }
+
+    /// The method's name; `None` for `OTHER`.
+    pub fn name(self) -> Option<&'static str> {
+        REQUEST_METHODS.get(usize::from(self.0)).copied()
+    }
+
+    /// Dense index, `0..COUNT`.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
+    /// The timeout and retransmission group.
+    pub fn group(self) -> MethodGroup {
+        match self {
+            Self::REGISTER => MethodGroup::Register,
+            Self::INVITE => MethodGroup::Invite,
+            _ => MethodGroup::Other,
+        }
+    }
+}
+
+/// Methods whose timeouts and retransmissions are counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MethodGroup {
+    /// REGISTER.
+    Register,
+    /// INVITE.
+    Invite,
+    /// Every other method.
+    Other,
+}
+
+impl MethodGroup {
+    /// Dense index, `0..3`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a feature's value is computed from, over one node and one minute. Transactions count
+/// in the minute they complete; messages in the minute they were seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Transactions of a method (ACK: first copies of ACK requests, which are not transactions).
+    Requests(MethodId),
+    /// Transactions of a method completing with a final response of a class (2 to 6).
+    Finals(MethodId, u8),
+    /// A status code: provisional ones per first copy, final ones per transaction.
+    Code(u16),
+    /// Transactions of a group that timed out.
+    Timeouts(MethodGroup),
+    /// Retransmitted request copies of a group.
+    Retransmissions(MethodGroup),
+    /// Retransmitted response copies.
+    ResponseRetransmissions,
+    /// Copies seen twice within the duplicate window.
+    Duplicates,
+    /// Mean response time of answered transactions of a method, ms.
+    ResponseTimeMean(MethodId),
+    /// Standard deviation of that response time, ms.
+    ResponseTimeStd(MethodId),
+    /// Mean INVITE set-up delay (to 180, 183 or 2xx), ms.
+    SetupMean,
+    /// Standard deviation of the set-up delay, ms.
+    SetupStd,
+    /// Mean INVITE to 100 Trying, ms.
+    TryingMean,
+    /// Transactions completing on a leg.
+    LegTransactions(Leg),
+    /// Transactions on a leg completing with a class (4 or 5).
+    LegFinals(Leg, u8),
+    /// Transactions timing out on a leg.
+    LegTimeouts(Leg),
+    /// Mean response time of a method on the core leg, ms.
+    CoreResponseTimeMean(MethodId),
+    /// Distinct Call-IDs.
+    DistinctDialogs,
+    /// Distinct subscribers.
+    DistinctSubscribers,
+    /// Distinct address-of-records registered (REGISTER 2xx).
+    DistinctRegisteredAors,
+    /// REGISTER 2xx / REGISTER transactions.
+    RegisterSuccessRatio,
+    /// REGISTER 401 or 407 / REGISTER transactions.
+    RegisterChallengeRatio,
+    /// INVITE 2xx / INVITE transactions.
+    InviteAnswerRatio,
+    /// INVITE 2xx, 486, 480, 487, 603 or 404 / INVITE transactions.
+    InviteEffectivenessRatio,
+    /// 5xx / transactions.
+    ServerErrorRatio,
+    /// Timeouts / transactions.
+    TimeoutRatio,
+    /// Messages seen (every copy).
+    Messages,
+    /// Transactions completing (all methods, both legs).
+    Transactions,
+    /// Mean bytes per message.
+    MeanMessageBytes,
+    /// Responses matching no transaction.
+    UnmatchedResponses,
+    /// Messages rejected by the parser.
+    ParseErrors,
+    /// Records after their minute had closed.
+    LateRecords,
+    /// 1 when nothing at all was recorded.
+    NoRecords,
+}
+
+/// INVITE final responses that count as effective (RFC 6076 network effectiveness).
+pub const INVITE_EFFECTIVE_CODES: [u16; 5] = [486, 480, 487, 603, 404];
 
 /// Methods with their own request counter, in order (then `other`).
 pub const REQUEST_METHODS: [&str; 14] = [
@@ -78,20 +227,36 @@ pub const TIMED_METHODS: [&str; 5] = ["REGISTER", "INVITE", "BYE", "MESSAGE", "S
 
 /// Builds the catalogue (cheap; call [`catalogue`] for the cached one).
 fn build() -> Vec<Feature> {
+    use Measure as M;
     use Paths::{Both, Each, SipOnly};
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let mut f = Vec::with_capacity(FEATURE_COUNT);
-    let mut add = |name: String,
+    let mut add = |measure: Measure,
+                   name: String,
                    group: &'static str,
                    unit: &'static str,
                    definition: String,
                    paths: Paths| {
-        f.push(Feature { name: leak(name), group, unit, definition: leak(definition), paths });
+        f.push(Feature {
+            name: leak(name),
+            group,
+            unit,
+            definition: leak(definition),
+            paths,
+            measure,
+        });
     };
+    let groups = [
+        (MethodGroup::Register, "register", "REGISTER"),
+        (MethodGroup::Invite, "invite", "INVITE"),
+        (MethodGroup::Other, "other", "other"),
+    ];
     for method in REQUEST_METHODS {
+        let id = MethodId::from_name(method);
         let lower = method.to_ascii_lowercase();
-        if method == "ACK" {
+        if id == MethodId::ACK {
             add(
+                M::Requests(id),
                 "req_ack".into(),
                 "requests",
                 "count",
@@ -100,6 +265,7 @@ fn build() -> Vec<Feature> {
             );
         } else {
             add(
+                M::Requests(id),
                 format!("req_{lower}"),
                 "requests",
                 "count",
@@ -111,6 +277,7 @@ fn build() -> Vec<Feature> {
         }
     }
     add(
+        M::Requests(MethodId::OTHER),
         "req_other".into(),
         "requests",
         "count",
@@ -120,6 +287,7 @@ fn build() -> Vec<Feature> {
     for method in RESPONSE_METHODS {
         for class in CLASSES {
             add(
+                M::Finals(MethodId::from_name(method), class as u8),
                 format!("resp_{}_{class}xx", method.to_ascii_lowercase()),
                 "final responses",
                 "count",
@@ -131,6 +299,7 @@ fn build() -> Vec<Feature> {
     for code in CODES {
         if code < 200 {
             add(
+                M::Code(code),
                 format!("code_{code}"),
                 "status codes",
                 "count",
@@ -139,6 +308,7 @@ fn build() -> Vec<Feature> {
             );
         } else {
             add(
+                M::Code(code),
                 format!("code_{code}"),
                 "status codes",
                 "count",
@@ -147,9 +317,10 @@ fn build() -> Vec<Feature> {
             );
         }
     }
-    for (name, what) in [("register", "REGISTER"), ("invite", "INVITE"), ("other", "other-method")]
-    {
+    for (group, name, what) in groups {
+        let what = if group == MethodGroup::Other { "other-method" } else { what };
         add(
+            M::Timeouts(group),
             format!("timeout_{name}"),
             "timeouts",
             "count",
@@ -159,8 +330,9 @@ fn build() -> Vec<Feature> {
             Both,
         );
     }
-    for (name, what) in [("register", "REGISTER"), ("invite", "INVITE"), ("other", "other")] {
+    for (group, name, what) in groups {
         add(
+            M::Retransmissions(group),
             format!("retx_{name}"),
             "retransmissions",
             "count",
@@ -169,6 +341,7 @@ fn build() -> Vec<Feature> {
         );
     }
     add(
+        M::ResponseRetransmissions,
         "retx_responses".into(),
         "retransmissions",
         "count",
@@ -176,6 +349,7 @@ fn build() -> Vec<Feature> {
         SipOnly,
     );
     add(
+        M::Duplicates,
         "duplicates".into(),
         "retransmissions",
         "count",
@@ -183,8 +357,10 @@ fn build() -> Vec<Feature> {
         SipOnly,
     );
     for method in TIMED_METHODS {
+        let id = MethodId::from_name(method);
         let lower = method.to_ascii_lowercase();
         add(
+            M::ResponseTimeMean(id),
             format!("rt_{lower}_mean_ms"),
             "response times",
             "ms",
@@ -194,6 +370,7 @@ fn build() -> Vec<Feature> {
             Both,
         );
         add(
+            M::ResponseTimeStd(id),
             format!("rt_{lower}_std_ms"),
             "response times",
             "ms",
@@ -202,6 +379,7 @@ fn build() -> Vec<Feature> {
         );
     }
     add(
+        M::SetupMean,
         "setup_mean_ms".into(),
         "call setup",
         "ms",
@@ -209,6 +387,7 @@ fn build() -> Vec<Feature> {
         SipOnly,
     );
     add(
+        M::SetupStd,
         "setup_std_ms".into(),
         "call setup",
         "ms",
@@ -216,25 +395,35 @@ fn build() -> Vec<Feature> {
         SipOnly,
     );
     add(
+        M::TryingMean,
         "trying_mean_ms".into(),
         "call setup",
         "ms",
         "mean time from INVITE to its 100 Trying".into(),
         SipOnly,
     );
-    for (name, definition) in [
-        ("access_transactions", "transactions completing on the access leg (toward the UEs)"),
-        ("core_transactions", "transactions completing on the core leg (toward the CSCFs)"),
-        ("access_4xx", "access-leg transactions completing with 4xx"),
-        ("core_4xx", "core-leg transactions completing with 4xx"),
-        ("access_5xx", "access-leg transactions completing with 5xx"),
-        ("core_5xx", "core-leg transactions completing with 5xx"),
-        ("access_timeouts", "access-leg transactions timing out"),
-        ("core_timeouts", "core-leg transactions timing out"),
+    for (measure, name, definition) in [
+        (
+            M::LegTransactions(Leg::Access),
+            "access_transactions",
+            "transactions completing on the access leg (toward the UEs)",
+        ),
+        (
+            M::LegTransactions(Leg::Core),
+            "core_transactions",
+            "transactions completing on the core leg (toward the CSCFs)",
+        ),
+        (M::LegFinals(Leg::Access, 4), "access_4xx", "access-leg transactions completing with 4xx"),
+        (M::LegFinals(Leg::Core, 4), "core_4xx", "core-leg transactions completing with 4xx"),
+        (M::LegFinals(Leg::Access, 5), "access_5xx", "access-leg transactions completing with 5xx"),
+        (M::LegFinals(Leg::Core, 5), "core_5xx", "core-leg transactions completing with 5xx"),
+        (M::LegTimeouts(Leg::Access), "access_timeouts", "access-leg transactions timing out"),
+        (M::LegTimeouts(Leg::Core), "core_timeouts", "core-leg transactions timing out"),
     ] {
-        add(name.into(), "legs", "count", definition.into(), Both);
+        add(measure, name.into(), "legs", "count", definition.into(), Both);
     }
     add(
+        M::CoreResponseTimeMean(MethodId::REGISTER),
         "core_rt_register_mean_ms".into(),
         "legs",
         "ms",
@@ -242,6 +431,7 @@ fn build() -> Vec<Feature> {
         Both,
     );
     add(
+        M::CoreResponseTimeMean(MethodId::INVITE),
         "core_rt_invite_mean_ms".into(),
         "legs",
         "ms",
@@ -249,6 +439,7 @@ fn build() -> Vec<Feature> {
         Both,
     );
     add(
+        M::DistinctDialogs,
         "distinct_dialogs".into(),
         "distinct",
         "count",
@@ -256,6 +447,7 @@ fn build() -> Vec<Feature> {
         Both,
     );
     add(
+        M::DistinctSubscribers,
         "distinct_subscribers".into(),
         "distinct",
         "count",
@@ -263,27 +455,49 @@ fn build() -> Vec<Feature> {
         Each,
     );
     add(
+        M::DistinctRegisteredAors,
         "distinct_registered_aors".into(),
         "distinct",
         "count",
         "distinct address-of-records answered 2xx to REGISTER".into(),
         SipOnly,
     );
-    for (name, definition) in [
-        ("register_success_ratio", "REGISTER 2xx / REGISTER transactions (0 when none)"),
-        ("register_challenge_ratio", "REGISTER 401 or 407 / REGISTER transactions"),
-        ("invite_answer_ratio", "INVITE 2xx / INVITE transactions (answer-seizure ratio)"),
+    for (measure, name, definition) in [
         (
+            M::RegisterSuccessRatio,
+            "register_success_ratio",
+            "REGISTER 2xx / REGISTER transactions (0 when none)",
+        ),
+        (
+            M::RegisterChallengeRatio,
+            "register_challenge_ratio",
+            "REGISTER 401 or 407 / REGISTER transactions",
+        ),
+        (
+            M::InviteAnswerRatio,
+            "invite_answer_ratio",
+            "INVITE 2xx / INVITE transactions (answer-seizure ratio)",
+        ),
+        (
+            M::InviteEffectivenessRatio,
             "invite_effectiveness_ratio",
             "INVITE 2xx, 486, 480, 487, 603 or 404 / INVITE transactions (network effectiveness)",
         ),
-        ("server_error_ratio", "transactions with 5xx / transactions"),
-        ("timeout_ratio", "timed-out transactions / transactions"),
+        (M::ServerErrorRatio, "server_error_ratio", "transactions with 5xx / transactions"),
+        (M::TimeoutRatio, "timeout_ratio", "timed-out transactions / transactions"),
     ] {
-        add(name.into(), "ratios", "ratio", definition.into(), Both);
+        add(measure, name.into(), "ratios", "ratio", definition.into(), Both);
     }
-    add("messages".into(), "volume", "count", "SIP messages seen (every copy)".into(), SipOnly);
     add(
+        M::Messages,
+        "messages".into(),
+        "volume",
+        "count",
+        "SIP messages seen (every copy)".into(),
+        SipOnly,
+    );
+    add(
+        M::Transactions,
         "transactions".into(),
         "volume",
         "count",
@@ -291,6 +505,7 @@ fn build() -> Vec<Feature> {
         Both,
     );
     add(
+        M::MeanMessageBytes,
         "mean_message_bytes".into(),
         "volume",
         "bytes",
@@ -298,6 +513,7 @@ fn build() -> Vec<Feature> {
         SipOnly,
     );
     add(
+        M::UnmatchedResponses,
         "unmatched_responses".into(),
         "health",
         "count",
@@ -305,6 +521,7 @@ fn build() -> Vec<Feature> {
         SipOnly,
     );
     add(
+        M::ParseErrors,
         "parse_errors".into(),
         "health",
         "count",
@@ -312,6 +529,7 @@ fn build() -> Vec<Feature> {
         SipOnly,
     );
     add(
+        M::LateRecords,
         "late_records".into(),
         "health",
         "count",
@@ -319,6 +537,7 @@ fn build() -> Vec<Feature> {
         Both,
     );
     add(
+        M::NoRecords,
         "no_records".into(),
         "health",
         "flag",
@@ -390,6 +609,34 @@ mod tests {
         assert_eq!(names.len(), FEATURE_COUNT, "names are unique");
         assert_eq!(index_of("req_register"), Some(0));
         assert_eq!(index_of("no_records"), Some(FEATURE_COUNT - 1));
+    }
+
+    #[test]
+    fn method_ids_name_their_methods() {
+        for (i, name) in REQUEST_METHODS.iter().enumerate() {
+            let id = MethodId::from_name(name);
+            assert_eq!((id.index(), id.name()), (i, Some(*name)));
+        }
+        assert_eq!(MethodId::from_name("FOO"), MethodId::OTHER);
+        assert_eq!(MethodId::OTHER.name(), None);
+        for (id, name) in [
+            (MethodId::REGISTER, "REGISTER"),
+            (MethodId::INVITE, "INVITE"),
+            (MethodId::ACK, "ACK"),
+            (MethodId::BYE, "BYE"),
+            (MethodId::SUBSCRIBE, "SUBSCRIBE"),
+            (MethodId::MESSAGE, "MESSAGE"),
+        ] {
+            assert_eq!(id.name(), Some(name));
+        }
+    }
+
+    #[test]
+    fn every_measure_appears_once() {
+        let measures: Vec<Measure> = catalogue().iter().map(|f| f.measure).collect();
+        for (i, m) in measures.iter().enumerate() {
+            assert!(!measures[i + 1..].contains(m), "{m:?} twice");
+        }
     }
 
     #[test]

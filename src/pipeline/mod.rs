@@ -1,0 +1,290 @@
+//! The feature pipeline, sans-IO: typed inputs in ([`FeaturePipeline::push`]), event time
+//! moved forward ([`FeaturePipeline::advance`]), closed node-minutes out. `inspect`,
+//! `features`, replay and the live actors all drive this one pipeline, so training and serving
+//! compute the same features from the same traffic.
+//!
+//! Inside: node mapping, a reorder buffer that undoes disorder within the allowed lateness,
+//! one SIP transaction table per node, and the minute aggregator.
+
+mod reorder;
+
+use std::net::{IpAddr, SocketAddr};
+
+use imsight_parsers::ParseError;
+use imsight_parsers::sip::datagram_messages;
+use imsight_parsers::xdr::{Direction, XdrRecord, XdrResult};
+
+use crate::aggregate::{Accumulator, FeatureRow, MinuteAggregator};
+use crate::config::NodeConfig;
+use crate::correlate::sip_tx::{identity, method_id};
+use crate::correlate::{Completed, NodeMap, NodeSide, TransactionTable, TxEvent};
+use crate::schema::Leg;
+use crate::sources::CapturedSip;
+use crate::time::Watermark;
+use reorder::{Held, ReorderBuffer};
+
+/// How the pipeline maps and times things.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineSettings {
+    /// Configured nodes.
+    pub nodes: Vec<NodeConfig>,
+    /// Unknown HEP agents and record node names become nodes.
+    pub auto_discover: bool,
+    /// Most nodes.
+    pub max_nodes: usize,
+    /// All otherwise unmatched SIP belongs to one node of this name.
+    pub single_node: Option<String>,
+    /// Allowed lateness, µs.
+    pub lateness_us: u64,
+    /// Transaction timeout (Timer B/F), µs.
+    pub timeout_us: u64,
+}
+
+/// One input.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A SIP payload (a datagram or a framed stream message), from a capture or HEP.
+    Sip(CapturedSip<'a>),
+    /// A probe record: one finished transaction.
+    Record(&'a XdrRecord<'a>),
+}
+
+/// What the pipeline counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PipelineStats {
+    /// SIP messages parsed.
+    pub messages: u64,
+    /// Probe records read.
+    pub records: u64,
+    /// Messages or records of no known node.
+    pub unmapped: u64,
+    /// Nodes not discovered because the most nodes were there.
+    pub refused_nodes: u64,
+    /// SIP messages that did not parse (also in their node's `parse_errors` feature).
+    pub parse_errors: u64,
+    /// Probe records without an end time (nothing says when they completed).
+    pub records_without_end: u64,
+    /// Inputs older than the allowed lateness, and events for minutes already closed.
+    pub late: u64,
+    /// Messages without the Via or CSeq that transaction matching needs.
+    pub unusable: u64,
+    /// Transactions evicted at the table size limit.
+    pub evicted: u64,
+    /// Minutes in which the whole source was silent (rows flagged `source_silent`).
+    pub silent_minutes: u64,
+}
+
+/// The feature pipeline of one source of traffic.
+#[derive(Debug)]
+pub struct FeaturePipeline {
+    map: NodeMap,
+    tables: Vec<TransactionTable>,
+    aggregator: MinuteAggregator,
+    clock: Watermark,
+    buffer: ReorderBuffer,
+    timeout: u64,
+    events: Vec<TxEvent>,
+    stats: PipelineStats,
+}
+
+impl FeaturePipeline {
+    /// A pipeline with nothing seen yet.
+    pub fn new(settings: &PipelineSettings) -> Self {
+        let map = NodeMap::new(&settings.nodes, settings.auto_discover, settings.max_nodes);
+        Self {
+            map: match &settings.single_node {
+                Some(name) => map.with_catch_all(name),
+                None => map,
+            },
+            tables: Vec::new(),
+            aggregator: MinuteAggregator::new(),
+            clock: Watermark::new(settings.lateness_us),
+            buffer: ReorderBuffer::default(),
+            timeout: settings.timeout_us,
+            events: Vec::with_capacity(8),
+            stats: PipelineStats::default(),
+        }
+    }
+
+    /// The newest event time seen.
+    pub fn newest(&self) -> u64 {
+        self.clock.newest()
+    }
+
+    /// Node names by index (the `node` of every [`FeatureRow`]).
+    pub fn node_names(&self) -> &[String] {
+        self.map.names()
+    }
+
+    /// What the pipeline counted so far.
+    pub fn stats(&self) -> PipelineStats {
+        let map = self.map.stats();
+        let aggregate = self.aggregator.stats();
+        let (evicted, unusable) = self
+            .tables
+            .iter()
+            .map(TransactionTable::stats)
+            .fold((0, 0), |(evicted, unusable), t| (evicted + t.evicted, unusable + t.unusable));
+        PipelineStats {
+            unmapped: map.unmapped,
+            refused_nodes: map.refused,
+            late: self.stats.late + aggregate.late_dropped,
+            silent_minutes: aggregate.silent_minutes,
+            evicted,
+            unusable,
+            ..self.stats
+        }
+    }
+
+    /// Takes one input. It is held until event time has passed it by the allowed lateness
+    /// (see [`FeaturePipeline::advance`]). Returns the input's event time: a SIP payload
+    /// without a time of its own is taken as seen now; a record of no known node, or without
+    /// an end time, has none.
+    pub fn push(&mut self, input: Input<'_>) -> Option<u64> {
+        match input {
+            Input::Sip(sip) => Some(self.push_sip(&sip)),
+            Input::Record(record) => self.push_record(record),
+        }
+    }
+
+    fn push_sip(&mut self, sip: &CapturedSip<'_>) -> u64 {
+        let ts = sip.ts.unwrap_or(self.clock.newest());
+        let side = match (sip.hep, sip.src, sip.dst) {
+            (None, Some(src), Some(dst)) => self.map.by_addresses(src, dst),
+            (None, ..) => None,
+            (Some(agent), src, dst) => self.map.by_hep(src, dst, agent.capture_id, agent.name),
+        };
+        let Some(NodeSide { node, leg, inbound }) = side else {
+            self.map.count_unmapped();
+            return ts;
+        };
+        // The UE's address identifies the subscriber on the access leg.
+        let unknown: SocketAddr = ([0, 0, 0, 0], 0).into();
+        let ue = if inbound { sip.src } else { sip.dst };
+        let subscriber =
+            (leg == Some(Leg::Access)).then(|| ue_identity(ue.unwrap_or(unknown).ip()));
+        let held = Held::Sip { leg, inbound, subscriber, bytes: sip.bytes.to_vec() };
+        self.hold(ts, node, held);
+        ts
+    }
+
+    fn push_record(&mut self, r: &XdrRecord<'_>) -> Option<u64> {
+        self.stats.records += 1;
+        let Some(node) = self.map.by_name(&r.node) else {
+            self.map.count_unmapped();
+            return None;
+        };
+        let (code, end) = match r.result {
+            XdrResult::Status(code) => {
+                (Some(code.0), r.end_micros.or(r.latency_micros.map(|l| r.start_micros + l)))
+            }
+            XdrResult::Timeout => (None, r.end_micros.or(Some(r.start_micros + self.timeout))),
+        };
+        let Some(end) = end else {
+            self.stats.records_without_end += 1;
+            return None;
+        };
+        let completed = Completed {
+            ts: end,
+            leg: r.leg,
+            inbound: r.direction != Some(Direction::Out),
+            method: method_id(r.procedure),
+            start: r.start_micros,
+            code,
+            trying_us: None,
+            setup_us: None,
+            call_id: identity(r.call_id.as_deref().unwrap_or_default().as_bytes()),
+            subscriber: r.subscriber.as_deref().map(|s| identity(s.as_bytes())),
+            registered_aor: None,
+        };
+        self.hold(end, node, Held::Record(completed));
+        Some(end)
+    }
+
+    fn hold(&mut self, ts: u64, node: usize, held: Held) {
+        if ts < self.buffer.released() {
+            // Later than the allowed lateness: its transactions may already be closed.
+            let released = self.buffer.released();
+            self.aggregator.record(node, released, Accumulator::late_record);
+            self.stats.late += 1;
+            return;
+        }
+        self.buffer.hold(ts, node, held);
+    }
+
+    /// Event time moved to `now`: input older than the allowed lateness is processed in time
+    /// order, transactions time out, and minutes that ended before it close into `out`.
+    pub fn advance(&mut self, now: u64, out: &mut Vec<FeatureRow>) {
+        self.clock.observe(now);
+        self.release(self.clock.released(), out);
+    }
+
+    /// The end of the input: everything held is processed and every minute up to the newest
+    /// event closes into `out`.
+    pub fn finish(&mut self, out: &mut Vec<FeatureRow>) {
+        self.release(self.clock.newest(), out);
+        self.aggregator.finish(self.clock.newest(), out);
+    }
+
+    fn release(&mut self, until: u64, out: &mut Vec<FeatureRow>) {
+        while let Some((ts, node, held)) = self.buffer.pop_until(until) {
+            self.process(ts, node, held);
+        }
+        for node in 0..self.tables.len() {
+            self.tables[node].advance(until, &mut self.events);
+            self.drain_events(node);
+        }
+        self.aggregator.close_until(self.clock.closable_minutes(), out);
+    }
+
+    fn process(&mut self, ts: u64, node: usize, held: Held) {
+        if self.tables.len() <= node {
+            let timeout = self.timeout;
+            self.tables.resize_with(node + 1, || TransactionTable::new(timeout));
+        }
+        match held {
+            Held::Record(completed) => {
+                self.aggregator.record(node, completed.ts, |a| a.transaction(&completed));
+            }
+            Held::Sip { leg, inbound, subscriber, bytes } => {
+                for message in datagram_messages(&bytes) {
+                    match message {
+                        Ok(message) => {
+                            self.stats.messages += 1;
+                            self.tables[node].observe(
+                                ts,
+                                leg,
+                                inbound,
+                                &message,
+                                subscriber,
+                                &mut self.events,
+                            );
+                        }
+                        Err(ParseError::NotSip) => {}
+                        Err(_) => {
+                            self.stats.parse_errors += 1;
+                            self.aggregator.record(node, ts, Accumulator::parse_error);
+                        }
+                    }
+                }
+                self.drain_events(node);
+            }
+        }
+    }
+
+    fn drain_events(&mut self, node: usize) {
+        for event in self.events.drain(..) {
+            match event {
+                TxEvent::Message(m) => self.aggregator.record(node, m.ts, |a| a.message(&m)),
+                TxEvent::Completed(c) => self.aggregator.record(node, c.ts, |a| a.transaction(&c)),
+            }
+        }
+    }
+}
+
+fn ue_identity(address: IpAddr) -> u64 {
+    match address {
+        IpAddr::V4(v4) => identity(&v4.octets()),
+        IpAddr::V6(v6) => identity(&v6.octets()),
+    }
+}

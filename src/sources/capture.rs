@@ -1,0 +1,124 @@
+//! Captures (pcap, pcapng) as a stream of SIP payloads: frames are decoded (link, IP, UDP/TCP),
+//! HEP packets are unwrapped, and every SIP payload, on the wire or inside HEP, comes out with
+//! its time, addresses and, for HEP, the reporting agent. One loop for every consumer (`inspect`,
+//! the feature pipeline, replay), so they read the same capture the same way.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+
+use imsight_parsers::ParseError;
+use imsight_parsers::capture::{
+    CaptureDecoder, CaptureReader, DecodeStats, DecoderConfig, PayloadKind,
+};
+use imsight_parsers::hep::parse_hep_datagram;
+
+/// The HEP agent that reported a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HepAgent<'a> {
+    /// Capture agent id (chunk 0x000c).
+    pub capture_id: Option<u32>,
+    /// Agent or node name (chunk 0x0013), when UTF-8.
+    pub name: Option<&'a str>,
+}
+
+/// A SIP payload found in a capture: one datagram or one framed stream message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapturedSip<'a> {
+    /// Event time, µs since the epoch: the frame's, or the HEP agent's own timestamp; `None`
+    /// when a HEP packet carries none.
+    pub ts: Option<u64>,
+    /// Sender, when known.
+    pub src: Option<SocketAddr>,
+    /// Receiver, when known.
+    pub dst: Option<SocketAddr>,
+    /// `Some` when the payload came inside HEP.
+    pub hep: Option<HepAgent<'a>>,
+    /// The SIP bytes.
+    pub bytes: &'a [u8],
+}
+
+/// What reading a capture finds, in capture order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureEvent<'a> {
+    /// A SIP payload.
+    Sip(CapturedSip<'a>),
+    /// A HEP packet that carries another protocol.
+    HepNotSip,
+    /// A datagram on a HEP port that is not a valid HEP packet.
+    HepRejected(ParseError),
+    /// A valid HEP packet whose SIP payload could not be extracted (missing, does not inflate).
+    HepPayloadRejected {
+        /// The agent's timestamp, when present.
+        ts: Option<u64>,
+        /// Why.
+        error: ParseError,
+    },
+    /// Every payload of a frame has been reported.
+    FrameDone {
+        /// The frame's capture time, µs since the epoch.
+        ts: u64,
+    },
+}
+
+/// What reading a whole capture did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureSummary {
+    /// Frames read.
+    pub frames: u64,
+    /// The decoder's counters (link, IP, TCP).
+    pub decode: DecodeStats,
+}
+
+/// Reads a capture to its end, calling `on_event` for everything found. A damaged container
+/// stops reading: the error comes back with what was read until then.
+pub fn read_capture(
+    source: impl Read + Send,
+    config: &DecoderConfig,
+    mut on_event: impl FnMut(CaptureEvent<'_>),
+) -> (CaptureSummary, Result<(), ParseError>) {
+    let mut reader = match CaptureReader::new(source) {
+        Ok(reader) => reader,
+        Err(error) => return (CaptureSummary::default(), Err(error)),
+    };
+    let mut decoder = CaptureDecoder::new(config.clone());
+    let result = reader.for_each_frame(|frame| {
+        decoder.decode(&frame, &mut |payload| match payload.kind {
+            PayloadKind::Sip => on_event(CaptureEvent::Sip(CapturedSip {
+                ts: Some(payload.ts_micros),
+                src: Some(payload.src),
+                dst: Some(payload.dst),
+                hep: None,
+                bytes: payload.bytes,
+            })),
+            PayloadKind::Hep => unwrap_hep(payload.bytes, &mut on_event),
+        });
+        on_event(CaptureEvent::FrameDone { ts: frame.ts_micros });
+        ControlFlow::Continue(())
+    });
+    (CaptureSummary { frames: reader.frames, decode: decoder.stats() }, result)
+}
+
+fn unwrap_hep(datagram: &[u8], on_event: &mut impl FnMut(CaptureEvent<'_>)) {
+    let packet = match parse_hep_datagram(datagram) {
+        Ok(packet) => packet,
+        Err(error) => return on_event(CaptureEvent::HepRejected(error)),
+    };
+    if !packet.is_sip() {
+        return on_event(CaptureEvent::HepNotSip);
+    }
+    let ts = packet.timestamp_micros();
+    match packet.payload_bytes() {
+        Ok(payload) => on_event(CaptureEvent::Sip(CapturedSip {
+            ts,
+            src: packet.src_ip.zip(packet.src_port).map(|(ip, port)| SocketAddr::new(ip, port)),
+            dst: packet.dst_ip.zip(packet.dst_port).map(|(ip, port)| SocketAddr::new(ip, port)),
+            hep: Some(HepAgent {
+                capture_id: packet.capture_id,
+                name: packet.node_name.and_then(|n| std::str::from_utf8(n).ok()),
+            }),
+            bytes: &payload,
+        })),
+        Err(error) => on_event(CaptureEvent::HepPayloadRejected { ts, error }),
+    }
+}
