@@ -37,6 +37,7 @@ pub mod infer;
 pub mod inspect;
 pub mod pipeline;
 pub mod replay;
+pub mod runtime;
 pub mod schema;
 pub mod sim;
 pub mod sources;

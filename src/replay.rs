@@ -12,8 +12,7 @@ use imsight_parsers::capture::DecoderConfig;
 use crate::aggregate::FeatureRow;
 use crate::pipeline::{FeaturePipeline, Input, PipelineSettings, PipelineStats};
 use crate::sources::{
-    CaptureEvent, CapturedSip, InputError, InputKind, OpenedInput, RecordFormat, read_capture,
-    read_records,
+    CapturedSip, InputError, InputKind, OpenedInput, RecordFormat, read_capture, read_records,
 };
 
 /// What a replay reads and how.
@@ -30,16 +29,14 @@ pub struct ReplaySettings {
 pub struct ReplayStats {
     /// The pipeline's counters.
     pub pipeline: PipelineStats,
-    /// Datagrams on a HEP port that were not valid HEP.
-    pub hep_rejected: u64,
-    /// Probe-record lines rejected (invalid, not UTF-8, unreadable).
+    /// Probe-record lines rejected (invalid, not UTF-8, unreadable, or without an end time).
     pub record_errors: u64,
 }
 
 impl ReplayStats {
     /// Messages and packets that did not parse, SIP and HEP together.
     pub fn parse_errors(&self) -> u64 {
-        self.pipeline.parse_errors + self.hep_rejected
+        self.pipeline.parse_errors + self.pipeline.hep_rejected
     }
 }
 
@@ -60,7 +57,6 @@ pub struct FeatureReplay {
     pipeline: FeaturePipeline,
     decoder: DecoderConfig,
     rows: Vec<FeatureRow>,
-    hep_rejected: u64,
     record_errors: u64,
 }
 
@@ -71,7 +67,6 @@ impl FeatureReplay {
             pipeline: FeaturePipeline::new(&settings.pipeline),
             decoder: settings.decoder.clone(),
             rows: Vec::new(),
-            hep_rejected: 0,
             record_errors: 0,
         }
     }
@@ -89,28 +84,11 @@ impl FeatureReplay {
         }
     }
 
-    /// Reads a pcap or pcapng stream. Event time moves after every HEP packet (by the agent's
-    /// clock) and after every frame (by the capture's).
+    /// Reads a pcap or pcapng stream.
     pub fn feed_capture(&mut self, source: impl Read + Send) -> Result<(), ParseError> {
         let (pipeline, rows) = (&mut self.pipeline, &mut self.rows);
-        let hep_rejected = &mut self.hep_rejected;
-        let (_, result) = read_capture(source, &self.decoder, |event| match event {
-            CaptureEvent::Sip(sip) if sip.hep.is_none() => {
-                pipeline.push(Input::Sip(sip));
-            }
-            CaptureEvent::Sip(sip) => {
-                if let Some(ts) = pipeline.push(Input::Sip(sip)) {
-                    pipeline.advance(ts, rows);
-                }
-            }
-            CaptureEvent::HepRejected(_) => *hep_rejected += 1,
-            CaptureEvent::HepNotSip => {}
-            CaptureEvent::HepPayloadRejected { ts, .. } => {
-                let ts = ts.unwrap_or(pipeline.newest());
-                pipeline.advance(ts, rows);
-            }
-            CaptureEvent::FrameDone { ts } => pipeline.advance(ts, rows),
-        });
+        let (_, result) =
+            read_capture(source, &self.decoder, |event| pipeline.capture_event(event, rows));
         result
     }
 
@@ -144,7 +122,6 @@ impl FeatureReplay {
             nodes: self.pipeline.node_names().to_vec(),
             stats: ReplayStats {
                 pipeline: self.pipeline.stats(),
-                hep_rejected: self.hep_rejected,
                 record_errors: self.record_errors + self.pipeline.stats().records_without_end,
             },
         }

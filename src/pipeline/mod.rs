@@ -19,7 +19,7 @@ use crate::config::NodeConfig;
 use crate::correlate::sip_tx::{identity, method_id};
 use crate::correlate::{Completed, NodeMap, NodeSide, TransactionTable, TxEvent};
 use crate::schema::Leg;
-use crate::sources::CapturedSip;
+use crate::sources::{CaptureEvent, CapturedSip};
 use crate::time::Watermark;
 use reorder::{Held, ReorderBuffer};
 
@@ -70,6 +70,8 @@ pub struct PipelineStats {
     pub unusable: u64,
     /// Transactions evicted at the table size limit.
     pub evicted: u64,
+    /// Datagrams on a HEP port that were not valid HEP.
+    pub hep_rejected: u64,
     /// Minutes in which the whole source was silent (rows flagged `source_silent`).
     pub silent_minutes: u64,
 }
@@ -210,6 +212,27 @@ impl FeaturePipeline {
             return;
         }
         self.buffer.hold(ts, node, held);
+    }
+
+    /// Takes one event of a capture ([`crate::sources::read_capture`]): SIP is held; event
+    /// time moves after every HEP packet (by the agent's clock) and after every frame (by the
+    /// capture's). Minutes that close go to `out`.
+    pub fn capture_event(&mut self, event: CaptureEvent<'_>, out: &mut Vec<FeatureRow>) {
+        match event {
+            CaptureEvent::Sip(sip) if sip.hep.is_none() => {
+                self.push(Input::Sip(sip));
+            }
+            CaptureEvent::Sip(sip) => {
+                let ts = self.push_sip(&sip);
+                self.advance(ts, out);
+            }
+            CaptureEvent::HepRejected(_) => self.stats.hep_rejected += 1,
+            CaptureEvent::HepNotSip => {}
+            CaptureEvent::HepPayloadRejected { ts, .. } => {
+                self.advance(ts.unwrap_or(self.clock.newest()), out);
+            }
+            CaptureEvent::FrameDone { ts } => self.advance(ts, out),
+        }
     }
 
     /// Event time moved to `now`: input older than the allowed lateness is processed in time

@@ -299,7 +299,7 @@ impl Output for Outputs {
 
     fn progress(&mut self, now: u64) {
         if let Some(progress) = &self.progress {
-            progress.set_position(now.saturating_sub(self.start) / 60_000_000);
+            progress.set_position(now.saturating_sub(self.start) / crate::time::MINUTE_US);
         }
     }
 }

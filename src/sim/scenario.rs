@@ -102,7 +102,7 @@ impl Scenario {
         let mut problems = Vec::new();
         match self.start_micros() {
             None => problems.push(format!("start: `{}` is not an RFC 3339 time", self.start)),
-            Some(start) if start % 60_000_000 != 0 => {
+            Some(start) if start % crate::time::MINUTE_US != 0 => {
                 problems.push("start: must be on a whole minute".to_owned());
             }
             Some(_) => {}

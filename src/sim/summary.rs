@@ -96,7 +96,7 @@ impl Summary {
                     .map(|m| {
                         let active = node.active(m);
                         MinuteSeries {
-                            minute: format_timestamp(start + u64::from(m) * 60_000_000),
+                            minute: format_timestamp(start + u64::from(m) * crate::time::MINUTE_US),
                             label: active.kind.map_or("normal", |k| k.label()),
                             severity: active.severity,
                             ..MinuteSeries::default()
@@ -118,7 +118,7 @@ impl Summary {
     }
 
     fn minute(&mut self, node: u16, at: u64) -> Option<&mut MinuteSeries> {
-        let index = (at.saturating_sub(self.start_micros) / 60_000_000) as usize;
+        let index = (at.saturating_sub(self.start_micros) / crate::time::MINUTE_US) as usize;
         self.nodes.get_mut(node as usize)?.minutes.get_mut(index)
     }
 

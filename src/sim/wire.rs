@@ -11,14 +11,8 @@ use imsight_parsers::sip::Method;
 /// The home domain of the simulated network.
 pub const DOMAIN: &str = "ims.mnc001.mcc001.3gppnetwork.org";
 
-/// Which side of the P-CSCF a message is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Leg {
-    /// Between the UE and the P-CSCF (Gm).
-    Access,
-    /// Between the P-CSCF and the core (Mw).
-    Core,
-}
+/// Which side of the P-CSCF a message is on: access (Gm, toward the UEs) or core (Mw).
+pub use crate::schema::Leg;
 
 /// Who started the dialog or transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -61,6 +61,85 @@ pub enum CaptureEvent<'a> {
     },
 }
 
+/// A [`CaptureEvent`] that owns its bytes, to cross a thread or actor boundary (converted
+/// exactly once, where it leaves the reading thread).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedCaptureEvent {
+    /// A SIP payload.
+    Sip {
+        /// See [`CapturedSip::ts`].
+        ts: Option<u64>,
+        /// Sender, when known.
+        src: Option<SocketAddr>,
+        /// Receiver, when known.
+        dst: Option<SocketAddr>,
+        /// HEP agent: capture id and name, when the payload came inside HEP.
+        hep: Option<(Option<u32>, Option<String>)>,
+        /// The SIP bytes.
+        bytes: Vec<u8>,
+    },
+    /// See [`CaptureEvent::HepNotSip`].
+    HepNotSip,
+    /// See [`CaptureEvent::HepRejected`].
+    HepRejected(ParseError),
+    /// See [`CaptureEvent::HepPayloadRejected`].
+    HepPayloadRejected {
+        /// The agent's timestamp.
+        ts: Option<u64>,
+        /// Why.
+        error: ParseError,
+    },
+    /// See [`CaptureEvent::FrameDone`].
+    FrameDone {
+        /// The frame's capture time.
+        ts: u64,
+    },
+}
+
+impl From<CaptureEvent<'_>> for OwnedCaptureEvent {
+    fn from(event: CaptureEvent<'_>) -> Self {
+        match event {
+            CaptureEvent::Sip(sip) => Self::Sip {
+                ts: sip.ts,
+                src: sip.src,
+                dst: sip.dst,
+                hep: sip.hep.map(|a| (a.capture_id, a.name.map(str::to_owned))),
+                bytes: sip.bytes.to_vec(),
+            },
+            CaptureEvent::HepNotSip => Self::HepNotSip,
+            CaptureEvent::HepRejected(error) => Self::HepRejected(error),
+            CaptureEvent::HepPayloadRejected { ts, error } => {
+                Self::HepPayloadRejected { ts, error }
+            }
+            CaptureEvent::FrameDone { ts } => Self::FrameDone { ts },
+        }
+    }
+}
+
+impl OwnedCaptureEvent {
+    /// The borrowed form, as the pipeline takes it.
+    pub fn as_event(&self) -> CaptureEvent<'_> {
+        match self {
+            Self::Sip { ts, src, dst, hep, bytes } => CaptureEvent::Sip(CapturedSip {
+                ts: *ts,
+                src: *src,
+                dst: *dst,
+                hep: hep.as_ref().map(|(capture_id, name)| HepAgent {
+                    capture_id: *capture_id,
+                    name: name.as_deref(),
+                }),
+                bytes,
+            }),
+            Self::HepNotSip => CaptureEvent::HepNotSip,
+            Self::HepRejected(error) => CaptureEvent::HepRejected(*error),
+            Self::HepPayloadRejected { ts, error } => {
+                CaptureEvent::HepPayloadRejected { ts: *ts, error: *error }
+            }
+            Self::FrameDone { ts } => CaptureEvent::FrameDone { ts: *ts },
+        }
+    }
+}
+
 /// What reading a whole capture did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CaptureSummary {

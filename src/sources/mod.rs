@@ -5,7 +5,9 @@
 pub mod capture;
 pub mod probe_records;
 
-pub use capture::{CaptureEvent, CaptureSummary, CapturedSip, HepAgent, read_capture};
+pub use capture::{
+    CaptureEvent, CaptureSummary, CapturedSip, HepAgent, OwnedCaptureEvent, read_capture,
+};
 pub use probe_records::{LineError, RecordFormat, read_records};
 
 use std::fs::File;

@@ -42,8 +42,7 @@ use events::Agenda;
 use node::NodeSim;
 use outbox::Outbox;
 
-const SECOND: u64 = 1_000_000;
-const MINUTE: u64 = 60 * SECOND;
+use crate::time::{MINUTE_US as MINUTE, SECOND_US as SECOND};
 /// RFC 3261 T1 and T2.
 const T1: u64 = 500_000;
 const T2: u64 = 4 * SECOND;

@@ -1,0 +1,19 @@
+//! The live appliance's actors (actix on tokio): the only room that imports actix, and with
+//! the sources' sockets the only one that imports tokio. Every actor is a thin shell around a
+//! sans-IO core of another room; [`topology`] is the one file that wires them.
+//!
+//! ```text
+//! messages     what flows between actors (owned, batched)
+//! pipeline     FeaturePipelineActor: capture events in, closed minutes out
+//! topology     the actor graph, with each edge's capacity and overflow policy in one table
+//! ```
+//!
+//! Built so far: a capture file driven through the actor graph (the same rows as the
+//! synchronous replay, tested). The HEP listener, inference, matching, decisions and MQTT
+//! outputs join here as their rooms are built.
+
+pub mod messages;
+pub mod pipeline;
+pub mod topology;
+
+pub use topology::{CaptureTopology, run_capture};

@@ -1,0 +1,70 @@
+//! The feature pipeline as an actor: a thin shell around [`FeaturePipeline`].
+
+use actix::{Actor, Context, Handler, Recipient};
+
+use super::messages::{CaptureBatch, EndOfInput, MinutesClosed};
+use crate::pipeline::{FeaturePipeline, PipelineSettings};
+
+/// Feeds capture events to the pipeline and sends every closed minute downstream.
+#[derive(Debug)]
+pub struct FeaturePipelineActor {
+    pipeline: FeaturePipeline,
+    downstream: Recipient<MinutesClosed>,
+    closed: Vec<crate::aggregate::FeatureRow>,
+    mailbox_capacity: usize,
+}
+
+impl FeaturePipelineActor {
+    /// An actor sending closed minutes to `downstream`, with a bounded mailbox.
+    pub fn new(
+        settings: &PipelineSettings,
+        downstream: Recipient<MinutesClosed>,
+        mailbox_capacity: usize,
+    ) -> Self {
+        Self {
+            pipeline: FeaturePipeline::new(settings),
+            downstream,
+            closed: Vec::new(),
+            mailbox_capacity,
+        }
+    }
+
+    fn forward(&mut self) {
+        if self.closed.is_empty() {
+            return;
+        }
+        let rows = std::mem::take(&mut self.closed);
+        // The collector's mailbox is unbounded by design (one row per node-minute); the data
+        // edges that can overflow are bounded in topology.rs.
+        self.downstream.do_send(MinutesClosed { rows, nodes: self.pipeline.node_names().to_vec() });
+    }
+}
+
+impl Actor for FeaturePipelineActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.mailbox_capacity);
+    }
+}
+
+impl Handler<CaptureBatch> for FeaturePipelineActor {
+    type Result = ();
+
+    fn handle(&mut self, batch: CaptureBatch, _: &mut Self::Context) {
+        for event in &batch.0 {
+            self.pipeline.capture_event(event.as_event(), &mut self.closed);
+        }
+        self.forward();
+    }
+}
+
+impl Handler<EndOfInput> for FeaturePipelineActor {
+    type Result = actix::MessageResult<EndOfInput>;
+
+    fn handle(&mut self, _: EndOfInput, _: &mut Self::Context) -> Self::Result {
+        self.pipeline.finish(&mut self.closed);
+        self.forward();
+        actix::MessageResult((self.pipeline.stats(), self.pipeline.node_names().to_vec()))
+    }
+}
