@@ -264,7 +264,7 @@ impl Accumulator {
 mod tests {
     use super::*;
     use crate::correlate::Completed;
-    use crate::schema::{CLASSES, RESPONSE_METHODS, TIMED_METHODS, index_of};
+    use crate::schema::{CLASSES, REQUEST_METHODS, RESPONSE_METHODS, TIMED_METHODS, index_of};
 
     fn done(method: &str, code: Option<u16>, leg: Leg, ms: u64) -> Completed {
         Completed {
@@ -332,22 +332,9 @@ mod tests {
     /// Minute traffic covering every method, leg, class, listed code, timeout and message kind.
     fn traffic() -> (Vec<Completed>, Vec<MessageSeen>, u64, u64) {
         let mut rng = Lcg(7);
-        let methods = [
-            "REGISTER",
-            "INVITE",
-            "BYE",
-            "CANCEL",
-            "PRACK",
-            "UPDATE",
-            "OPTIONS",
-            "SUBSCRIBE",
-            "NOTIFY",
-            "PUBLISH",
-            "MESSAGE",
-            "INFO",
-            "REFER",
-            "FOO",
-        ];
+        // Every method with a counter (ACK is no transaction) and one without.
+        let methods: Vec<&str> =
+            REQUEST_METHODS.iter().copied().filter(|m| *m != "ACK").chain(["FOO"]).collect();
         let codes = [
             200, 202, 301, 401, 403, 404, 407, 408, 480, 481, 486, 487, 488, 500, 503, 504, 580,
             603, 699, 302, 420,

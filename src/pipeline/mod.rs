@@ -149,6 +149,7 @@ impl FeaturePipeline {
         }
     }
 
+    #[inline]
     fn push_sip(&mut self, sip: &CapturedSip<'_>) -> u64 {
         let ts = sip.ts.unwrap_or(self.clock.newest());
         let side = match (sip.hep, sip.src, sip.dst) {
@@ -203,6 +204,7 @@ impl FeaturePipeline {
         Some(end)
     }
 
+    #[inline]
     fn hold(&mut self, ts: u64, node: usize, held: Held) {
         if ts < self.buffer.released() {
             // Later than the allowed lateness: its transactions may already be closed.
@@ -220,7 +222,7 @@ impl FeaturePipeline {
     pub fn capture_event(&mut self, event: CaptureEvent<'_>, out: &mut Vec<FeatureRow>) {
         match event {
             CaptureEvent::Sip(sip) if sip.hep.is_none() => {
-                self.push(Input::Sip(sip));
+                self.push_sip(&sip);
             }
             CaptureEvent::Sip(sip) => {
                 let ts = self.push_sip(&sip);

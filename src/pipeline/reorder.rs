@@ -57,6 +57,7 @@ impl ReorderBuffer {
         self.released
     }
 
+    #[inline]
     pub(super) fn hold(&mut self, ts: u64, node: usize, held: Held) {
         self.sequence += 1;
         self.pending.push(Reverse(Pending { ts, sequence: self.sequence, node, held }));

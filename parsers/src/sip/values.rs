@@ -206,28 +206,34 @@ fn first_comma(value: &[u8]) -> Option<usize> {
 }
 
 fn parse_via(entry: &[u8]) -> Option<Via<'_>> {
+    // Read for every message (transaction matching): split on ASCII bytes with memchr rather
+    // than `str` char searches. Cutting valid UTF-8 at ASCII bytes keeps char boundaries.
     let entry = std::str::from_utf8(entry).ok()?;
-    let (protocol, rest) = entry.split_once(|c: char| c.is_ascii_whitespace())?;
-    let mut protocol_parts = protocol.split('/');
-    let (Some(name), Some(_version), Some(transport), None) = (
-        protocol_parts.next(),
-        protocol_parts.next(),
-        protocol_parts.next(),
-        protocol_parts.next(),
-    ) else {
+    let space = entry.bytes().position(|b| b.is_ascii_whitespace())?;
+    let (protocol, rest) = (&entry[..space], &entry[space + 1..]);
+    let mut slashes = memchr::memchr_iter(b'/', protocol.as_bytes());
+    let (Some(first), Some(second), None) = (slashes.next(), slashes.next(), slashes.next()) else {
         return None;
     };
+    let (name, transport) = (&protocol[..first], &protocol[second + 1..]);
     if !name.eq_ignore_ascii_case("SIP") || transport.is_empty() {
         return None;
     }
-    let mut params = rest.split(';');
-    let sent_by = params.next()?.trim();
+    let sent_by_end = memchr::memchr(b';', rest.as_bytes()).unwrap_or(rest.len());
+    let sent_by = rest[..sent_by_end].trim();
     if sent_by.is_empty() {
         return None;
     }
     let mut via = Via { transport, sent_by, branch: None, received: None };
-    for param in params {
-        let (key, value) = param.split_once('=').unwrap_or((param, ""));
+    let mut params = &rest[sent_by_end..];
+    while let Some(tail) = params.strip_prefix(';') {
+        let end = memchr::memchr(b';', tail.as_bytes()).unwrap_or(tail.len());
+        let param = &tail[..end];
+        params = &tail[end..];
+        let (key, value) = match memchr::memchr(b'=', param.as_bytes()) {
+            Some(eq) => (&param[..eq], &param[eq + 1..]),
+            None => (param, ""),
+        };
         let (key, value) = (key.trim(), value.trim());
         if key.eq_ignore_ascii_case("branch") && !value.is_empty() {
             via.branch = Some(value);
@@ -378,5 +384,42 @@ l: 0\r\n\r\n";
         assert_eq!(m.cseq(), None);
         assert_eq!(m.top_via(), None);
         assert_eq!(m.expires(), None);
+    }
+
+    /// The straightforward `str`-splitting reading of a Via entry, kept as the reference the
+    /// byte-level parser must agree with.
+    fn reference_via(entry: &[u8]) -> Option<Via<'_>> {
+        let entry = std::str::from_utf8(entry).ok()?;
+        let (protocol, rest) = entry.split_once(|c: char| c.is_ascii_whitespace())?;
+        let parts: Vec<&str> = protocol.split('/').collect();
+        let [name, _version, transport] = parts[..] else { return None };
+        if !name.eq_ignore_ascii_case("SIP") || transport.is_empty() {
+            return None;
+        }
+        let mut params = rest.split(';');
+        let sent_by = params.next()?.trim();
+        if sent_by.is_empty() {
+            return None;
+        }
+        let mut via = Via { transport, sent_by, branch: None, received: None };
+        for param in params {
+            let (key, value) = param.split_once('=').unwrap_or((param, ""));
+            let (key, value) = (key.trim(), value.trim());
+            if key.eq_ignore_ascii_case("branch") && !value.is_empty() {
+                via.branch = Some(value);
+            } else if key.eq_ignore_ascii_case("received") && !value.is_empty() {
+                via.received = Some(value);
+            }
+        }
+        Some(via)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn via_parsing_agrees_with_the_reference(
+            entry in "(SIP|sip|SIPS|x)(/2\\.0)?(/UDP|/TCP|/)?(/x)?[ \t]?[ a-z0-9.:;=\t/éb]{0,40}(;branch=z9hG4bK[a-z0-9]{0,6})?(;received=[0-9.]{0,9})?;?"
+        ) {
+            proptest::prop_assert_eq!(parse_via(entry.as_bytes()), reference_via(entry.as_bytes()));
+        }
     }
 }
