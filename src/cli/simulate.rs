@@ -107,10 +107,10 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
         summary.overall.requests_total(),
         summary.overall.responses_total(),
         classes.join(", "),
-        outputs
-            .hep
-            .as_ref()
-            .map_or_else(String::new, |h| format!("; {} HEP datagrams sent", h.sent)),
+        outputs.hep.as_ref().map(|h| h.stats()).map_or_else(String::new, |h| format!(
+            "; {} HEP datagrams sent, {} refused by the socket",
+            h.sent, h.send_failed
+        )),
     );
     Ok(())
 }

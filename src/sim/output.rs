@@ -88,9 +88,17 @@ pub struct HepSender {
     /// Simulated seconds per real second; 0 sends as fast as possible.
     speed: f64,
     started: Option<(u64, std::time::Instant)>,
+    stats: HepSenderStats,
+    node_names: Vec<String>,
+}
+
+/// What a [`HepSender`] counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HepSenderStats {
     /// Datagrams sent.
     pub sent: u64,
-    node_names: Vec<String>,
+    /// Datagrams the socket refused (full buffer, no listener yet on some systems).
+    pub send_failed: u64,
 }
 
 impl HepSender {
@@ -107,7 +115,7 @@ impl HepSender {
         };
         let socket = UdpSocket::bind(bind)?;
         socket.connect(target)?;
-        Ok(Self { socket, speed, started: None, sent: 0, node_names })
+        Ok(Self { socket, speed, started: None, stats: HepSenderStats::default(), node_names })
     }
 
     /// Sends one message, waiting until its time at the chosen speed.
@@ -138,10 +146,16 @@ impl HepSender {
             (0, 0x0f, payload),
         ]);
         // A full socket buffer is not fatal for a traffic generator: count and go on.
-        if self.socket.send(&packet).is_ok() {
-            self.sent += 1;
+        match self.socket.send(&packet) {
+            Ok(_) => self.stats.sent += 1,
+            Err(_) => self.stats.send_failed += 1,
         }
         Ok(())
+    }
+
+    /// What the sender counted.
+    pub fn stats(&self) -> HepSenderStats {
+        self.stats
     }
 }
 
