@@ -225,19 +225,40 @@ pub const CODES: [u16; 18] =
 /// Methods with response-time mean and spread.
 pub const TIMED_METHODS: [&str; 5] = ["REGISTER", "INVITE", "BYE", "MESSAGE", "SUBSCRIBE"];
 
-/// Builds the catalogue (cheap; call [`catalogue`] for the cached one).
+/// Builds the catalogue (cheap; call [`catalogue`] for the cached one), group by group, in
+/// the order of docs/features.md.
 fn build() -> Vec<Feature> {
-    use Measure as M;
-    use Paths::{Both, Each, SipOnly};
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    let mut f = Vec::with_capacity(FEATURE_COUNT);
-    let mut add = |measure: Measure,
-                   name: String,
-                   group: &'static str,
-                   unit: &'static str,
-                   definition: String,
-                   paths: Paths| {
-        f.push(Feature {
+    let mut catalogue = Catalogue(Vec::with_capacity(FEATURE_COUNT));
+    for group in [
+        requests,
+        responses,
+        timeouts_and_retransmissions,
+        timing,
+        legs,
+        distinct_and_ratios,
+        volume_and_health,
+    ] {
+        group(&mut catalogue);
+    }
+    catalogue.0
+}
+
+/// The catalogue under construction.
+struct Catalogue(Vec<Feature>);
+
+impl Catalogue {
+    fn add(
+        &mut self,
+        measure: Measure,
+        name: String,
+        group: &'static str,
+        unit: &'static str,
+        definition: String,
+        paths: Paths,
+    ) {
+        // Built once per process (`catalogue` caches it): leaking makes the names `'static`.
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        self.0.push(Feature {
             name: leak(name),
             group,
             unit,
@@ -245,17 +266,25 @@ fn build() -> Vec<Feature> {
             paths,
             measure,
         });
-    };
-    let groups = [
-        (MethodGroup::Register, "register", "REGISTER"),
-        (MethodGroup::Invite, "invite", "INVITE"),
-        (MethodGroup::Other, "other", "other"),
-    ];
+    }
+}
+
+/// REGISTER, INVITE and every other method, for timeouts and retransmissions.
+const GROUPS: [(MethodGroup, &str, &str); 3] = [
+    (MethodGroup::Register, "register", "REGISTER"),
+    (MethodGroup::Invite, "invite", "INVITE"),
+    (MethodGroup::Other, "other", "other"),
+];
+
+/// Requests per method (ACK: first copies).
+fn requests(c: &mut Catalogue) {
+    use Measure as M;
+    use Paths::{Both, SipOnly};
     for method in REQUEST_METHODS {
         let id = MethodId::from_name(method);
         let lower = method.to_ascii_lowercase();
         if id == MethodId::ACK {
-            add(
+            c.add(
                 M::Requests(id),
                 "req_ack".into(),
                 "requests",
@@ -264,7 +293,7 @@ fn build() -> Vec<Feature> {
                 SipOnly,
             );
         } else {
-            add(
+            c.add(
                 M::Requests(id),
                 format!("req_{lower}"),
                 "requests",
@@ -276,7 +305,7 @@ fn build() -> Vec<Feature> {
             );
         }
     }
-    add(
+    c.add(
         M::Requests(MethodId::OTHER),
         "req_other".into(),
         "requests",
@@ -284,9 +313,15 @@ fn build() -> Vec<Feature> {
         "transactions of any other method completing in the minute".into(),
         Both,
     );
+}
+
+/// Final responses per method and class, and status codes.
+fn responses(c: &mut Catalogue) {
+    use Measure as M;
+    use Paths::{Both, SipOnly};
     for method in RESPONSE_METHODS {
         for class in CLASSES {
-            add(
+            c.add(
                 M::Finals(MethodId::from_name(method), class as u8),
                 format!("resp_{}_{class}xx", method.to_ascii_lowercase()),
                 "final responses",
@@ -298,7 +333,7 @@ fn build() -> Vec<Feature> {
     }
     for code in CODES {
         if code < 200 {
-            add(
+            c.add(
                 M::Code(code),
                 format!("code_{code}"),
                 "status codes",
@@ -307,7 +342,7 @@ fn build() -> Vec<Feature> {
                 SipOnly,
             );
         } else {
-            add(
+            c.add(
                 M::Code(code),
                 format!("code_{code}"),
                 "status codes",
@@ -317,9 +352,15 @@ fn build() -> Vec<Feature> {
             );
         }
     }
-    for (group, name, what) in groups {
+}
+
+/// Timeouts, retransmissions and duplicates.
+fn timeouts_and_retransmissions(c: &mut Catalogue) {
+    use Measure as M;
+    use Paths::{Both, SipOnly};
+    for (group, name, what) in GROUPS {
         let what = if group == MethodGroup::Other { "other-method" } else { what };
-        add(
+        c.add(
             M::Timeouts(group),
             format!("timeout_{name}"),
             "timeouts",
@@ -330,8 +371,8 @@ fn build() -> Vec<Feature> {
             Both,
         );
     }
-    for (group, name, what) in groups {
-        add(
+    for (group, name, what) in GROUPS {
+        c.add(
             M::Retransmissions(group),
             format!("retx_{name}"),
             "retransmissions",
@@ -340,7 +381,7 @@ fn build() -> Vec<Feature> {
             SipOnly,
         );
     }
-    add(
+    c.add(
         M::ResponseRetransmissions,
         "retx_responses".into(),
         "retransmissions",
@@ -348,7 +389,7 @@ fn build() -> Vec<Feature> {
         "retransmitted copies of responses".into(),
         SipOnly,
     );
-    add(
+    c.add(
         M::Duplicates,
         "duplicates".into(),
         "retransmissions",
@@ -356,10 +397,16 @@ fn build() -> Vec<Feature> {
         "copies of a message seen again within 20 ms (the same packet captured twice, e.g. by two HEP agents)".into(),
         SipOnly,
     );
+}
+
+/// Response times and call set-up delays.
+fn timing(c: &mut Catalogue) {
+    use Measure as M;
+    use Paths::{Both, SipOnly};
     for method in TIMED_METHODS {
         let id = MethodId::from_name(method);
         let lower = method.to_ascii_lowercase();
-        add(
+        c.add(
             M::ResponseTimeMean(id),
             format!("rt_{lower}_mean_ms"),
             "response times",
@@ -369,7 +416,7 @@ fn build() -> Vec<Feature> {
             ),
             Both,
         );
-        add(
+        c.add(
             M::ResponseTimeStd(id),
             format!("rt_{lower}_std_ms"),
             "response times",
@@ -378,7 +425,7 @@ fn build() -> Vec<Feature> {
             Both,
         );
     }
-    add(
+    c.add(
         M::SetupMean,
         "setup_mean_ms".into(),
         "call setup",
@@ -386,7 +433,7 @@ fn build() -> Vec<Feature> {
         "mean time from INVITE to its first 180, 183 or 2xx (call set-up delay)".into(),
         SipOnly,
     );
-    add(
+    c.add(
         M::SetupStd,
         "setup_std_ms".into(),
         "call setup",
@@ -394,7 +441,7 @@ fn build() -> Vec<Feature> {
         "standard deviation of the call set-up delay".into(),
         SipOnly,
     );
-    add(
+    c.add(
         M::TryingMean,
         "trying_mean_ms".into(),
         "call setup",
@@ -402,6 +449,12 @@ fn build() -> Vec<Feature> {
         "mean time from INVITE to its 100 Trying".into(),
         SipOnly,
     );
+}
+
+/// The access and core legs apart.
+fn legs(c: &mut Catalogue) {
+    use Measure as M;
+    use Paths::Both;
     for (measure, name, definition) in [
         (
             M::LegTransactions(Leg::Access),
@@ -420,9 +473,9 @@ fn build() -> Vec<Feature> {
         (M::LegTimeouts(Leg::Access), "access_timeouts", "access-leg transactions timing out"),
         (M::LegTimeouts(Leg::Core), "core_timeouts", "core-leg transactions timing out"),
     ] {
-        add(measure, name.into(), "legs", "count", definition.into(), Both);
+        c.add(measure, name.into(), "legs", "count", definition.into(), Both);
     }
-    add(
+    c.add(
         M::CoreResponseTimeMean(MethodId::REGISTER),
         "core_rt_register_mean_ms".into(),
         "legs",
@@ -430,7 +483,7 @@ fn build() -> Vec<Feature> {
         "mean REGISTER response time on the core leg (upstream)".into(),
         Both,
     );
-    add(
+    c.add(
         M::CoreResponseTimeMean(MethodId::INVITE),
         "core_rt_invite_mean_ms".into(),
         "legs",
@@ -438,7 +491,13 @@ fn build() -> Vec<Feature> {
         "mean INVITE response time on the core leg (upstream)".into(),
         Both,
     );
-    add(
+}
+
+/// Distinct identities and ratios.
+fn distinct_and_ratios(c: &mut Catalogue) {
+    use Measure as M;
+    use Paths::{Both, Each, SipOnly};
+    c.add(
         M::DistinctDialogs,
         "distinct_dialogs".into(),
         "distinct",
@@ -446,7 +505,7 @@ fn build() -> Vec<Feature> {
         "distinct Call-IDs among transactions completing in the minute".into(),
         Both,
     );
-    add(
+    c.add(
         M::DistinctSubscribers,
         "distinct_subscribers".into(),
         "distinct",
@@ -454,7 +513,7 @@ fn build() -> Vec<Feature> {
         "distinct subscribers among completing transactions (SIP: UE address on the access leg; records: the subscriber field)".into(),
         Each,
     );
-    add(
+    c.add(
         M::DistinctRegisteredAors,
         "distinct_registered_aors".into(),
         "distinct",
@@ -486,9 +545,15 @@ fn build() -> Vec<Feature> {
         (M::ServerErrorRatio, "server_error_ratio", "transactions with 5xx / transactions"),
         (M::TimeoutRatio, "timeout_ratio", "timed-out transactions / transactions"),
     ] {
-        add(measure, name.into(), "ratios", "ratio", definition.into(), Both);
+        c.add(measure, name.into(), "ratios", "ratio", definition.into(), Both);
     }
-    add(
+}
+
+/// Volume, and what the node's input itself looked like.
+fn volume_and_health(c: &mut Catalogue) {
+    use Measure as M;
+    use Paths::{Both, SipOnly};
+    c.add(
         M::Messages,
         "messages".into(),
         "volume",
@@ -496,7 +561,7 @@ fn build() -> Vec<Feature> {
         "SIP messages seen (every copy)".into(),
         SipOnly,
     );
-    add(
+    c.add(
         M::Transactions,
         "transactions".into(),
         "volume",
@@ -504,7 +569,7 @@ fn build() -> Vec<Feature> {
         "transactions completing in the minute (all methods, both legs)".into(),
         Both,
     );
-    add(
+    c.add(
         M::MeanMessageBytes,
         "mean_message_bytes".into(),
         "volume",
@@ -512,7 +577,7 @@ fn build() -> Vec<Feature> {
         "mean size of the SIP messages seen".into(),
         SipOnly,
     );
-    add(
+    c.add(
         M::UnmatchedResponses,
         "unmatched_responses".into(),
         "health",
@@ -520,7 +585,7 @@ fn build() -> Vec<Feature> {
         "responses matching no known transaction".into(),
         SipOnly,
     );
-    add(
+    c.add(
         M::ParseErrors,
         "parse_errors".into(),
         "health",
@@ -528,7 +593,7 @@ fn build() -> Vec<Feature> {
         "messages rejected by the parser".into(),
         SipOnly,
     );
-    add(
+    c.add(
         M::LateRecords,
         "late_records".into(),
         "health",
@@ -536,7 +601,7 @@ fn build() -> Vec<Feature> {
         "records that arrived after their minute had closed (dropped)".into(),
         Both,
     );
-    add(
+    c.add(
         M::NoRecords,
         "no_records".into(),
         "health",
@@ -544,7 +609,6 @@ fn build() -> Vec<Feature> {
         "1 when the node had no record at all in the minute, else 0".into(),
         Both,
     );
-    f
 }
 
 /// The catalogue, in order.
