@@ -58,12 +58,9 @@ pub enum InputError {
         /// The file.
         path: String,
         /// Why.
-        source: ParseErrorSource,
+        source: imsight_parsers::ParseError,
     },
 }
-
-/// A parser error as the source of an [`InputError`].
-pub type ParseErrorSource = imsight_parsers::ParseError;
 
 /// An opened input file, its kind recognised, positioned at its start.
 #[derive(Debug)]
