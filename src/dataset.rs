@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use imsight_parsers::xdr::time::{format_timestamp, parse_timestamp};
@@ -58,68 +58,202 @@ pub fn read_labels(path: &Path) -> Result<Labels, LabelError> {
     Ok(labels)
 }
 
-/// Writes `rows` to `out`: CSV, or `.npy` plus a `.rows.csv` index when `out` ends in `.npy`.
-pub fn write_rows(
-    out: &Path,
-    rows: &[FeatureRow],
-    names: &[String],
-    labels: Option<&Labels>,
-) -> std::io::Result<()> {
-    let npy = out.extension().is_some_and(|e| e == "npy");
-    let index_path = if npy { out.with_extension("rows.csv") } else { out.to_path_buf() };
-    let mut index = BufWriter::new(File::create(&index_path)?);
-    write!(index, "node,minute,source_silent")?;
-    if labels.is_some() {
-        write!(index, ",label,severity")?;
-    }
-    if !npy {
-        for feature in catalogue() {
-            write!(index, ",{}", feature.name)?;
-        }
-    }
-    writeln!(index)?;
-    for row in rows {
-        let node = names.get(row.node).map_or("", String::as_str);
-        write!(index, "{node},{},{}", format_timestamp(row.minute), u8::from(row.source_silent))?;
-        if let Some(labels) = labels {
-            match labels.get(&(node.to_owned(), row.minute)) {
-                Some((class, severity)) => write!(index, ",{class},{severity}")?,
-                None => write!(index, ",,")?,
-            }
-        }
-        if !npy {
-            for value in &row.values {
-                write!(index, ",{value}")?;
-            }
-        }
-        writeln!(index)?;
-    }
-    index.flush()?;
-    if npy {
-        write_npy(out, rows)?;
-    }
-    Ok(())
+/// Where closed node-minutes go, one at a time, as they close.
+pub trait RowSink {
+    /// Takes one row; `nodes` names the node indexes known so far.
+    fn row(&mut self, row: FeatureRow, nodes: &[String]);
 }
 
-/// NumPy's `.npy` version 1.0: a magic string, a Python-literal header padded to 64 bytes,
-/// then little-endian float32 values, row-major.
-fn write_npy(path: &Path, rows: &[FeatureRow]) -> std::io::Result<()> {
-    let mut file = BufWriter::new(File::create(path)?);
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({}, {}), }}",
-        rows.len(),
-        FEATURE_COUNT
-    );
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
-    header.push('\n');
-    file.write_all(b"\x93NUMPY\x01\x00")?;
-    file.write_all(&(header.len() as u16).to_le_bytes())?;
-    file.write_all(header.as_bytes())?;
-    for row in rows {
-        for value in &row.values {
-            file.write_all(&value.to_le_bytes())?;
+/// Collects the rows in memory (tests, short inputs).
+impl RowSink for Vec<FeatureRow> {
+    fn row(&mut self, row: FeatureRow, _: &[String]) {
+        self.push(row);
+    }
+}
+
+/// Bytes before the `.npy` data: reserved up front so that rows can be written as they come
+/// and the row count filled in at the end (NumPy only needs the header padded with spaces to a
+/// multiple of 64 bytes).
+const NPY_PREFIX_LEN: usize = 128;
+
+/// Writes rows as they close: CSV (`node,minute,source_silent[,label,severity],<130 features>`),
+/// or, for an `out` ending in `.npy`, float32 `[rows, 130]` plus a `.rows.csv` index beside it.
+/// Memory does not grow with the input. Fields are quoted where they need it (a node name from
+/// the input may hold a comma or a newline).
+#[derive(Debug)]
+pub struct RowWriter {
+    index: csv::Writer<BufWriter<File>>,
+    npy: Option<BufWriter<File>>,
+    labels: Option<Labels>,
+    rows: u64,
+    /// The first write error; later rows are dropped and [`RowWriter::finish`] reports it.
+    error: Option<std::io::Error>,
+    field: String,
+}
+
+impl RowWriter {
+    /// Creates the output file(s) and writes the header: an unwritable path fails here, before
+    /// any input is read.
+    pub fn create(out: &Path, labels: Option<Labels>) -> std::io::Result<Self> {
+        let npy = out.extension().is_some_and(|e| e == "npy");
+        let index_path = if npy { out.with_extension("rows.csv") } else { out.to_path_buf() };
+        let mut index = csv::Writer::from_writer(BufWriter::new(File::create(&index_path)?));
+        let mut header = vec!["node", "minute", "source_silent"];
+        if labels.is_some() {
+            header.extend(["label", "severity"]);
+        }
+        if !npy {
+            header.extend(catalogue().iter().map(|f| f.name));
+        }
+        index.write_record(&header).map_err(std::io::Error::other)?;
+        let npy = if npy {
+            let mut file = BufWriter::new(File::create(out)?);
+            file.write_all(&[b' '; NPY_PREFIX_LEN])?;
+            Some(file)
+        } else {
+            None
+        };
+        Ok(Self { index, npy, labels, rows: 0, error: None, field: String::new() })
+    }
+
+    fn write(&mut self, row: &FeatureRow, nodes: &[String]) -> std::io::Result<()> {
+        use std::fmt::Write as _;
+        let node = nodes.get(row.node).map_or("", String::as_str);
+        let index = &mut self.index;
+        index.write_field(node)?;
+        index.write_field(format_timestamp(row.minute))?;
+        index.write_field(if row.source_silent { "1" } else { "0" })?;
+        if let Some(labels) = &self.labels {
+            match labels.get(&(node.to_owned(), row.minute)) {
+                Some((class, severity)) => {
+                    index.write_field(class)?;
+                    index.write_field(severity.to_string())?;
+                }
+                None => {
+                    index.write_field("")?;
+                    index.write_field("")?;
+                }
+            }
+        }
+        match &mut self.npy {
+            Some(file) => {
+                for value in &row.values {
+                    file.write_all(&value.to_le_bytes())?;
+                }
+            }
+            None => {
+                for value in &row.values {
+                    self.field.clear();
+                    // Writing to a String cannot fail.
+                    let _ = write!(self.field, "{value}");
+                    index.write_field(&self.field)?;
+                }
+            }
+        }
+        index.write_record(None::<&[u8]>)?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Flushes everything and fills in the `.npy` header; returns the rows written, or the
+    /// first error met while writing.
+    pub fn finish(mut self) -> std::io::Result<u64> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        self.index.flush()?;
+        if let Some(file) = self.npy.take() {
+            let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(&npy_prefix(self.rows))?;
+            file.flush()?;
+        }
+        Ok(self.rows)
+    }
+}
+
+impl RowSink for RowWriter {
+    fn row(&mut self, row: FeatureRow, nodes: &[String]) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(error) = self.write(&row, nodes) {
+            self.error = Some(error);
         }
     }
-    file.flush()
+}
+
+/// NumPy's `.npy` version 1.0 prefix: a magic string, the header length, and a Python-literal
+/// header padded with spaces to [`NPY_PREFIX_LEN`] bytes; little-endian float32 values follow,
+/// row-major.
+fn npy_prefix(rows: u64) -> Vec<u8> {
+    let header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {FEATURE_COUNT}), }}");
+    let header_len = NPY_PREFIX_LEN - 10;
+    let mut prefix = Vec::with_capacity(NPY_PREFIX_LEN);
+    prefix.extend_from_slice(b"\x93NUMPY\x01\x00");
+    prefix.extend_from_slice(&(header_len as u16).to_le_bytes());
+    prefix.extend_from_slice(header.as_bytes());
+    prefix.resize(NPY_PREFIX_LEN - 1, b' ');
+    prefix.push(b'\n');
+    prefix
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(node: usize, minute: u64, first: f32) -> FeatureRow {
+        let mut values = [0.0; FEATURE_COUNT];
+        values[0] = first;
+        FeatureRow { node, minute: minute * 60_000_000, values, source_silent: false }
+    }
+
+    #[test]
+    fn node_names_with_commas_and_newlines_stay_in_their_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("f.csv");
+        let mut writer = RowWriter::create(&out, None).unwrap();
+        let nodes = ["evil,node\nforged,row".to_owned(), "plain".to_owned()];
+        writer.row(row(0, 29_000_000, 1.5), &nodes);
+        writer.row(row(1, 29_000_001, 2.0), &nodes);
+        assert_eq!(writer.finish().unwrap(), 2);
+        let mut reader = csv::Reader::from_path(&out).unwrap();
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 2);
+        assert_eq!(&records[0][0], "evil,node\nforged,row");
+        assert_eq!(&records[0][3], "1.5");
+        assert_eq!(&records[1][0], "plain");
+        assert_eq!(records[1].len(), 3 + FEATURE_COUNT);
+    }
+
+    #[test]
+    fn the_npy_header_is_filled_in_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("f.npy");
+        let mut writer = RowWriter::create(&out, None).unwrap();
+        for i in 0..3 {
+            writer.row(row(0, 29_000_000 + i, i as f32), &["n".to_owned()]);
+        }
+        writer.finish().unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0, "NumPy wants the data aligned");
+        let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+        assert!(header.contains("'shape': (3, 130)"), "{header}");
+        assert!(header.ends_with('\n'));
+        assert_eq!(bytes.len(), NPY_PREFIX_LEN + 3 * FEATURE_COUNT * 4);
+        let second = &bytes[NPY_PREFIX_LEN + FEATURE_COUNT * 4..][..4];
+        assert_eq!(f32::from_le_bytes(second.try_into().unwrap()), 1.0);
+        let index = std::fs::read_to_string(dir.path().join("f.rows.csv")).unwrap();
+        assert_eq!(index.lines().count(), 4);
+    }
+
+    #[test]
+    fn an_unwritable_output_fails_before_any_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("missing-folder").join("f.csv");
+        assert!(RowWriter::create(&out, None).is_err());
+    }
 }

@@ -10,6 +10,7 @@ use imsight_parsers::ParseError;
 use imsight_parsers::capture::DecoderConfig;
 
 use crate::aggregate::FeatureRow;
+use crate::dataset::RowSink;
 use crate::pipeline::{FeaturePipeline, Input, PipelineSettings, PipelineStats};
 use crate::sources::{
     CapturedSip, InputError, InputKind, OpenedInput, RecordFormat, read_capture, read_records,
@@ -42,32 +43,54 @@ impl ReplayStats {
 
 /// The result of a replay.
 #[derive(Debug, Clone, Default)]
-pub struct FeatureRun {
-    /// One row per node and minute, in the order minutes closed.
-    pub rows: Vec<FeatureRow>,
+pub struct FeatureRun<S = Vec<FeatureRow>> {
+    /// Where the rows went: one per node and minute, in the order minutes closed.
+    pub rows: S,
     /// Node names by index.
     pub nodes: Vec<String>,
     /// What was counted.
     pub stats: ReplayStats,
 }
 
-/// Files through the feature pipeline, in event time.
+/// Files through the feature pipeline, in event time; every node-minute goes to the sink as
+/// soon as it closes, so memory does not grow with the input's length.
 #[derive(Debug)]
-pub struct FeatureReplay {
+pub struct FeatureReplay<S = Vec<FeatureRow>> {
     pipeline: FeaturePipeline,
     decoder: DecoderConfig,
-    rows: Vec<FeatureRow>,
+    closed: Vec<FeatureRow>,
+    sink: S,
     record_errors: u64,
 }
 
 impl FeatureReplay {
-    /// A replay with nothing read yet.
+    /// A replay that collects its rows in memory.
     pub fn new(settings: &ReplaySettings) -> Self {
+        Self::with_sink(settings, Vec::new())
+    }
+}
+
+impl<S: RowSink> FeatureReplay<S> {
+    /// A replay handing every closed node-minute to `sink`.
+    pub fn with_sink(settings: &ReplaySettings, sink: S) -> Self {
         Self {
             pipeline: FeaturePipeline::new(&settings.pipeline),
             decoder: settings.decoder.clone(),
-            rows: Vec::new(),
+            closed: Vec::new(),
+            sink,
             record_errors: 0,
+        }
+    }
+
+    /// The sink, with what it received so far.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Hands what closed to the sink.
+    fn deliver(closed: &mut Vec<FeatureRow>, sink: &mut S, nodes: &[String]) {
+        for row in closed.drain(..) {
+            sink.row(row, nodes);
         }
     }
 
@@ -86,9 +109,13 @@ impl FeatureReplay {
 
     /// Reads a pcap or pcapng stream.
     pub fn feed_capture(&mut self, source: impl Read + Send) -> Result<(), ParseError> {
-        let (pipeline, rows) = (&mut self.pipeline, &mut self.rows);
-        let (_, result) =
-            read_capture(source, &self.decoder, |event| pipeline.capture_event(event, rows));
+        let (pipeline, closed, sink) = (&mut self.pipeline, &mut self.closed, &mut self.sink);
+        let (_, result) = read_capture(source, &self.decoder, |event| {
+            pipeline.capture_event(event, closed);
+            if !closed.is_empty() {
+                Self::deliver(closed, sink, pipeline.node_names());
+            }
+        });
         result
     }
 
@@ -96,33 +123,39 @@ impl FeatureReplay {
     pub fn feed_sip(&mut self, ts: u64, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
         let sip = CapturedSip { ts: Some(ts), src: Some(src), dst: Some(dst), hep: None, bytes };
         self.pipeline.push(Input::Sip(sip));
-        self.pipeline.advance(ts, &mut self.rows);
+        self.pipeline.advance(ts, &mut self.closed);
+        Self::deliver(&mut self.closed, &mut self.sink, self.pipeline.node_names());
     }
 
     /// Reads probe records (CSV with a header row, or JSON lines).
     pub fn feed_records(&mut self, reader: impl BufRead, format: RecordFormat) {
+        let (pipeline, closed, sink) = (&mut self.pipeline, &mut self.closed, &mut self.sink);
+        let record_errors = &mut self.record_errors;
         read_records(reader, format, |_, line| {
             match line {
                 Ok(record) => {
-                    if let Some(ts) = self.pipeline.push(Input::Record(record)) {
-                        self.pipeline.advance(ts, &mut self.rows);
+                    if let Some(ts) = pipeline.push(Input::Record(record)) {
+                        pipeline.advance(ts, closed);
+                        Self::deliver(closed, sink, pipeline.node_names());
                     }
                 }
-                Err(_) => self.record_errors += 1,
+                Err(_) => *record_errors += 1,
             }
             ControlFlow::Continue(())
         });
     }
 
     /// Ends the input: every minute up to the last event closes.
-    pub fn finish(mut self) -> FeatureRun {
-        self.pipeline.finish(&mut self.rows);
+    pub fn finish(mut self) -> FeatureRun<S> {
+        self.pipeline.finish(&mut self.closed);
+        Self::deliver(&mut self.closed, &mut self.sink, self.pipeline.node_names());
+        let pipeline = self.pipeline.stats();
         FeatureRun {
-            rows: self.rows,
+            rows: self.sink,
             nodes: self.pipeline.node_names().to_vec(),
             stats: ReplayStats {
-                pipeline: self.pipeline.stats(),
-                record_errors: self.record_errors + self.pipeline.stats().records_without_end,
+                pipeline,
+                record_errors: self.record_errors + pipeline.records_without_end,
             },
         }
     }

@@ -305,3 +305,40 @@ fn features_writes_npy_with_a_row_index_and_joined_labels() {
     assert_eq!(schema["features"].as_array().unwrap().len(), 130);
     assert_eq!(schema["features"][0]["name"], "req_register");
 }
+
+/// A capture cut off in the middle of a frame still gives the features of the frames before
+/// the damage, as `inspect` counts them; the damage is reported, not fatal.
+#[test]
+fn features_of_a_truncated_capture_keep_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(corpus_file("generated-kamailio-sipp__normal.pcapng")).unwrap();
+    let cut = dir.path().join("cut.pcapng");
+    std::fs::write(&cut, &whole[..whole.len() * 2 / 3]).unwrap();
+    let out = dir.path().join("f.csv");
+    let (code, _, stderr) = run(&mut imsight(&[
+        "features",
+        cut.to_str().unwrap(),
+        "--single-node",
+        "kamailio",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("warning:") && stderr.contains("cut.pcapng"), "{stderr}");
+    assert_no_panic(&stderr);
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(csv.lines().count() >= 2, "rows of the frames before the damage: {csv}");
+}
+
+/// An output that cannot be written is found before any input is read.
+#[test]
+fn an_unwritable_features_output_fails_first() {
+    let (code, _, stderr) = run(&mut imsight(&[
+        "features",
+        "/nonexistent/input.pcap",
+        "--out",
+        "/nonexistent-folder/f.csv",
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("cannot write /nonexistent-folder/f.csv"), "{stderr}");
+}

@@ -7,13 +7,12 @@ use clap::Args;
 use imsight_parsers::capture::DecoderConfig;
 
 use super::{CommandError, GlobalArgs};
-use crate::aggregate::FeatureRow;
 use crate::config::NodeConfig;
-use crate::dataset::{read_labels, write_rows};
+use crate::dataset::{RowWriter, read_labels};
 use crate::pipeline::PipelineSettings;
 use crate::replay::{FeatureReplay, ReplaySettings, ReplayStats};
 use crate::schema::{FEATURE_COUNT, SCHEMA_ID, catalogue, schema_hash};
-use crate::sources::open_input;
+use crate::sources::{InputError, open_input};
 use crate::time::SECOND_US;
 
 /// Options of `imsight features`.
@@ -80,7 +79,9 @@ pub fn run(global: &GlobalArgs, args: &FeaturesArgs) -> Result<(), CommandError>
         Some(path) => Some(read_labels(path).map_err(anyhow::Error::from)?),
         None => None,
     };
-    let mut replay = FeatureReplay::new(&settings);
+    let writer = RowWriter::create(out, labels)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let mut replay = FeatureReplay::with_sink(&settings, writer);
     let total: u64 =
         args.inputs.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     let progress = indicatif::ProgressBar::with_draw_target(
@@ -93,28 +94,42 @@ pub fn run(global: &GlobalArgs, args: &FeaturesArgs) -> Result<(), CommandError>
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let mut damaged = 0;
     for input in &args.inputs {
         if input == Path::new("-") {
-            replay
-                .feed_capture(std::io::stdin())
-                .context("cannot read the capture on standard input")?;
+            if let Err(error) = replay.feed_capture(std::io::stdin()) {
+                damaged += 1;
+                eprintln!("warning: standard input: {error}; the frames before it were used");
+            }
         } else {
             let opened = open_input(input, |file| progress.wrap_read(file));
-            replay.feed_input(opened.map_err(anyhow::Error::from)?).map_err(anyhow::Error::from)?;
+            match replay.feed_input(opened.map_err(anyhow::Error::from)?) {
+                Ok(()) => {}
+                // A damaged or truncated capture still counts for what came before the damage,
+                // as `inspect` counts it.
+                Err(error @ InputError::Capture { .. }) => {
+                    damaged += 1;
+                    progress
+                        .suspend(|| eprintln!("warning: {error}; the frames before it were used"));
+                }
+                Err(error) => return Err(anyhow::Error::from(error).into()),
+            }
         }
     }
     progress.finish_and_clear();
     let run = replay.finish();
-    write_rows(out, &run.rows, &run.nodes, labels.as_ref())
-        .with_context(|| format!("cannot write {}", out.display()))?;
-    report(&run.rows, &run.nodes, &run.stats, out);
+    let rows = run.rows.finish().with_context(|| format!("cannot write {}", out.display()))?;
+    report(rows, &run.nodes, &run.stats, out);
+    if damaged > 0 {
+        eprintln!("{damaged} damaged input(s): see the warnings above");
+    }
     Ok(())
 }
 
-fn report(rows: &[FeatureRow], names: &[String], stats: &ReplayStats, out: &Path) {
+fn report(rows: u64, names: &[String], stats: &ReplayStats, out: &Path) {
     eprintln!(
         "wrote {} rows ({} nodes x minutes, {} features) to {}; schema {SCHEMA_ID} {}",
-        rows.len(),
+        rows,
         names.len(),
         FEATURE_COUNT,
         out.display(),
@@ -132,8 +147,8 @@ fn report(rows: &[FeatureRow], names: &[String], stats: &ReplayStats, out: &Path
         p.evicted
     );
     eprintln!(
-        "unusable messages {} (no Via or CSeq), nodes refused at the limit {}, silent minutes {}",
-        p.unusable, p.refused_nodes, p.silent_minutes
+        "unusable messages {} (no Via or CSeq), nodes refused at the limit {}, silent minutes {}, transactions unanswered when the input ended {}",
+        p.unusable, p.refused_nodes, p.silent_minutes, p.open_transactions
     );
 }
 

@@ -251,7 +251,7 @@ impl TransactionTable {
                 } else {
                     0
                 };
-                let deadline = ts + self.timeout;
+                let deadline = ts.saturating_add(self.timeout);
                 entry.insert(Open {
                     start: ts,
                     last_request: ts,
@@ -324,7 +324,7 @@ impl TransactionTable {
                     open.setup_us = Some(elapsed);
                 }
                 // Proceeding: the final answer may take as long as the callee rings.
-                open.deadline = open.start + PROCEEDING_TIMEOUT;
+                open.deadline = open.start.saturating_add(PROCEEDING_TIMEOUT);
                 self.deadlines.push(Reverse((open.deadline, key)));
             }
             return;
@@ -347,7 +347,7 @@ impl TransactionTable {
             registered_aor: (key.method == MethodId::REGISTER && code < 300).then_some(open.aor),
         }));
         // Keep it for a while to recognise retransmissions (Timer J/K).
-        open.deadline = ts + self.timeout;
+        open.deadline = ts.saturating_add(self.timeout);
         self.deadlines.push(Reverse((open.deadline, key)));
     }
 

@@ -70,6 +70,9 @@ pub struct PipelineStats {
     pub unusable: u64,
     /// Transactions evicted at the table size limit.
     pub evicted: u64,
+    /// Transactions open now (after [`FeaturePipeline::finish`]: still unanswered when the
+    /// input ended, before their timeout; they are in no minute).
+    pub open_transactions: u64,
     /// Datagrams on a HEP port that were not valid HEP.
     pub hep_rejected: u64,
     /// Minutes in which the whole source was silent (rows flagged `source_silent`).
@@ -134,6 +137,7 @@ impl FeaturePipeline {
             silent_minutes: aggregate.silent_minutes,
             evicted,
             unusable,
+            open_transactions: self.tables.iter().map(|t| t.len() as u64).sum(),
             ..self.stats
         }
     }
@@ -178,10 +182,13 @@ impl FeaturePipeline {
             return None;
         };
         let (code, end) = match r.result {
-            XdrResult::Status(code) => {
-                (Some(code.0), r.end_micros.or(r.latency_micros.map(|l| r.start_micros + l)))
+            XdrResult::Status(code) => (
+                Some(code.0),
+                r.end_micros.or(r.latency_micros.map(|l| r.start_micros.saturating_add(l))),
+            ),
+            XdrResult::Timeout => {
+                (None, r.end_micros.or(Some(r.start_micros.saturating_add(self.timeout))))
             }
-            XdrResult::Timeout => (None, r.end_micros.or(Some(r.start_micros + self.timeout))),
         };
         let Some(end) = end else {
             self.stats.records_without_end += 1;
