@@ -20,12 +20,12 @@ pub type Labels = HashMap<(String, u64), (String, f64)>;
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
     /// The file cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// A line is not a label line.
     #[error("{path} line {line}: not a label line (JSON with node, minute, class)")]
@@ -40,7 +40,7 @@ pub enum LabelError {
 /// Reads a label file: one JSON object per line with `node`, `minute` (RFC 3339), `class` and
 /// optionally `severity`.
 pub fn read_labels(path: &Path) -> Result<Labels, LabelError> {
-    let io = |source| LabelError::Io { path: path.to_owned(), source };
+    let io = |error| LabelError::Io { path: path.to_owned(), error };
     let file = File::open(path).map_err(io)?;
     let mut labels = HashMap::new();
     for (i, line) in BufReader::new(file).lines().enumerate() {

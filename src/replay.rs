@@ -30,11 +30,16 @@ pub struct ReplaySettings {
 pub struct ReplayStats {
     /// The pipeline's counters.
     pub pipeline: PipelineStats,
-    /// Probe-record lines rejected (invalid, not UTF-8, unreadable, or without an end time).
+    /// Probe-record lines rejected (invalid, not UTF-8, unreadable).
     pub record_errors: u64,
 }
 
 impl ReplayStats {
+    /// Probe records not used: rejected lines and records without an end time.
+    pub fn unusable_records(&self) -> u64 {
+        self.record_errors + self.pipeline.records_without_end
+    }
+
     /// Messages and packets that did not parse, SIP and HEP together.
     pub fn parse_errors(&self) -> u64 {
         self.pipeline.parse_errors + self.pipeline.hep_rejected
@@ -99,7 +104,7 @@ impl<S: RowSink> FeatureReplay<S> {
         match input.kind {
             InputKind::Capture(_) => self
                 .feed_capture(input.reader)
-                .map_err(|source| InputError::Capture { path: input.path, source }),
+                .map_err(|error| InputError::Capture { path: input.path, error }),
             InputKind::Records(format) => {
                 self.feed_records(input.reader, format);
                 Ok(())
@@ -153,10 +158,7 @@ impl<S: RowSink> FeatureReplay<S> {
         FeatureRun {
             rows: self.sink,
             nodes: self.pipeline.node_names().to_vec(),
-            stats: ReplayStats {
-                pipeline,
-                record_errors: self.record_errors + pipeline.records_without_end,
-            },
+            stats: ReplayStats { pipeline, record_errors: self.record_errors },
         }
     }
 }

@@ -696,6 +696,24 @@ mod tests {
     }
 
     #[test]
+    fn every_measure_is_one_the_accumulator_computes() {
+        for feature in catalogue() {
+            let ok = match feature.measure {
+                Measure::Finals(method, class) => {
+                    method != MethodId::OTHER && (2..=6).contains(&class)
+                }
+                Measure::LegFinals(_, class) => matches!(class, 4 | 5),
+                Measure::Code(code) => CODES.contains(&code),
+                Measure::ResponseTimeMean(method)
+                | Measure::ResponseTimeStd(method)
+                | Measure::CoreResponseTimeMean(method) => method != MethodId::OTHER,
+                _ => true,
+            };
+            assert!(ok, "{}: {:?} has no counter of its own", feature.name, feature.measure);
+        }
+    }
+
+    #[test]
     fn every_measure_appears_once() {
         let measures: Vec<Measure> = catalogue().iter().map(|f| f.measure).collect();
         for (i, m) in measures.iter().enumerate() {

@@ -185,3 +185,18 @@ fn environment_strings_are_converted_to_the_key_type() {
     assert_eq!(config.inference.max_batch, 128);
     assert_eq!(config.mqtt.password.as_deref(), Some("1234"), "a numeric secret stays a string");
 }
+
+#[test]
+fn bad_node_addresses_are_named_where_they_were_written() {
+    let file = site_file(
+        "[[nodes]]\nname = \"p1\"\naccess = [\"nope\", \"10.0.0.1\", \"alsobad\"]\ncore = [\"1.2.3.4:99999\"]\n\
+         [[nodes]]\nname = \"p2\"\naccess = [\"172.20.0.10\"]\ncore = [\"x\"]\n",
+    );
+    let found = problems(Some(file.path()), &[]);
+    assert_eq!(
+        keys(&found),
+        vec!["nodes[0].access[0]", "nodes[0].access[2]", "nodes[0].core[0]", "nodes[1].core[0]"],
+        "{found}"
+    );
+    assert!(found.to_string().contains("`alsobad` is not an address (ip or ip:port)"), "{found}");
+}

@@ -142,13 +142,13 @@ fn report(rows: u64, names: &[String], stats: &ReplayStats, out: &Path) {
         p.records,
         p.unmapped,
         stats.parse_errors(),
-        stats.record_errors,
+        stats.unusable_records(),
         p.late,
         p.evicted
     );
     eprintln!(
-        "unusable messages {} (no Via or CSeq), nodes refused at the limit {}, silent minutes {}, transactions unanswered when the input ended {}",
-        p.unusable, p.refused_nodes, p.silent_minutes, p.open_transactions
+        "unusable messages {} (no Via or CSeq), inputs of nodes refused at the node limit {}, silent minutes {}, transactions unanswered when the input ended {}",
+        p.unusable, p.refused, p.silent_minutes, p.open_transactions
     );
 }
 

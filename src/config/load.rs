@@ -142,6 +142,9 @@ fn file_key(file: Option<&Path>) -> String {
 /// config, so later semantic validation still sees a complete configuration.
 pub fn collect_problems(mut tree: Map<String, Value>) -> (Config, Vec<ConfigProblem>) {
     let mut problems = Vec::new();
+    // Array elements taken out so far, by array (in original indexes): the elements after
+    // them have moved up, and problems must name them where the operator wrote them.
+    let mut removed: HashMap<String, Vec<usize>> = HashMap::new();
     for _ in 0..MAX_PROBLEMS {
         let value = Value::new(None, ValueKind::Table(tree.clone()));
         match serde_path_to_error::deserialize::<_, Config>(value) {
@@ -151,23 +154,32 @@ pub fn collect_problems(mut tree: Map<String, Value>) -> (Config, Vec<ConfigProb
                 return (config, problems);
             }
             Err(error) => {
-                let mut path: Vec<String> = error.path().iter().map(segment_name).collect();
+                let mut path: Vec<PathPart> = error.path().iter().map(PathPart::from).collect();
                 let message = error.inner().to_string();
                 let message = match unknown_field(&message) {
                     Some(field) => {
                         // Depending on where the key was rejected, the path may stop at
                         // the parent table.
-                        if path.last().map(String::as_str) != Some(field) {
-                            path.push(field.to_owned());
+                        if path.last() != Some(&PathPart::Key(field.to_owned())) {
+                            path.push(PathPart::Key(field.to_owned()));
                         }
                         format!("unknown key{}", expected_keys(&strip_key_suffix(&message)))
                     }
                     None => strip_key_suffix(&message),
                 };
-                let removed = remove_path(&mut tree, &path);
-                let origin = removed.as_ref().and_then(|value| value.origin()).map(origin_text);
-                problems.push(ConfigProblem::new(path.join("."), message).with_origin(origin));
-                if removed.is_none() {
+                let original = original_path(&path, &removed);
+                let current: Vec<String> = path.iter().map(PathPart::to_string).collect();
+                let taken = remove_path(&mut tree, &current);
+                if let (Some(_), Some((PathPart::Index(index), array))) =
+                    (&taken, original.split_last())
+                {
+                    let gone = removed.entry(key_text(array)).or_default();
+                    gone.push(*index);
+                    gone.sort_unstable();
+                }
+                let origin = taken.as_ref().and_then(|value| value.origin()).map(origin_text);
+                problems.push(ConfigProblem::new(key_text(&original), message).with_origin(origin));
+                if taken.is_none() {
                     break;
                 }
             }
@@ -184,13 +196,69 @@ fn origin_text(origin: &str) -> String {
         .map_or_else(|_| origin.to_owned(), |path| path.display().to_string())
 }
 
-fn segment_name(segment: &Segment) -> String {
-    match segment {
-        Segment::Seq { index } => index.to_string(),
-        Segment::Map { key } => key.clone(),
-        Segment::Enum { variant } => variant.clone(),
-        Segment::Unknown => "?".to_owned(),
+/// One step of a key path: a table key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PathPart {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&Segment> for PathPart {
+    fn from(segment: &Segment) -> Self {
+        match segment {
+            Segment::Seq { index } => Self::Index(*index),
+            Segment::Map { key } => Self::Key(key.clone()),
+            Segment::Enum { variant } => Self::Key(variant.clone()),
+            Segment::Unknown => Self::Key("?".to_owned()),
+        }
     }
+}
+
+impl std::fmt::Display for PathPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Key(key) => f.write_str(key),
+            Self::Index(index) => write!(f, "{index}"),
+        }
+    }
+}
+
+/// The key as the documentation writes it: `nodes[0].access[2]`.
+fn key_text(path: &[PathPart]) -> String {
+    let mut text = String::new();
+    for part in path {
+        match part {
+            PathPart::Key(key) => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(key);
+            }
+            PathPart::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    text
+}
+
+/// `path` with every array index moved back past the elements removed before it.
+fn original_path(path: &[PathPart], removed: &HashMap<String, Vec<usize>>) -> Vec<PathPart> {
+    let mut original: Vec<PathPart> = Vec::with_capacity(path.len());
+    for part in path {
+        let part = match part {
+            PathPart::Index(index) => {
+                let mut index = *index;
+                for gone in removed.get(&key_text(&original)).into_iter().flatten() {
+                    if *gone <= index {
+                        index += 1;
+                    }
+                }
+                PathPart::Index(index)
+            }
+            key => key.clone(),
+        };
+        original.push(part);
+    }
+    original
 }
 
 /// `unknown field `foo`, expected one of ...` → `foo`.

@@ -24,7 +24,8 @@ pub struct NodeSide {
 pub struct NodeMapStats {
     /// Messages and records that matched no node.
     pub unmapped: u64,
-    /// Nodes not discovered because `max_nodes` was reached.
+    /// Messages and records whose node was not discovered because `max_nodes` was reached
+    /// (one per input, not per name: a name is not kept once refused).
     pub refused: u64,
 }
 

@@ -58,8 +58,9 @@ pub struct PipelineStats {
     pub records: u64,
     /// Messages or records of no known node.
     pub unmapped: u64,
-    /// Nodes not discovered because the most nodes were there.
-    pub refused_nodes: u64,
+    /// Inputs whose node was not discovered because `max_nodes` were there already (also in
+    /// `unmapped`).
+    pub refused: u64,
     /// SIP messages that did not parse (also in their node's `parse_errors` feature).
     pub parse_errors: u64,
     /// Probe records without an end time (nothing says when they completed).
@@ -132,7 +133,7 @@ impl FeaturePipeline {
             .fold((0, 0), |(evicted, unusable), t| (evicted + t.evicted, unusable + t.unusable));
         PipelineStats {
             unmapped: map.unmapped,
-            refused_nodes: map.refused,
+            refused: map.refused,
             late: self.stats.late + aggregate.late_dropped,
             silent_minutes: aggregate.silent_minutes,
             evicted,
@@ -237,8 +238,13 @@ impl FeaturePipeline {
             }
             CaptureEvent::HepRejected(_) => self.stats.hep_rejected += 1,
             CaptureEvent::HepNotSip => {}
-            CaptureEvent::HepPayloadRejected { ts, .. } => {
-                self.advance(ts.unwrap_or(self.clock.newest()), out);
+            CaptureEvent::HepPayloadRejected { packet, .. } => {
+                // The agent still says which node it reports (and may be discovered), and its
+                // clock still moves event time.
+                if let Some(agent) = packet.hep {
+                    self.map.by_hep(packet.src, packet.dst, agent.capture_id, agent.name);
+                }
+                self.advance(packet.ts.unwrap_or(self.clock.newest()), out);
             }
             CaptureEvent::FrameDone { ts } => self.advance(ts, out),
         }

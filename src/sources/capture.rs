@@ -49,8 +49,8 @@ pub enum CaptureEvent<'a> {
     HepRejected(ParseError),
     /// A valid HEP packet whose SIP payload could not be extracted (missing, does not inflate).
     HepPayloadRejected {
-        /// The agent's timestamp, when present.
-        ts: Option<u64>,
+        /// What the packet said of itself: time, addresses and agent (`bytes` empty).
+        packet: CapturedSip<'a>,
         /// Why.
         error: ParseError,
     },
@@ -82,10 +82,11 @@ pub enum OwnedCaptureEvent {
     HepNotSip,
     /// See [`CaptureEvent::HepRejected`].
     HepRejected(ParseError),
-    /// See [`CaptureEvent::HepPayloadRejected`].
+    /// See [`CaptureEvent::HepPayloadRejected`]; `packet` is an [`OwnedCaptureEvent::Sip`]
+    /// without bytes.
     HepPayloadRejected {
-        /// The agent's timestamp.
-        ts: Option<u64>,
+        /// What the packet said of itself.
+        packet: Box<OwnedCaptureEvent>,
         /// Why.
         error: ParseError,
     },
@@ -108,9 +109,10 @@ impl From<CaptureEvent<'_>> for OwnedCaptureEvent {
             },
             CaptureEvent::HepNotSip => Self::HepNotSip,
             CaptureEvent::HepRejected(error) => Self::HepRejected(error),
-            CaptureEvent::HepPayloadRejected { ts, error } => {
-                Self::HepPayloadRejected { ts, error }
-            }
+            CaptureEvent::HepPayloadRejected { packet, error } => Self::HepPayloadRejected {
+                packet: Box::new(CaptureEvent::Sip(packet).into()),
+                error,
+            },
             CaptureEvent::FrameDone { ts } => Self::FrameDone { ts },
         }
     }
@@ -132,9 +134,13 @@ impl OwnedCaptureEvent {
             }),
             Self::HepNotSip => CaptureEvent::HepNotSip,
             Self::HepRejected(error) => CaptureEvent::HepRejected(*error),
-            Self::HepPayloadRejected { ts, error } => {
-                CaptureEvent::HepPayloadRejected { ts: *ts, error: *error }
-            }
+            Self::HepPayloadRejected { packet, error } => match packet.as_event() {
+                CaptureEvent::Sip(packet) => {
+                    CaptureEvent::HepPayloadRejected { packet, error: *error }
+                }
+                // Built from a `Sip` event only; anything else says nothing of a packet.
+                other => other,
+            },
             Self::FrameDone { ts } => CaptureEvent::FrameDone { ts: *ts },
         }
     }
@@ -186,18 +192,18 @@ fn unwrap_hep(datagram: &[u8], on_event: &mut impl FnMut(CaptureEvent<'_>)) {
     if !packet.is_sip() {
         return on_event(CaptureEvent::HepNotSip);
     }
-    let ts = packet.timestamp_micros();
+    let described = CapturedSip {
+        ts: packet.timestamp_micros(),
+        src: packet.src_ip.zip(packet.src_port).map(|(ip, port)| SocketAddr::new(ip, port)),
+        dst: packet.dst_ip.zip(packet.dst_port).map(|(ip, port)| SocketAddr::new(ip, port)),
+        hep: Some(HepAgent {
+            capture_id: packet.capture_id,
+            name: packet.node_name.and_then(|n| std::str::from_utf8(n).ok()),
+        }),
+        bytes: &[],
+    };
     match packet.payload_bytes() {
-        Ok(payload) => on_event(CaptureEvent::Sip(CapturedSip {
-            ts,
-            src: packet.src_ip.zip(packet.src_port).map(|(ip, port)| SocketAddr::new(ip, port)),
-            dst: packet.dst_ip.zip(packet.dst_port).map(|(ip, port)| SocketAddr::new(ip, port)),
-            hep: Some(HepAgent {
-                capture_id: packet.capture_id,
-                name: packet.node_name.and_then(|n| std::str::from_utf8(n).ok()),
-            }),
-            bytes: &payload,
-        })),
-        Err(error) => on_event(CaptureEvent::HepPayloadRejected { ts, error }),
+        Ok(payload) => on_event(CaptureEvent::Sip(CapturedSip { bytes: &payload, ..described })),
+        Err(error) => on_event(CaptureEvent::HepPayloadRejected { packet: described, error }),
     }
 }

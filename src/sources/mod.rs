@@ -39,12 +39,12 @@ pub fn detect(file_name: &str, head: &[u8]) -> Option<InputKind> {
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// The file cannot be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// Neither a capture (pcap, pcapng) nor a probe-record file.
     #[error("{path}: not a pcap, pcapng or probe-record file")]
@@ -53,12 +53,12 @@ pub enum InputError {
         path: String,
     },
     /// The capture container is damaged (what came before was read).
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Capture {
         /// The file.
         path: String,
         /// Why.
-        source: imsight_parsers::ParseError,
+        error: imsight_parsers::ParseError,
     },
 }
 
@@ -79,7 +79,7 @@ pub fn open_input<R: Read>(
     wrap: impl FnOnce(File) -> R,
 ) -> Result<OpenedInput<R>, InputError> {
     let shown = path.display().to_string();
-    let io = |source| InputError::Io { path: shown.clone(), source };
+    let io = |error| InputError::Io { path: shown.clone(), error };
     let mut reader = BufReader::new(wrap(File::open(path).map_err(io)?));
     let head = reader.fill_buf().map_err(io)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
