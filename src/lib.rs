@@ -1,7 +1,6 @@
 //! imsight: fault detection for IMS SIP nodes.
 //!
-//! The map of the crate, in data-flow order (DESIGN.md §3; docs/architecture.md explains the
-//! rules). Rooms marked *edge* touch the outside world (files, sockets, threads, ONNX Runtime,
+//! The map of the crate, in data-flow order (docs/architecture.md explains the rules). Rooms marked *edge* touch the outside world (files, sockets, threads, ONNX Runtime,
 //! later redb and MQTT); every other room is plain `&mut self` logic driven by event time,
 //! unit-tested without a runtime. Only `runtime/` imports actix.
 //!
@@ -13,17 +12,17 @@
 //! correlate/  node mapping and the SIP transaction table (requests paired with responses)
 //! aggregate/  minute accumulation -> 130 values; the window ring
 //! pipeline/   the feature pipeline: push(input), advance(now) -> closed minutes
-//! dataset     feature rows as CSV or .npy, ground-truth labels joined
+//! dataset     edge: feature rows streamed to CSV or .npy, ground-truth labels joined
 //! replay      the synchronous driver of sources -> pipeline (features, replay, test oracle)
 //! infer/      edge: ONNX Runtime loading, the model contract, model sessions
-//! inspect/    what a capture or probe-record file holds (`imsight inspect`)
+//! inspect/    what a capture or probe-record file holds (`imsight inspect`; reads through sources)
 //! runtime/    edge: the actors (actix on tokio); topology.rs wires them
-//! sim/        the IMS traffic simulator with fault injection (`imsight simulate`)
-//! telemetry   logging setup
-//! cli/        argument parsing and printing only
+//! sim/        the IMS traffic simulator with fault injection (`imsight simulate`; writes files)
+//! telemetry   edge: logging setup
+//! cli/        edge: argument parsing and printing only
 //! ```
 //!
-//! Rooms still to come (DESIGN §3): `matcher/`, `decide/`, `explain/`, `store/` (edge),
+//! Rooms still to come: `matcher/`, `decide/`, `explain/`, `store/` (edge),
 //! `publish/`, `sample/`, `monitor/`, `lifecycle/`, `api/` (edge); docs/architecture.md says
 //! where each goes and what it may import. The pure parsers live in the `imsight-parsers`
 //! crate (`parsers/`).

@@ -120,6 +120,7 @@ impl<S: RowSink> FeatureReplay<S> {
             if !closed.is_empty() {
                 Self::deliver(closed, sink, pipeline.node_names());
             }
+            ControlFlow::Continue(())
         });
         result
     }

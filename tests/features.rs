@@ -185,17 +185,17 @@ fn simulated_messages(seed: u64) -> (Vec<Captured>, Vec<String>) {
     (collect.0, names)
 }
 
-fn extract_in_order(
+fn replay_in_order(
     messages: &[(u64, std::net::SocketAddr, std::net::SocketAddr, Vec<u8>)],
     order: &[usize],
     names: &[String],
 ) -> Vec<FeatureRow> {
-    let mut extractor = FeatureReplay::new(&config(names));
+    let mut replay = FeatureReplay::new(&config(names));
     for &i in order {
         let (ts, src, dst, bytes) = &messages[i];
-        extractor.feed_sip(*ts, *src, *dst, bytes);
+        replay.feed_sip(*ts, *src, *dst, bytes);
     }
-    let FeatureRun { rows, stats, .. } = extractor.finish();
+    let FeatureRun { rows, stats, .. } = replay.finish();
     assert_eq!(stats.pipeline.late, 0, "nothing arrives later than the allowed lateness");
     rows
 }
@@ -209,14 +209,14 @@ proptest::proptest! {
         let (messages, names) = simulated_messages(seed);
         proptest::prop_assert!(messages.len() > 1000);
         let in_order: Vec<usize> = (0..messages.len()).collect();
-        let expected = extract_in_order(&messages, &in_order, &names);
+        let expected = replay_in_order(&messages, &in_order, &names);
         // Each message arrives up to 5 s (the allowed lateness) after its capture time.
         let mut rng = imsight::sim::rng::Rng::new(shuffle_seed);
         let mut keyed: Vec<(u64, usize)> = messages.iter().enumerate().map(|(i, m)| (m.0 + rng.below(5_000_000), i)).collect();
         keyed.sort_unstable();
         let shuffled: Vec<usize> = keyed.iter().map(|&(_, i)| i).collect();
         proptest::prop_assert_ne!(&shuffled, &in_order);
-        let actual = extract_in_order(&messages, &shuffled, &names);
+        let actual = replay_in_order(&messages, &shuffled, &names);
         proptest::prop_assert_eq!(expected.len(), 6);
         for (a, b) in expected.iter().zip(&actual) {
             proptest::prop_assert_eq!((a.node, a.minute), (b.node, b.minute));
@@ -240,9 +240,9 @@ fn golden_kamailio_pike_capture() {
         access: vec!["127.0.0.1:5060".parse().unwrap()],
         ..NodeConfig::default()
     };
-    let mut extractor = FeatureReplay::new(&with_nodes(vec![kamailio]));
-    extractor.feed_capture(BufReader::new(File::open(&path).unwrap())).unwrap();
-    let FeatureRun { rows, nodes: names, stats } = extractor.finish();
+    let mut replay = FeatureReplay::new(&with_nodes(vec![kamailio]));
+    replay.feed_capture(BufReader::new(File::open(&path).unwrap())).unwrap();
+    let FeatureRun { rows, nodes: names, stats } = replay.finish();
     assert_eq!(names, vec!["kamailio".to_owned()]);
     assert_eq!(
         (stats.pipeline.messages, stats.pipeline.unmapped, stats.parse_errors()),
@@ -291,9 +291,9 @@ fn corpus_totals_survive_the_feature_path() {
                     .map_or(0, |m| m.values().map(|x| x.as_u64().unwrap()).sum::<u64>())
         };
         let messages = total(want) + want.get("hep").map_or(0, total);
-        let mut extractor = FeatureReplay::new(&single_node("node"));
-        extractor.feed_capture(BufReader::new(File::open(dir.join(file)).unwrap())).unwrap();
-        let FeatureRun { rows, stats, .. } = extractor.finish();
+        let mut replay = FeatureReplay::new(&single_node("node"));
+        replay.feed_capture(BufReader::new(File::open(dir.join(file)).unwrap())).unwrap();
+        let FeatureRun { rows, stats, .. } = replay.finish();
         let seen: f32 = rows.iter().map(|r| r.values[index_of("messages").unwrap()]).sum();
         assert_eq!(stats.pipeline.messages, messages, "{file}");
         assert_eq!(seen as u64, messages, "{file}: the messages feature");

@@ -326,6 +326,13 @@ mod tests {
     }
 
     #[test]
+    fn a_node_minute_stays_small() {
+        // docs/performance.md: about 2 KB of counters per open node-minute.
+        let size = std::mem::size_of::<Accumulator>();
+        assert!((1024..=2048).contains(&size), "{size} bytes");
+    }
+
+    #[test]
     fn an_ack_record_is_no_transaction() {
         let mut a = Accumulator::default();
         a.transaction(&done("ACK", Some(500), Leg::Core, 10));

@@ -48,7 +48,7 @@ pub struct GlobalArgs {
     pub log_format: Option<LogFormat>,
 }
 
-/// The commands (DESIGN §10).
+/// The commands (docs/operations.md).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the appliance: sources, pipeline, MQTT outputs, HTTP endpoint [not built yet]

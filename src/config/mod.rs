@@ -1,6 +1,6 @@
 //! Configuration: typed sections, layered loading, validation that lists every problem.
 //!
-//! Layers, lowest first (DESIGN §10):
+//! Layers, lowest first (docs/configuration.md):
 //! 1. `profiles/default.toml`, embedded in the binary: every key with its default;
 //! 2. a profile (`--profile NAME`), also embedded;
 //! 3. the site file: `--config FILE`, or `/etc/imsight/imsight.toml` when it exists;

@@ -1,4 +1,4 @@
-//! Pairing requests and responses into transactions (DESIGN §2): a sans-IO table per node.
+//! Pairing requests and responses into transactions (docs/features.md): a sans-IO table per node.
 
 pub mod nodes;
 pub mod sip_tx;

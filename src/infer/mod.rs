@@ -1,4 +1,4 @@
-//! Model execution through ONNX Runtime (DESIGN §6).
+//! Model execution through ONNX Runtime (docs/model-contract.md).
 //!
 //! - [`runtime`]: finds and loads the ONNX Runtime library named by the configuration; one
 //!   environment per process.

@@ -11,6 +11,7 @@ pub use counts::{HepCounts, SipCounts};
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use imsight_parsers::ParseError;
@@ -140,46 +141,49 @@ fn inspect_capture(
     let mut udp_not_sip = 0;
     // SIP messages seen directly in the current frame.
     let mut direct_messages = 0;
-    let (summary, result) = read_capture(file, config, |event| match event {
-        CaptureEvent::Sip(sip) if sip.hep.is_none() => {
-            let (messages, not_sip) = count_messages(
-                sip.bytes,
-                &mut report.sip,
-                &mut report.anomalies,
-                &mut report.errors,
-            );
-            if not_sip {
-                udp_not_sip += 1;
+    let (summary, result) = read_capture(file, config, |event| {
+        match event {
+            CaptureEvent::Sip(sip) if sip.hep.is_none() => {
+                let (messages, not_sip) = count_messages(
+                    sip.bytes,
+                    &mut report.sip,
+                    &mut report.anomalies,
+                    &mut report.errors,
+                );
+                if not_sip {
+                    udp_not_sip += 1;
+                }
+                direct_messages += messages;
             }
-            direct_messages += messages;
-        }
-        CaptureEvent::Sip(sip) => {
-            report.hep.hep_packets += 1;
-            let (_, not_sip) = count_messages(
-                sip.bytes,
-                &mut report.hep.sip,
-                &mut report.anomalies,
-                &mut report.errors,
-            );
-            if not_sip {
-                count(&mut report.errors, "hep_payload_not_sip");
+            CaptureEvent::Sip(sip) => {
+                report.hep.hep_packets += 1;
+                let (_, not_sip) = count_messages(
+                    sip.bytes,
+                    &mut report.hep.sip,
+                    &mut report.anomalies,
+                    &mut report.errors,
+                );
+                if not_sip {
+                    count(&mut report.errors, "hep_payload_not_sip");
+                }
+            }
+            CaptureEvent::HepNotSip => {
+                report.hep.hep_packets += 1;
+                report.hep.hep_non_sip_packets += 1;
+            }
+            CaptureEvent::HepRejected(error) => count(&mut report.errors, error.reason()),
+            CaptureEvent::HepPayloadRejected { error, .. } => {
+                report.hep.hep_packets += 1;
+                count(&mut report.errors, error.reason());
+            }
+            CaptureEvent::FrameDone { .. } => {
+                if direct_messages > 0 {
+                    report.sip_frames += 1;
+                }
+                direct_messages = 0;
             }
         }
-        CaptureEvent::HepNotSip => {
-            report.hep.hep_packets += 1;
-            report.hep.hep_non_sip_packets += 1;
-        }
-        CaptureEvent::HepRejected(error) => count(&mut report.errors, error.reason()),
-        CaptureEvent::HepPayloadRejected { error, .. } => {
-            report.hep.hep_packets += 1;
-            count(&mut report.errors, error.reason());
-        }
-        CaptureEvent::FrameDone { .. } => {
-            if direct_messages > 0 {
-                report.sip_frames += 1;
-            }
-            direct_messages = 0;
-        }
+        ControlFlow::Continue(())
     });
     if let Err(error) = result {
         count(&mut report.errors, error.reason());

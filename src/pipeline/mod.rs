@@ -1,7 +1,8 @@
 //! The feature pipeline, sans-IO: typed inputs in ([`FeaturePipeline::push`]), event time
-//! moved forward ([`FeaturePipeline::advance`]), closed node-minutes out. `inspect`,
-//! `features`, replay and the live actors all drive this one pipeline, so training and serving
-//! compute the same features from the same traffic.
+//! moved forward ([`FeaturePipeline::advance`]), closed node-minutes out. `features`, replay
+//! and the live actors all drive this one pipeline (and `inspect` reads through the same
+//! capture loop of `sources`), so training and serving compute the same features from the same
+//! traffic.
 //!
 //! Inside: node mapping, a reorder buffer that undoes disorder within the allowed lateness,
 //! one SIP transaction table per node, and the minute aggregator.

@@ -79,17 +79,17 @@ impl ReorderBuffer {
 mod tests {
     use super::*;
 
-    fn record(ts: u64) -> Held {
+    fn sip(ts: u64) -> Held {
         Held::Sip { leg: None, inbound: true, subscriber: None, bytes: ts.to_be_bytes().to_vec() }
     }
 
     #[test]
     fn inputs_come_out_in_time_then_arrival_order() {
         let mut buffer = ReorderBuffer::default();
-        buffer.hold(30, 0, record(30));
-        buffer.hold(10, 1, record(10));
-        buffer.hold(10, 2, record(10));
-        buffer.hold(50, 0, record(50));
+        buffer.hold(30, 0, sip(30));
+        buffer.hold(10, 1, sip(10));
+        buffer.hold(10, 2, sip(10));
+        buffer.hold(50, 0, sip(50));
         let mut out = Vec::new();
         while let Some((ts, node, _)) = buffer.pop_until(30) {
             out.push((ts, node));

@@ -17,12 +17,8 @@ pub struct CaptureBatch(pub Vec<OwnedCaptureEvent>);
 #[rtype(result = "(PipelineStats, Vec<String>)")]
 pub struct EndOfInput;
 
-/// Node-minutes that closed, in closing order. Sent by the pipeline downstream.
+/// Node-minutes that closed, in closing order. Sent by the pipeline downstream; node names
+/// come with [`EndOfInput`]'s reply (and, live, from the pipeline's snapshot).
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub struct MinutesClosed {
-    /// The rows.
-    pub rows: Vec<FeatureRow>,
-    /// Node names by index, as of these rows (nodes may be discovered as traffic comes).
-    pub nodes: Vec<String>,
-}
+pub struct MinutesClosed(pub Vec<FeatureRow>);

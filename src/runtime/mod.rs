@@ -1,6 +1,6 @@
-//! The live appliance's actors (actix on tokio): the only room that imports actix, and with
-//! the sources' sockets the only one that imports tokio. Every actor is a thin shell around a
-//! sans-IO core of another room; [`topology`] is the one file that wires them.
+//! The live appliance's actors (actix on tokio): the only room that imports actix or tokio
+//! (the live sockets will be opened here too). Every actor is a thin shell around a sans-IO
+//! core of another room; [`topology`] is the one file that wires them.
 //!
 //! ```text
 //! messages     what flows between actors (owned, batched)
@@ -16,4 +16,4 @@ pub mod messages;
 pub mod pipeline;
 pub mod topology;
 
-pub use topology::{CaptureTopology, run_capture};
+pub use topology::{ActorRun, CaptureTopology, RuntimeError, run_capture};

@@ -34,9 +34,10 @@ impl FeaturePipelineActor {
             return;
         }
         let rows = std::mem::take(&mut self.closed);
-        // The collector's mailbox is unbounded by design (one row per node-minute); the data
-        // edges that can overflow are bounded in topology.rs.
-        self.downstream.do_send(MinutesClosed { rows, nodes: self.pipeline.node_names().to_vec() });
+        // One message per batch of closed minutes (at most one row per node and minute), so
+        // this edge needs no bound; the edge that can overflow, into this actor, is bounded in
+        // topology.rs.
+        self.downstream.do_send(MinutesClosed(rows));
     }
 }
 

@@ -9,6 +9,7 @@
 //! (Live HEP over UDP will drop newest and count instead: the kernel drops anyway.)
 
 use std::io::Read;
+use std::ops::ControlFlow;
 
 use actix::{Actor, Addr, Context, Handler};
 use imsight_parsers::capture::DecoderConfig;
@@ -38,7 +39,7 @@ impl Handler<MinutesClosed> for MinuteCollector {
     type Result = ();
 
     fn handle(&mut self, closed: MinutesClosed, _: &mut Self::Context) {
-        self.rows.extend(closed.rows);
+        self.rows.extend(closed.0);
     }
 }
 
@@ -76,15 +77,25 @@ impl CaptureTopology {
 /// Why a capture could not be run through the actors.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// The capture container is damaged.
-    #[error("cannot read the capture: {0}")]
-    Capture(#[from] imsight_parsers::ParseError),
     /// An actor stopped before the input ended.
-    #[error("the pipeline actor stopped: {0}")]
+    #[error("the pipeline actor stopped")]
     Mailbox(#[from] actix::MailboxError),
     /// The reading thread ended abnormally.
-    #[error("the capture reader failed: {0}")]
+    #[error("the capture reader failed")]
     Reader(#[from] tokio::task::JoinError),
+}
+
+/// What running a capture through the actors gave.
+#[derive(Debug)]
+pub struct ActorRun {
+    /// The closed node-minutes, in closing order.
+    pub rows: Vec<FeatureRow>,
+    /// Node names by index.
+    pub nodes: Vec<String>,
+    /// The pipeline's counters.
+    pub stats: PipelineStats,
+    /// `Err` when the capture was damaged: what came before the damage was used.
+    pub capture: Result<(), imsight_parsers::ParseError>,
 }
 
 /// Runs a capture through the actor graph in event time: the rows, node names and counters,
@@ -93,34 +104,33 @@ pub async fn run_capture(
     source: impl Read + Send + 'static,
     settings: &PipelineSettings,
     decoder: DecoderConfig,
-) -> Result<(Vec<FeatureRow>, Vec<String>, PipelineStats), RuntimeError> {
+) -> Result<ActorRun, RuntimeError> {
     let topology = CaptureTopology::start(settings);
     let pipeline = topology.pipeline.clone();
     let handle = tokio::runtime::Handle::current();
     // Reading is blocking I/O: off the reactor, on a blocking thread that waits for mailbox
-    // room (`send`), so a slow pipeline slows the reader instead of filling memory.
+    // room (`send`), so a slow pipeline slows the reader instead of filling memory. If the
+    // pipeline is gone, reading stops.
     let reader = tokio::task::spawn_blocking(move || {
         let mut batch = Vec::with_capacity(CAPTURE_BATCH);
         let mut delivery: Result<(), actix::MailboxError> = Ok(());
         let (_, read) = read_capture(source, &decoder, |event| {
-            if delivery.is_err() {
-                return;
-            }
             batch.push(OwnedCaptureEvent::from(event));
             if batch.len() == CAPTURE_BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(CAPTURE_BATCH));
                 delivery = handle.block_on(pipeline.send(CaptureBatch(full)));
             }
+            if delivery.is_ok() { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
         });
         if delivery.is_ok() && !batch.is_empty() {
             delivery = handle.block_on(pipeline.send(CaptureBatch(batch)));
         }
         (read, delivery)
     });
-    let (read, delivery) = reader.await?;
+    let (capture, delivery) = reader.await?;
     delivery?;
-    read?;
+    // Damaged or not, the input has ended: what was read closes its minutes.
     let (stats, nodes) = topology.pipeline.send(EndOfInput).await?;
     let rows = topology.collector.send(Drain).await?;
-    Ok((rows, nodes, stats))
+    Ok(ActorRun { rows, nodes, stats, capture })
 }

@@ -1,4 +1,4 @@
-//! `imsight simulate`: P-CSCF-centred IMS traffic with injected faults (DESIGN §12).
+//! `imsight simulate`: P-CSCF-centred IMS traffic with injected faults (docs/simulator.md).
 //!
 //! ```text
 //! scenario   TOML timeline: nodes, their network profile, faults (checked, every problem listed)

@@ -29,7 +29,7 @@ pub struct Scenario {
     #[serde(default)]
     pub profiles: Vec<NetworkProfile>,
     /// The simulated P-CSCFs.
-    pub nodes: Vec<NodeSpec>,
+    pub nodes: Vec<ScenarioNode>,
     /// Injected faults.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
@@ -42,7 +42,7 @@ fn default_profile() -> String {
 /// One simulated P-CSCF.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NodeSpec {
+pub struct ScenarioNode {
     /// Node name (as the appliance will be configured with it).
     pub name: String,
     /// Profile; the scenario's `profile` when absent.

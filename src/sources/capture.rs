@@ -155,33 +155,40 @@ pub struct CaptureSummary {
     pub decode: DecodeStats,
 }
 
-/// Reads a capture to its end, calling `on_event` for everything found. A damaged container
-/// stops reading: the error comes back with what was read until then.
+/// Reads a capture to its end, calling `on_event` for everything found, until it answers
+/// `Break` (reading then stops after the current frame). A damaged container stops reading:
+/// the error comes back with what was read until then.
 pub fn read_capture(
     source: impl Read + Send,
     config: &DecoderConfig,
-    mut on_event: impl FnMut(CaptureEvent<'_>),
+    mut on_event: impl FnMut(CaptureEvent<'_>) -> ControlFlow<()>,
 ) -> (CaptureSummary, Result<(), ParseError>) {
     let mut reader = match CaptureReader::new(source) {
         Ok(reader) => reader,
         Err(error) => return (CaptureSummary::default(), Err(error)),
     };
     let mut decoder = CaptureDecoder::new(config.clone());
+    let mut flow = ControlFlow::Continue(());
     let result = reader.for_each_frame(|frame| {
+        let mut emit = |event: CaptureEvent<'_>| {
+            if flow.is_continue() {
+                flow = on_event(event);
+            }
+        };
         decoder.decode(&frame, &mut |payload| match payload.kind {
-            PayloadKind::Sip => on_event(CaptureEvent::Sip(CapturedSip {
+            PayloadKind::Sip => emit(CaptureEvent::Sip(CapturedSip {
                 ts: Some(payload.ts_micros),
                 src: Some(payload.src),
                 dst: Some(payload.dst),
                 hep: None,
                 bytes: payload.bytes,
             })),
-            PayloadKind::Hep => unwrap_hep(payload.bytes, &mut on_event),
+            PayloadKind::Hep => unwrap_hep(payload.bytes, &mut emit),
         });
-        on_event(CaptureEvent::FrameDone { ts: frame.ts_micros });
-        ControlFlow::Continue(())
+        emit(CaptureEvent::FrameDone { ts: frame.ts_micros });
+        flow
     });
-    (CaptureSummary { frames: reader.frames, decode: decoder.stats() }, result)
+    (CaptureSummary { frames: reader.frames(), decode: decoder.stats() }, result)
 }
 
 fn unwrap_hep(datagram: &[u8], on_event: &mut impl FnMut(CaptureEvent<'_>)) {

@@ -63,8 +63,7 @@ pub struct CaptureReader<'r> {
     /// Legacy pcap: the file's link type and whether timestamps are nanoseconds.
     legacy: Option<(LinkType, bool)>,
     interfaces: Vec<Interface>,
-    /// Frames read so far.
-    pub frames: u64,
+    frames: u64,
 }
 
 impl std::fmt::Debug for CaptureReader<'_> {
@@ -74,6 +73,11 @@ impl std::fmt::Debug for CaptureReader<'_> {
 }
 
 impl<'r> CaptureReader<'r> {
+    /// Frames read so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
     /// Opens a capture stream; fails if it is neither pcap nor pcapng.
     pub fn new(source: impl Read + Send + 'r) -> Result<Self, ParseError> {
         let inner = pcap_parser::create_reader(READ_BUFFER, source)
