@@ -5,13 +5,17 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use imsight_parsers::xdr::time::{format_timestamp, parse_timestamp};
 
 use crate::aggregate::FeatureRow;
 use crate::schema::{FEATURE_COUNT, catalogue};
+use crate::sources::lines::BoundedLines;
+
+/// Longest label line read (one JSON object of a few fields).
+const MAX_LABEL_LINE: usize = 16 * 1024;
 
 /// Ground truth by (node, minute start in µs): (class, severity).
 pub type Labels = HashMap<(String, u64), (String, f64)>;
@@ -27,8 +31,8 @@ pub enum LabelError {
         /// The I/O error (in the message, so not also a `source`).
         error: std::io::Error,
     },
-    /// A line is not a label line.
-    #[error("{path} line {line}: not a label line (JSON with node, minute, class)")]
+    /// A line is not a label line (or is longer than 16 KiB).
+    #[error("{path} line {line}: not a label line (JSON with node, minute, class; at most 16 KiB)")]
     Line {
         /// The file.
         path: PathBuf,
@@ -43,13 +47,15 @@ pub fn read_labels(path: &Path) -> Result<Labels, LabelError> {
     let io = |error| LabelError::Io { path: path.to_owned(), error };
     let file = File::open(path).map_err(io)?;
     let mut labels = HashMap::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io)?;
+    let mut lines = BoundedLines::new(BufReader::new(file), MAX_LABEL_LINE);
+    while let Some(next) = lines.next_line() {
+        let (number, line) = next.map_err(io)?;
+        let bad = || LabelError::Line { path: path.to_owned(), line: number as usize };
+        let line = line.ok().and_then(|l| std::str::from_utf8(l).ok()).ok_or_else(bad)?;
         if line.trim().is_empty() {
             continue;
         }
-        let bad = || LabelError::Line { path: path.to_owned(), line: i + 1 };
-        let value: serde_json::Value = serde_json::from_str(&line).map_err(|_| bad())?;
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|_| bad())?;
         let node = value["node"].as_str().ok_or_else(bad)?.to_owned();
         let minute = value["minute"].as_str().and_then(parse_timestamp).ok_or_else(bad)?;
         let class = value["class"].as_str().ok_or_else(bad)?.to_owned();
@@ -248,6 +254,18 @@ mod tests {
         assert_eq!(f32::from_le_bytes(second.try_into().unwrap()), 1.0);
         let index = std::fs::read_to_string(dir.path().join("f.rows.csv")).unwrap();
         assert_eq!(index.lines().count(), 4);
+    }
+
+    #[test]
+    fn label_lines_are_bounded_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labels.jsonl");
+        let good = r#"{"node":"p","minute":"2026-11-21T09:00:00Z","class":"normal","severity":0}"#;
+        std::fs::write(&path, format!("{good}\n\n{good}\n")).unwrap();
+        assert_eq!(read_labels(&path).unwrap().len(), 1);
+        std::fs::write(&path, format!("{good}\n{}\n", "x".repeat(64 * 1024))).unwrap();
+        let error = read_labels(&path).unwrap_err().to_string();
+        assert!(error.contains("line 2: not a label line"), "{error}");
     }
 
     #[test]

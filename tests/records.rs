@@ -59,3 +59,27 @@ fn a_csv_without_a_usable_header_stops_with_one_error() {
         vec!["line 1: field `start_time`: invalid CSV header row".to_owned()]
     );
 }
+
+/// A line beyond the documented 16 KiB is skipped without being held, counted, and the lines
+/// after it are read.
+#[test]
+fn an_oversized_line_is_counted_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.csv");
+    let mut text = String::from("start_time,end_time,latency_ms,node,procedure,result\n");
+    text.push_str("2026-11-21T20:00:00Z,,40,pcscf-1,REGISTER,200\n");
+    text.push_str(&format!(
+        "2026-11-21T20:00:01Z,,40,pcscf-1,REGISTER,200,{}\n",
+        "x".repeat(1 << 20)
+    ));
+    text.push_str("2026-11-21T20:00:02Z,,40,pcscf-1,INVITE,486\n");
+    std::fs::write(&path, text).unwrap();
+    let report = inspect_file(&path).unwrap();
+    assert_eq!(report.records, 2);
+    assert_eq!(report.errors.get("line_too_long"), Some(&1), "{:?}", report.errors);
+    assert!(
+        report.error_samples.iter().any(|s| s.starts_with("line 3:")),
+        "{:?}",
+        report.error_samples
+    );
+}

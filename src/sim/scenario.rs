@@ -77,11 +77,23 @@ impl ResolvedNode {
     }
 }
 
+/// Largest scenario file read.
+pub const MAX_SCENARIO_BYTES: u64 = 1024 * 1024;
+
 impl Scenario {
-    /// Reads and checks a scenario file.
+    /// Reads and checks a scenario file (at most [`MAX_SCENARIO_BYTES`]: a scenario is a few
+    /// dozen lines, and an endless file must not be read into memory).
     pub fn load(path: &Path) -> Result<Self, Vec<String>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| vec![format!("cannot read {}: {error}", path.display())])?;
+        use std::io::Read;
+        let cannot = |error: &dyn std::fmt::Display| {
+            vec![format!("cannot read {}: {error}", path.display())]
+        };
+        let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+        let mut text = String::new();
+        file.take(MAX_SCENARIO_BYTES + 1).read_to_string(&mut text).map_err(|e| cannot(&e))?;
+        if text.len() as u64 > MAX_SCENARIO_BYTES {
+            return Err(cannot(&format!("larger than {MAX_SCENARIO_BYTES} bytes")));
+        }
         Self::parse(&text)
     }
 
@@ -199,6 +211,16 @@ fn builtin_names() -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_oversized_scenario_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.toml");
+        std::fs::write(&path, "#".repeat(MAX_SCENARIO_BYTES as usize + 10)).unwrap();
+        let problems = Scenario::load(&path).unwrap_err();
+        assert!(problems[0].contains("larger than 1048576 bytes"), "{problems:?}");
+    }
+
     use super::*;
 
     #[test]

@@ -3,6 +3,7 @@
 //! downstream gets typed inputs and never touches I/O.
 
 pub mod capture;
+pub mod lines;
 pub mod probe_records;
 
 pub use capture::{

@@ -5,7 +5,11 @@
 use std::io::BufRead;
 use std::ops::ControlFlow;
 
-use imsight_parsers::xdr::{CsvHeader, XdrError, XdrRecord, parse_csv_record, parse_json_record};
+use imsight_parsers::xdr::{
+    CsvHeader, MAX_LINE_LEN, XdrError, XdrRecord, parse_csv_record, parse_json_record,
+};
+
+use super::lines::BoundedLines;
 
 /// Which form of probe records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +48,8 @@ pub enum LineError {
     Io,
     /// The line is not UTF-8.
     NotUtf8,
+    /// The line is longer than the format allows (16 KiB); skipped without being held.
+    TooLong,
     /// The CSV header row is unusable (reading stops: no line can be read without it).
     Header(XdrError),
     /// The record is invalid.
@@ -56,6 +62,7 @@ impl LineError {
         match self {
             Self::Io => "io",
             Self::NotUtf8 => "not_utf8",
+            Self::TooLong => "line_too_long",
             Self::Header(e) | Self::Record(e) => e.reason.reason(),
         }
     }
@@ -66,6 +73,7 @@ impl std::fmt::Display for LineError {
         match self {
             Self::Io => f.write_str("read error"),
             Self::NotUtf8 => f.write_str("not UTF-8"),
+            Self::TooLong => write!(f, "longer than {MAX_LINE_LEN} bytes"),
             Self::Header(e) | Self::Record(e) => write!(f, "{e}"),
         }
     }
@@ -79,13 +87,25 @@ pub fn read_records(
     mut on_line: impl FnMut(u64, Result<&XdrRecord<'_>, LineError>) -> ControlFlow<()>,
 ) {
     let mut header: Option<CsvHeader> = None;
-    for (index, line) in reader.split(b'\n').enumerate() {
-        let number = index as u64 + 1;
-        let Ok(line) = line else {
-            let _ = on_line(number, Err(LineError::Io));
-            return;
+    // One more byte than a record may have: the CR of a CRLF line.
+    let mut lines = BoundedLines::new(reader, MAX_LINE_LEN + 1);
+    let mut last = 0;
+    while let Some(next) = lines.next_line() {
+        let (number, line) = match next {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = on_line(last + 1, Err(LineError::Io));
+                return;
+            }
         };
-        let Ok(line) = std::str::from_utf8(&line) else {
+        last = number;
+        let Ok(line) = line else {
+            if on_line(number, Err(LineError::TooLong)).is_break() {
+                return;
+            }
+            continue;
+        };
+        let Ok(line) = std::str::from_utf8(line) else {
             if on_line(number, Err(LineError::NotUtf8)).is_break() {
                 return;
             }
