@@ -11,6 +11,9 @@ pub struct TooLong {
     pub bytes: u64,
 }
 
+/// A line's 1-based number, and its bytes or why it was skipped.
+pub type NumberedLine<'a> = (u64, Result<&'a [u8], TooLong>);
+
 /// Reads LF-terminated lines (a CR before the LF is left to the caller) of at most `max_len`
 /// bytes.
 #[derive(Debug)]
@@ -28,7 +31,7 @@ impl<R: BufRead> BoundedLines<R> {
     }
 
     /// The next line and its 1-based number: its bytes, or [`TooLong`]; `None` at the end.
-    pub fn next_line(&mut self) -> Option<std::io::Result<(u64, Result<&[u8], TooLong>)>> {
+    pub fn next_line(&mut self) -> Option<std::io::Result<NumberedLine<'_>>> {
         self.line.clear();
         let mut length: u64 = 0;
         let mut seen_any = false;

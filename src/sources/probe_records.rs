@@ -91,12 +91,9 @@ pub fn read_records(
     let mut lines = BoundedLines::new(reader, MAX_LINE_LEN + 1);
     let mut last = 0;
     while let Some(next) = lines.next_line() {
-        let (number, line) = match next {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = on_line(last + 1, Err(LineError::Io));
-                return;
-            }
+        let Ok((number, line)) = next else {
+            let _ = on_line(last + 1, Err(LineError::Io));
+            return;
         };
         last = number;
         let Ok(line) = line else {
