@@ -34,7 +34,7 @@ pub struct FeaturesArgs {
     pub nodes: Vec<NodeConfig>,
     /// Treat all SIP that matches no node as one node of this name (a capture of a single
     /// SIP node whose addresses are not configured; legs are then unknown).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = node_name)]
     pub single_node: Option<String>,
     /// UDP port carrying HEP; repeat for several.
     #[arg(long = "hep-port", value_name = "PORT", default_value = "9060")]
@@ -48,6 +48,14 @@ pub struct FeaturesArgs {
     /// With --schema: the Markdown table of docs/features.md.
     #[arg(long, requires = "schema")]
     pub markdown: bool,
+}
+
+/// A node name given on the command line, held to the rule of configured names.
+fn node_name(text: &str) -> Result<String, String> {
+    match crate::config::node_name_problem(text) {
+        Some(problem) => Err(problem),
+        None => Ok(text.to_owned()),
+    }
 }
 
 /// Runs `imsight features`.
@@ -147,8 +155,8 @@ fn report(rows: u64, names: &[String], stats: &ReplayStats, out: &Path) {
         p.evicted
     );
     eprintln!(
-        "unusable messages {} (no Via or CSeq), inputs of nodes refused at the node limit {}, silent minutes {}, transactions unanswered when the input ended {}",
-        p.unusable, p.refused, p.silent_minutes, p.open_transactions
+        "unusable messages {} (no Via or CSeq), inputs of nodes refused at the node limit {}, inputs with an unusable node name {}, silent minutes {}, transactions unanswered when the input ended {}",
+        p.unusable, p.refused, p.bad_names, p.silent_minutes, p.open_transactions
     );
 }
 

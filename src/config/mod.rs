@@ -14,7 +14,7 @@ mod sections;
 mod validate;
 
 pub use load::{ConfigSources, LoadedConfig, SYSTEM_CONFIG_FILE, collect_problems};
-pub use nodes::{NodeAddress, NodeConfig};
+pub use nodes::{MAX_NODE_NAME_LEN, NodeAddress, NodeConfig, node_name_problem};
 pub use problems::{ConfigProblem, ConfigProblems};
 pub use sections::{
     ApplianceConfig, Config, ExecutionProvider, HttpConfig, InferenceConfig, LogConfig, LogFormat,

@@ -6,6 +6,26 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// Longest node name: it becomes an MQTT topic level and a CSV field.
+pub const MAX_NODE_NAME_LEN: usize = 128;
+
+/// Why a node name cannot be used, if it cannot: names become MQTT topic levels, so no `/`,
+/// `+`, `#`, whitespace or control characters, not empty, at most [`MAX_NODE_NAME_LEN`]
+/// bytes. Configured, command-line and auto-discovered names follow the same rule.
+pub fn node_name_problem(name: &str) -> Option<String> {
+    if name.is_empty()
+        || name.len() > MAX_NODE_NAME_LEN
+        || name.contains(['/', '+', '#'])
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Some(format!(
+            "`{}` must be 1 to {MAX_NODE_NAME_LEN} bytes, without `/`, `+`, `#`, spaces or control characters",
+            name.escape_debug()
+        ));
+    }
+    None
+}
+
 /// One monitored node.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,6 +47,9 @@ impl NodeConfig {
     /// `ip` or `ip:port`.
     pub fn from_spec(text: &str) -> Result<Self, String> {
         let (name, addresses) = text.split_once('=').ok_or("expected NAME=ACCESS/CORE")?;
+        if let Some(problem) = node_name_problem(name.trim()) {
+            return Err(problem);
+        }
         let (access, core) = addresses.split_once('/').unwrap_or((addresses, ""));
         let list = |side: &str| {
             side.split(',')
@@ -112,6 +135,8 @@ mod tests {
         assert_eq!(node.access.len(), 2);
         assert_eq!(node.core, vec![NodeAddress::Socket(([172, 21, 0, 10], 5060).into())]);
         assert!(NodeConfig::from_spec("pcscf-1").is_err());
+        assert!(NodeConfig::from_spec("a/b=1.2.3.4").is_err());
+        assert!(NodeConfig::from_spec("=1.2.3.4").is_err());
         assert!(NodeConfig::from_spec("p=1.2.3/").is_err());
     }
 }

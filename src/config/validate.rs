@@ -64,14 +64,8 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
     }
     let mut names = std::collections::BTreeSet::new();
     for (i, node) in config.nodes.iter().enumerate() {
-        if node.name.is_empty()
-            || node.name.contains(['/', '+', '#'])
-            || node.name.contains(char::is_whitespace)
-        {
-            problem(
-                &format!("nodes[{i}].name"),
-                format!("`{}` must be non-empty, without `/`, `+`, `#` or spaces", node.name),
-            );
+        if let Some(message) = super::nodes::node_name_problem(&node.name) {
+            problem(&format!("nodes[{i}].name"), message);
         }
         if !names.insert(node.name.as_str()) {
             problem(&format!("nodes[{i}].name"), format!("`{}` appears twice", node.name));

@@ -4,7 +4,7 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 
-use crate::config::{NodeAddress, NodeConfig};
+use crate::config::{NodeAddress, NodeConfig, node_name_problem};
 use crate::schema::Leg;
 
 /// Where a message belongs: its node, the leg (when the node's addresses tell), and whether
@@ -27,6 +27,9 @@ pub struct NodeMapStats {
     /// Messages and records whose node was not discovered because `max_nodes` was reached
     /// (one per input, not per name: a name is not kept once refused).
     pub refused: u64,
+    /// Messages and records whose node name (a record's `node`, a HEP agent's name) breaks
+    /// the naming rule of configured nodes, so it was not discovered.
+    pub bad_names: u64,
 }
 
 /// Resolves messages to node indexes.
@@ -151,6 +154,10 @@ impl NodeMap {
         if !self.auto_discover {
             return None;
         }
+        if node_name_problem(name).is_some() {
+            self.stats.bad_names += 1;
+            return None;
+        }
         if self.names.len() >= self.max_nodes {
             self.stats.refused += 1;
             return None;
@@ -204,6 +211,17 @@ mod tests {
         let mut closed = NodeMap::new(&[], false, 10);
         assert_eq!(closed.by_name("a"), None);
         assert_eq!(closed.stats().refused, 0);
+    }
+
+    #[test]
+    fn discovered_names_follow_the_naming_rule() {
+        let mut map = NodeMap::new(&[], true, 10);
+        for bad in ["", "a/b", "x+", "#", "two words", "line\nbreak", &"n".repeat(200)] {
+            assert_eq!(map.by_name(bad), None, "{bad:?}");
+        }
+        assert_eq!(map.by_hep(None, None, None, Some("evil\r\nname")), None);
+        assert_eq!(map.stats().bad_names, 8);
+        assert_eq!(map.by_name("pcscf-1,site-a"), Some(0), "a comma is quoted in CSV, not refused");
     }
 
     #[test]

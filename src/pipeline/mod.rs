@@ -62,6 +62,9 @@ pub struct PipelineStats {
     /// Inputs whose node was not discovered because `max_nodes` were there already (also in
     /// `unmapped`).
     pub refused: u64,
+    /// Inputs whose node name breaks the naming rule, so it was not discovered (also in
+    /// `unmapped`).
+    pub bad_names: u64,
     /// SIP messages that did not parse (also in their node's `parse_errors` feature).
     pub parse_errors: u64,
     /// Probe records without an end time (nothing says when they completed).
@@ -135,6 +138,7 @@ impl FeaturePipeline {
         PipelineStats {
             unmapped: map.unmapped,
             refused: map.refused,
+            bad_names: map.bad_names,
             late: self.stats.late + aggregate.late_dropped,
             silent_minutes: aggregate.silent_minutes,
             evicted,
