@@ -53,6 +53,7 @@ fn config(nodes: &[String]) -> ReplaySettings {
             single_node: None,
             lateness_us: 5_000_000,
             timeout_us: 32_000_000,
+            not_after_us: None,
         },
         decoder: Default::default(),
     }
@@ -272,6 +273,13 @@ fn golden_kamailio_pike_capture() {
     assert_eq!(value("no_records"), 0.0);
 }
 
+/// Corpus files with a time the feature path does not believe: (file, messages dropped, why).
+const IMPLAUSIBLE_TIMES: &[(&str, u64, &str)] = &[(
+    "pcapplusplus__sip_reqs.pcap",
+    1,
+    "four frames dated 2005, 2011, 2011 and 2016: the last, alone five years after the rest, is a jump of event time no later input confirms",
+)];
+
 /// Every file of the capture corpus, taken as one node: the feature path sees every
 /// SIP message the ground truth counts (plain and inside HEP), and no message is lost.
 #[test]
@@ -290,13 +298,15 @@ fn corpus_totals_survive_the_feature_path() {
                     .as_object()
                     .map_or(0, |m| m.values().map(|x| x.as_u64().unwrap()).sum::<u64>())
         };
-        let messages = total(want) + want.get("hep").map_or(0, total);
+        let dropped = IMPLAUSIBLE_TIMES.iter().find(|(name, ..)| name == file).map_or(0, |d| d.1);
+        let messages = total(want) + want.get("hep").map_or(0, total) - dropped;
         let mut replay = FeatureReplay::new(&single_node("node"));
         replay.feed_capture(BufReader::new(File::open(dir.join(file)).unwrap())).unwrap();
         let FeatureRun { rows, stats, .. } = replay.finish();
         let seen: f32 = rows.iter().map(|r| r.values[index_of("messages").unwrap()]).sum();
         assert_eq!(stats.pipeline.messages, messages, "{file}");
         assert_eq!(seen as u64, messages, "{file}: the messages feature");
+        assert_eq!(stats.pipeline.implausible_time, dropped, "{file}: dropped, and counted");
         checked += 1;
     }
     assert!(checked >= 30);
@@ -331,7 +341,67 @@ fn rows_stream_out_as_minutes_close() {
     replay.feed_records(csv.as_bytes(), RecordFormat::Csv);
     // Everything but the last minutes (within the lateness) has already been handed out.
     let before_finish = replay.sink().rows;
-    assert!(before_finish >= 23 * 60, "rows handed out before the end: {before_finish}");
+    // (Each half-hour step is a jump of event time that the next record confirms.)
+    assert!(before_finish >= 22 * 60, "rows handed out before the end: {before_finish}");
     let run = replay.finish();
     assert_eq!(run.rows.rows, 23 * 60 + 30 + 1, "one row per minute from the first to the last");
+}
+
+/// One absurd timestamp must not make everything after it late: a record dated in the year
+/// 33658 among 200 ordinary ones is dropped and counted, and the rest are all used.
+#[test]
+fn one_absurd_record_time_is_dropped_not_followed() {
+    let mut csv = String::from("start_time,end_time,latency_ms,node,procedure,result\n");
+    for i in 0..200u64 {
+        let start = if i == 11 { 999_999_999_999 } else { 1_795_291_200 + i };
+        csv.push_str(&format!("{start},,40,pcscf-1,OPTIONS,200\n"));
+    }
+    let mut settings = config(&[]);
+    settings.pipeline.auto_discover = true;
+    let mut replay = FeatureReplay::new(&settings);
+    replay.feed_records(csv.as_bytes(), RecordFormat::Csv);
+    let FeatureRun { rows, stats, .. } = replay.finish();
+    assert_eq!((stats.pipeline.late, stats.pipeline.implausible_time), (0, 1), "{stats:?}");
+    let transactions: f32 = rows.iter().map(|r| r.values[index_of("transactions").unwrap()]).sum();
+    assert_eq!(transactions, 199.0);
+    assert!(rows.len() <= 5, "no rows up to the year 33658: {}", rows.len());
+}
+
+/// The same for a capture: one frame with a garbage timestamp (year 2106) in the middle of a
+/// simulated busy quarter hour.
+#[test]
+fn one_absurd_frame_time_is_dropped_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("t.pcap");
+    let scenario = Scenario::parse(
+        "name = \"garbage-time\"\nstart = \"2026-11-21T09:00:00Z\"\nduration_minutes = 15\nseed = 4\n\
+         nodes = [{ name = \"pcscf-a\", subscribers = 400 }]\n",
+    )
+    .unwrap();
+    let start = scenario.start_micros().unwrap();
+    let nodes = scenario.resolve();
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    let mut outputs = Outputs::new(Summary::new("t", 4, start, 15, &nodes), start);
+    outputs.pcap = Some(PcapWriter::create(&pcap).unwrap());
+    imsight::sim::run(&scenario, 4, &mut outputs);
+    outputs.finish().unwrap();
+    let run = |bytes: &[u8]| {
+        let mut replay = FeatureReplay::new(&config(&names));
+        replay.feed_capture(bytes).unwrap();
+        replay.finish()
+    };
+    let clean = std::fs::read(&pcap).unwrap();
+    let mut garbage = clean.clone();
+    // The 100th frame's seconds field: 24-byte file header, then 16-byte record headers.
+    let mut offset = 24;
+    for _ in 0..99 {
+        let length = u32::from_le_bytes(garbage[offset + 8..offset + 12].try_into().unwrap());
+        offset += 16 + length as usize;
+    }
+    garbage[offset..offset + 4].copy_from_slice(&0xFFFF_0000u32.to_le_bytes());
+    let (clean, garbage) = (run(&clean), run(&garbage));
+    assert_eq!(garbage.stats.pipeline.implausible_time, 1, "{:?}", garbage.stats);
+    assert_eq!(garbage.stats.pipeline.late, 0);
+    assert_eq!(garbage.stats.pipeline.messages, clean.stats.pipeline.messages - 1);
+    assert_eq!(garbage.rows.len(), clean.rows.len(), "the same minutes, none in 2106");
 }

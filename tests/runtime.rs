@@ -27,6 +27,7 @@ fn settings() -> ReplaySettings {
             single_node: Some("node".into()),
             lateness_us: 5_000_000,
             timeout_us: 32_000_000,
+            not_after_us: None,
         },
         decoder: Default::default(),
     }

@@ -78,6 +78,9 @@ pub fn run(global: &GlobalArgs, args: &FeaturesArgs) -> Result<(), CommandError>
             single_node: args.single_node.clone(),
             lateness_us: u64::from(config.pipeline.allowed_lateness_secs) * SECOND_US,
             timeout_us: u64::from(config.pipeline.transaction_timeout_secs) * SECOND_US,
+            // Files are judged by their own time (the jump guard); the wall-clock bound is
+            // for live input.
+            not_after_us: None,
         },
         decoder: DecoderConfig { hep_ports: args.hep_ports.clone() },
     };
@@ -157,6 +160,10 @@ fn report(rows: u64, names: &[String], stats: &ReplayStats, out: &Path) {
     eprintln!(
         "unusable messages {} (no Via or CSeq), inputs of nodes refused at the node limit {}, inputs with an unusable node name {}, silent minutes {}, transactions unanswered when the input ended {}",
         p.unusable, p.refused, p.bad_names, p.silent_minutes, p.open_transactions
+    );
+    eprintln!(
+        "inputs dropped for an implausible time (a jump ahead of event time that no later input confirmed) {}",
+        p.implausible_time
     );
 }
 

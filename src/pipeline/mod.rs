@@ -8,6 +8,7 @@
 //! one SIP transaction table per node, and the minute aggregator.
 
 mod reorder;
+mod time_guard;
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -23,6 +24,9 @@ use crate::schema::Leg;
 use crate::sources::{CaptureEvent, CapturedSip};
 use crate::time::Watermark;
 use reorder::{Held, ReorderBuffer};
+use time_guard::{Belief, TimeGuard};
+
+pub use time_guard::MAX_TIME_JUMP_US;
 
 /// How the pipeline maps and times things.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +43,9 @@ pub struct PipelineSettings {
     pub lateness_us: u64,
     /// Transaction timeout (Timer B/F), µs.
     pub timeout_us: u64,
+    /// Event times after this (µs since the epoch) are impossible: dropped and counted. The
+    /// caller sets it from the wall clock (plus a margin); `None` for no bound.
+    pub not_after_us: Option<u64>,
 }
 
 /// One input.
@@ -80,6 +87,9 @@ pub struct PipelineStats {
     pub open_transactions: u64,
     /// Datagrams on a HEP port that were not valid HEP.
     pub hep_rejected: u64,
+    /// Inputs dropped for an implausible time: after the `not_after` bound, or ahead of a jump
+    /// of event time that no later input confirmed.
+    pub implausible_time: u64,
     /// Minutes in which the whole source was silent (rows flagged `source_silent`).
     pub silent_minutes: u64,
 }
@@ -92,6 +102,9 @@ pub struct FeaturePipeline {
     aggregator: MinuteAggregator,
     clock: Watermark,
     buffer: ReorderBuffer,
+    guard: TimeGuard,
+    /// Inputs pushed so far.
+    inputs: u64,
     timeout: u64,
     events: Vec<TxEvent>,
     stats: PipelineStats,
@@ -110,6 +123,8 @@ impl FeaturePipeline {
             aggregator: MinuteAggregator::new(),
             clock: Watermark::new(settings.lateness_us),
             buffer: ReorderBuffer::default(),
+            guard: TimeGuard::new(settings.not_after_us),
+            inputs: 0,
             timeout: settings.timeout_us,
             events: Vec::with_capacity(8),
             stats: PipelineStats::default(),
@@ -144,6 +159,7 @@ impl FeaturePipeline {
             evicted,
             unusable,
             open_transactions: self.tables.iter().map(|t| t.len() as u64).sum(),
+            implausible_time: self.guard.dropped,
             ..self.stats
         }
     }
@@ -161,6 +177,7 @@ impl FeaturePipeline {
 
     #[inline]
     fn push_sip(&mut self, sip: &CapturedSip<'_>) -> u64 {
+        self.inputs += 1;
         let ts = sip.ts.unwrap_or(self.clock.newest());
         let side = match (sip.hep, sip.src, sip.dst) {
             (None, Some(src), Some(dst)) => self.map.by_addresses(src, dst),
@@ -182,6 +199,7 @@ impl FeaturePipeline {
     }
 
     fn push_record(&mut self, r: &XdrRecord<'_>) -> Option<u64> {
+        self.inputs += 1;
         self.stats.records += 1;
         let Some(node) = self.map.by_name(&r.node) else {
             self.map.count_unmapped();
@@ -219,6 +237,14 @@ impl FeaturePipeline {
 
     #[inline]
     fn hold(&mut self, ts: u64, node: usize, held: Held) {
+        match self.guard.judge(ts, self.clock.newest()) {
+            Belief::Plausible => {}
+            Belief::Doubted => return self.guard.doubt(ts, node, held),
+            Belief::Impossible => {
+                self.guard.dropped += 1;
+                return;
+            }
+        }
         if ts < self.buffer.released() {
             // Later than the allowed lateness: its transactions may already be closed.
             let released = self.buffer.released();
@@ -258,6 +284,18 @@ impl FeaturePipeline {
     /// Event time moved to `now`: input older than the allowed lateness is processed in time
     /// order, transactions time out, and minutes that ended before it close into `out`.
     pub fn advance(&mut self, now: u64, out: &mut Vec<FeatureRow>) {
+        match self.guard.judge(now, self.clock.newest()) {
+            Belief::Plausible => {}
+            Belief::Impossible => return,
+            Belief::Doubted => match self.guard.confirm(now, self.inputs) {
+                None => return,
+                Some(confirmed) => {
+                    for (ts, node, held) in confirmed {
+                        self.buffer.hold(ts, node, held);
+                    }
+                }
+            },
+        }
         self.clock.observe(now);
         self.release(self.clock.released(), out);
     }
@@ -265,6 +303,10 @@ impl FeaturePipeline {
     /// The end of the input: everything held is processed and every minute up to the newest
     /// event closes into `out`.
     pub fn finish(&mut self, out: &mut Vec<FeatureRow>) {
+        for (ts, node, held) in self.guard.finish(self.clock.newest()) {
+            self.clock.observe(ts);
+            self.buffer.hold(ts, node, held);
+        }
         self.release(self.clock.newest(), out);
         self.aggregator.finish(self.clock.newest(), out);
     }

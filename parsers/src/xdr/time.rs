@@ -44,7 +44,7 @@ fn parse_rfc3339(text: &str) -> Option<u64> {
     let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
     let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
     if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
         || second > 60
@@ -101,6 +101,16 @@ pub fn format_timestamp(micros: u64) -> String {
     )
 }
 
+/// Days of `month` (1 to 12) in `year` of the Gregorian calendar.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// The date of a day number since 1970-01-01 (H. Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -145,6 +155,8 @@ mod tests {
             Some(1_795_291_200_123_456)
         );
         assert_eq!(parse_timestamp("2024-02-29T00:00:00Z"), Some(1_709_164_800_000_000));
+        assert!(parse_timestamp("2000-02-29T00:00:00Z").is_some());
+        assert!(parse_timestamp("2026-12-31T23:59:59Z").is_some());
     }
 
     #[test]
@@ -175,6 +187,11 @@ mod tests {
             "12.3.4",
             "-5",
             "2026-11-21T20:00:00+1:00",
+            // Dates that do not exist are errors, not the next month.
+            "2026-02-30T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
         ] {
             assert_eq!(parse_timestamp(text), None, "{text}");
         }
