@@ -72,7 +72,7 @@ fn validate_names_both_keys_of_a_config_with_two_mistakes() {
     assert!(stdout.is_empty());
     assert!(stderr.contains("invalid configuration (2 problems)"), "{stderr}");
     assert!(stderr.contains("  - mqtt.prot: unknown key"), "{stderr}");
-    assert!(stderr.contains("  - pipeline.window_minutes: invalid type"), "{stderr}");
+    assert!(stderr.contains("  - pipeline.window_minutes: expected a whole number"), "{stderr}");
     assert_no_panic(&stderr);
 }
 

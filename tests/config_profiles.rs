@@ -100,7 +100,10 @@ fn an_unknown_key_and_a_wrongly_typed_value_are_both_reported() {
     assert_eq!(keys(&found), vec!["mqtt.prot", "pipeline.window_minutes"], "{found}");
     let text = found.to_string();
     assert!(text.contains("mqtt.prot: unknown key (expected one of `host`, `port`"), "{text}");
-    assert!(text.contains("pipeline.window_minutes: invalid type: string \"sixty\""), "{text}");
+    assert!(
+        text.contains("pipeline.window_minutes: expected a whole number, found \"sixty\""),
+        "{text}"
+    );
     let origin = file.path().canonicalize().unwrap().display().to_string();
     assert!(found.problems().iter().all(|p| p.origin.as_deref() == Some(origin.as_str())));
 }
@@ -199,4 +202,42 @@ fn bad_node_addresses_are_named_where_they_were_written() {
         "{found}"
     );
     assert!(found.to_string().contains("`alsobad` is not an address (ip or ip:port)"), "{found}");
+}
+
+/// Values are not coerced: a fraction for a whole number, text for a boolean, a number for a
+/// string, out-of-range thread counts; environment text must read exactly as the key's type.
+#[test]
+fn values_of_the_wrong_type_or_range_are_refused_not_coerced() {
+    let file = site_file(
+        "[pipeline]\nwindow_minutes = 60.5\nauto_discover_nodes = \"yes\"\n\
+         [inference]\nintra_threads = 65535\n[mqtt]\nhost = 5\n",
+    );
+    let found = problems(
+        Some(file.path()),
+        &[("IMSIGHT__PIPELINE__MAX_NODES", "12.5"), ("IMSIGHT__INFERENCE__MAX_BATCH", "64")],
+    );
+    assert_eq!(
+        keys(&found),
+        vec![
+            "mqtt.host",
+            "pipeline.auto_discover_nodes",
+            "pipeline.max_nodes",
+            "pipeline.window_minutes",
+            // Range checks run on what parsed, after the type checks.
+            "inference.intra_threads",
+        ],
+        "{found}"
+    );
+    let text = found.to_string();
+    assert!(text.contains("expected a whole number, found `60.5`"), "{text}");
+    assert!(text.contains("expected true or false, found \"yes\""), "{text}");
+    assert!(text.contains("must be between 1 and 256"), "{text}");
+    assert!(text.contains("the environment"), "{text}");
+}
+
+#[test]
+fn a_directory_given_as_the_site_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let found = problems(Some(dir.path()), &[]);
+    assert!(found.to_string().contains("is a directory, not a file"), "{found}");
 }

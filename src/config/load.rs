@@ -82,9 +82,16 @@ impl ConfigSources {
         let file = match (&self.file, &self.system_file) {
             (Some(file), _) => {
                 if !file.is_file() {
+                    let what = if file.is_dir() {
+                        "is a directory, not a file"
+                    } else if file.exists() {
+                        "is not a regular file"
+                    } else {
+                        "does not exist"
+                    };
                     return Err(ConfigProblems::single(ConfigProblem::new(
                         "config",
-                        format!("configuration file {} does not exist", file.display()),
+                        format!("configuration file {} {what}", file.display()),
                     )));
                 }
                 Some(file.clone())
@@ -114,7 +121,11 @@ impl ConfigSources {
             .collect()
             .map_err(|error| ConfigProblems::single(ConfigProblem::new("", error.to_string())))?;
 
-        let (config, mut problems) = collect_problems(tree);
+        let mut tree = tree;
+        let mut problems = strict_types(&mut tree);
+        let (config, more) = collect_problems(tree);
+        problems.extend(more);
+        problems.sort_by(|a, b| a.key.cmp(&b.key));
         problems.extend(validate(&config));
         if !problems.is_empty() {
             return Err(ConfigProblems::new(problems));
@@ -135,6 +146,100 @@ impl ConfigSources {
 
 fn file_key(file: Option<&Path>) -> String {
     file.map(|f| f.display().to_string()).unwrap_or_default()
+}
+
+/// Where environment values come from, as the `config` crate names it.
+const ENVIRONMENT_ORIGIN: &str = "the environment";
+
+/// The `config` crate converts between types silently (`60.5` for an integer becomes 61,
+/// `"yes"` for a boolean becomes true). A value written in a file must have the key's own type;
+/// an environment variable, always text, must read as that type exactly. Every value that does
+/// not is reported (with its origin) and taken out, so its default applies.
+fn strict_types(tree: &mut Map<String, Value>) -> Vec<ConfigProblem> {
+    let Ok(toml::Value::Table(expected)) = toml::Value::try_from(Config::default()) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    check_table(tree, &expected, "", &mut problems);
+    problems
+}
+
+fn check_table(
+    tree: &mut Map<String, Value>,
+    expected: &toml::Table,
+    prefix: &str,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    let mut wrong = Vec::new();
+    for (key, value) in tree.iter_mut() {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let Some(want) = expected.get(key) else { continue };
+        let from_env = value.origin() == Some(ENVIRONMENT_ORIGIN);
+        let text = match &value.kind {
+            ValueKind::String(text) if from_env => Some(text.clone()),
+            _ => None,
+        };
+        let problem = match (want, &mut value.kind) {
+            (toml::Value::Table(inner), ValueKind::Table(table)) => {
+                check_table(table, inner, &path, problems);
+                None
+            }
+            (toml::Value::Integer(_), ValueKind::I64(_) | ValueKind::U64(_))
+            | (toml::Value::Integer(_), ValueKind::I128(_) | ValueKind::U128(_))
+            | (toml::Value::Boolean(_), ValueKind::Boolean(_))
+            | (toml::Value::Float(_), ValueKind::Float(_) | ValueKind::I64(_))
+            | (toml::Value::String(_), ValueKind::String(_)) => None,
+            (toml::Value::Integer(_), _)
+                if text.as_deref().is_some_and(|t| t.parse::<i64>().is_ok()) =>
+            {
+                None
+            }
+            (toml::Value::Boolean(_), _) if matches!(text.as_deref(), Some("true" | "false")) => {
+                None
+            }
+            (toml::Value::Float(_), _)
+                if text.as_deref().is_some_and(|t| t.parse::<f64>().is_ok()) =>
+            {
+                None
+            }
+            (toml::Value::Integer(_), kind) => {
+                Some(format!("expected a whole number, found {}", kind_name(kind)))
+            }
+            (toml::Value::Boolean(_), kind) => {
+                Some(format!("expected true or false, found {}", kind_name(kind)))
+            }
+            (toml::Value::Float(_), kind) => {
+                Some(format!("expected a number, found {}", kind_name(kind)))
+            }
+            (toml::Value::String(_), kind) => {
+                Some(format!("expected a string, found {}", kind_name(kind)))
+            }
+            _ => None,
+        };
+        if let Some(message) = problem {
+            let origin = value.origin().map(origin_text);
+            problems.push(ConfigProblem::new(path, message).with_origin(origin));
+            wrong.push(key.clone());
+        }
+    }
+    for key in wrong {
+        tree.remove(&key);
+    }
+}
+
+fn kind_name(kind: &ValueKind) -> String {
+    match kind {
+        ValueKind::Nil => "nothing".to_owned(),
+        ValueKind::Boolean(b) => format!("`{b}`"),
+        ValueKind::I64(n) => format!("`{n}`"),
+        ValueKind::I128(n) => format!("`{n}`"),
+        ValueKind::U64(n) => format!("`{n}`"),
+        ValueKind::U128(n) => format!("`{n}`"),
+        ValueKind::Float(x) => format!("`{x}`"),
+        ValueKind::String(text) => format!("\"{}\"", text.escape_debug()),
+        ValueKind::Table(_) => "a table".to_owned(),
+        ValueKind::Array(_) => "a list".to_owned(),
+    }
 }
 
 /// Deserializes `tree` into a [`Config`], collecting every unknown key and wrongly typed value

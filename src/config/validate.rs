@@ -5,6 +5,12 @@ use super::sections::Config;
 
 /// Largest window the pipeline accepts: one day of minutes.
 const MAX_WINDOW_MINUTES: u32 = 24 * 60;
+/// More ONNX Runtime threads than this is a typo, not a machine (65535 made it spin and crash).
+const MAX_INTRA_THREADS: u16 = 256;
+/// A transaction unanswered for an hour is long dead (RFC 3261 Timer B is 32 s).
+const MAX_TRANSACTION_TIMEOUT_SECS: u32 = 3600;
+/// Nodes one instance monitors at most; shard beyond it.
+const MAX_NODES: u32 = 100_000;
 /// Largest inference batch; bigger batches only add latency on CPU.
 const MAX_BATCH: u16 = 4096;
 /// Smallest MQTT keep-alive brokers commonly accept without flapping.
@@ -38,8 +44,8 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
     if inference.onnxruntime_lib.as_os_str().is_empty() {
         problem("inference.onnxruntime_lib", "must not be empty".to_owned());
     }
-    if inference.intra_threads == 0 {
-        problem("inference.intra_threads", "must be at least 1".to_owned());
+    if inference.intra_threads == 0 || inference.intra_threads > MAX_INTRA_THREADS {
+        problem("inference.intra_threads", format!("must be between 1 and {MAX_INTRA_THREADS}"));
     }
     if inference.max_batch == 0 || inference.max_batch > MAX_BATCH {
         problem("inference.max_batch", format!("must be between 1 and {MAX_BATCH}"));
@@ -55,12 +61,17 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
             "must be below 60: a minute cannot wait longer than a minute to close".to_owned(),
         );
     }
-    if pipeline.transaction_timeout_secs == 0 {
-        problem("pipeline.transaction_timeout_secs", "must be at least 1".to_owned());
+    if pipeline.transaction_timeout_secs == 0
+        || pipeline.transaction_timeout_secs > MAX_TRANSACTION_TIMEOUT_SECS
+    {
+        problem(
+            "pipeline.transaction_timeout_secs",
+            format!("must be between 1 and {MAX_TRANSACTION_TIMEOUT_SECS}"),
+        );
     }
 
-    if pipeline.max_nodes == 0 {
-        problem("pipeline.max_nodes", "must be at least 1".to_owned());
+    if pipeline.max_nodes == 0 || pipeline.max_nodes > MAX_NODES {
+        problem("pipeline.max_nodes", format!("must be between 1 and {MAX_NODES}"));
     }
     let mut names = std::collections::BTreeSet::new();
     for (i, node) in config.nodes.iter().enumerate() {
