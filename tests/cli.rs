@@ -342,3 +342,21 @@ fn an_unwritable_features_output_fails_first() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("cannot write /nonexistent-folder/f.csv"), "{stderr}");
 }
+
+/// A replay speed no wait can honour is refused with its key and the data-error status.
+#[test]
+fn an_absurd_replay_speed_is_refused_with_its_key() {
+    let scenario = repo("profiles/scenarios/three-networks.toml");
+    let (code, _, stderr) = run(&mut imsight(&[
+        "simulate",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--hep",
+        "127.0.0.1:9",
+        "--speed",
+        "5e-324",
+    ]));
+    assert_eq!(code, 65, "{stderr}");
+    assert!(stderr.contains("--speed: must be 0 or"), "{stderr}");
+    assert_no_panic(&stderr);
+}

@@ -38,14 +38,23 @@ pub struct SimulateArgs {
     pub summary: Option<PathBuf>,
 }
 
+/// Slowest and fastest replay speeds of `--hep`, simulated seconds per real second.
+const MIN_SPEED: f64 = 0.001;
+const MAX_SPEED: f64 = 1_000_000.0;
+
 /// Runs `imsight simulate`.
 pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
     let scenario = Scenario::load(&args.scenario).map_err(|problems| CommandError::Invalid {
         what: format!("scenario {}", args.scenario.display()),
         problems,
     })?;
-    if !(args.speed.is_finite() && args.speed >= 0.0) {
-        return Err(CommandError::Failed(anyhow::anyhow!("--speed must be a number >= 0")));
+    // 0 = as fast as possible; otherwise simulated seconds per real second, within reason (a
+    // speed of 5e-324 would ask for a wait longer than any `Duration`).
+    if !(args.speed == 0.0 || (MIN_SPEED..=MAX_SPEED).contains(&args.speed)) {
+        return Err(CommandError::Invalid {
+            what: "arguments".to_owned(),
+            problems: vec![format!("--speed: must be 0 or {MIN_SPEED} to {MAX_SPEED}")],
+        });
     }
     let seed = args.seed.unwrap_or(scenario.seed);
     let start = scenario.start_micros().unwrap_or_default();

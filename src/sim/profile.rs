@@ -159,11 +159,16 @@ impl NetworkProfile {
             self.subscribers >= 1 && self.subscribers <= 2_000_000,
             "subscribers must be 1 to 2000000",
         );
-        check(self.registration_expires_s >= 60, "registration_expires_s must be at least 60");
+        // Upper bounds keep the traffic model finite and in order: a rate of 1e12 would run for
+        // hours with growing memory, a delay of 1e300 would answer before the request.
+        check(
+            (60..=MAX_EXPIRES_S).contains(&self.registration_expires_s),
+            &format!("registration_expires_s must be 60 to {MAX_EXPIRES_S}"),
+        );
         check(self.diurnal.len() == 24, "diurnal must have 24 values");
         check(
-            self.diurnal.iter().all(|v| v.is_finite() && *v >= 0.0),
-            "diurnal values must be >= 0",
+            self.diurnal.iter().all(|v| v.is_finite() && (0.0..=100.0).contains(v)),
+            "diurnal values must be 0 to 100",
         );
         let outcome =
             self.busy_share + self.unavailable_share + self.not_found_share + self.cancel_share;
@@ -173,31 +178,59 @@ impl NetworkProfile {
             ("prack_share", self.prack_share),
             ("update_share", self.update_share),
             ("access_loss", self.access_loss),
+            ("busy_share", self.busy_share),
+            ("unavailable_share", self.unavailable_share),
+            ("not_found_share", self.not_found_share),
+            ("cancel_share", self.cancel_share),
         ] {
             check((0.0..=1.0).contains(&value), &format!("{name} must be between 0 and 1"));
         }
-        for (name, value) in [
-            ("attach_rate", self.attach_rate),
-            ("calls_per_sub_hour", self.calls_per_sub_hour),
-            ("messages_per_sub_hour", self.messages_per_sub_hour),
-            ("holding_time_s", self.holding_time_s),
-            ("ringing_s", self.ringing_s),
-            ("core_response_ms", self.core_response_ms),
-            ("register_response_ms", self.register_response_ms),
-            ("access_delay_ms", self.access_delay_ms),
-            ("delay_sigma", self.delay_sigma),
+        for (name, value, most) in [
+            ("attach_rate", self.attach_rate, 10.0),
+            ("calls_per_sub_hour", self.calls_per_sub_hour, 60.0),
+            ("messages_per_sub_hour", self.messages_per_sub_hour, 60.0),
+            ("holding_time_s", self.holding_time_s, 86_400.0),
+            ("ringing_s", self.ringing_s, 300.0),
+            ("core_response_ms", self.core_response_ms, 10_000.0),
+            ("register_response_ms", self.register_response_ms, 10_000.0),
+            ("access_delay_ms", self.access_delay_ms, 10_000.0),
+            ("delay_sigma", self.delay_sigma, 3.0),
         ] {
-            check(value.is_finite() && value >= 0.0, &format!("{name} must be a number >= 0"));
+            check(
+                value.is_finite() && (0.0..=most).contains(&value),
+                &format!("{name} must be 0 to {most}"),
+            );
         }
         check(self.access_loss < 0.5, "access_loss must be below 0.5");
-        check(self.options_interval_s >= 1, "options_interval_s must be at least 1");
+        check(
+            (1..=86_400).contains(&self.options_interval_s),
+            "options_interval_s must be 1 to 86400",
+        );
         problems
     }
 }
 
+/// Longest registration granted: a week.
+const MAX_EXPIRES_S: u32 = 7 * 24 * 3600;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_rates_and_delays_are_named() {
+        let mut p = NetworkProfile::builtin().remove(0);
+        p.calls_per_sub_hour = 1e12;
+        p.core_response_ms = 1e300;
+        p.delay_sigma = f64::NAN;
+        p.registration_expires_s = u32::MAX;
+        let problems = p.problems("profiles[0]");
+        for key in
+            ["calls_per_sub_hour", "core_response_ms", "delay_sigma", "registration_expires_s"]
+        {
+            assert!(problems.iter().any(|m| m.contains(key)), "{key}: {problems:?}");
+        }
+    }
 
     #[test]
     fn builtin_profiles_are_valid_and_differ() {

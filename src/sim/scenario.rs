@@ -77,6 +77,9 @@ impl ResolvedNode {
     }
 }
 
+/// Most nodes in one scenario: each gets its own access and core subnet.
+pub const MAX_NODES: usize = 250;
+
 /// Largest scenario file read.
 pub const MAX_SCENARIO_BYTES: u64 = 1024 * 1024;
 
@@ -125,8 +128,9 @@ impl Scenario {
         for (i, profile) in self.profiles.iter().enumerate() {
             problems.extend(profile.problems(&format!("profiles[{i}] ({})", profile.name)));
         }
-        if self.nodes.is_empty() {
-            problems.push("nodes: at least one node is needed".to_owned());
+        if self.nodes.is_empty() || self.nodes.len() > MAX_NODES {
+            // Node i has the addresses 172.20.i.10 and 172.21.i.10.
+            problems.push(format!("nodes: 1 to {MAX_NODES} nodes (each has its own addresses)"));
         }
         let mut names = BTreeSet::new();
         for (i, node) in self.nodes.iter().enumerate() {
@@ -162,12 +166,19 @@ impl Scenario {
                 problems
                     .push(format!("{key}: duration_minutes and ramp_minutes must be at least 1"));
             }
-            if fault.onset_minute + fault.duration_minutes > self.duration_minutes {
+            if fault.ramp_minutes > fault.duration_minutes {
+                problems.push(format!("{key}.ramp_minutes: must not exceed duration_minutes"));
+            }
+            // Checked arithmetic: an onset of 2^32-1 must not wrap into range.
+            let end = |f: &FaultSpec| f.onset_minute.checked_add(f.duration_minutes);
+            if end(fault).is_none_or(|end| end > self.duration_minutes) {
                 problems.push(format!("{key}: ends after the scenario"));
             }
             for (j, other) in self.faults.iter().enumerate().take(i) {
-                let overlap = fault.onset_minute < other.onset_minute + other.duration_minutes
-                    && other.onset_minute < fault.onset_minute + fault.duration_minutes;
+                let (Some(fault_end), Some(other_end)) = (end(fault), end(other)) else {
+                    continue;
+                };
+                let overlap = fault.onset_minute < other_end && other.onset_minute < fault_end;
                 if other.node == fault.node && overlap {
                     problems.push(format!("{key}: overlaps faults[{j}] on node `{}`", fault.node));
                 }
@@ -211,6 +222,22 @@ fn builtin_names() -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn absurd_scenarios_are_refused_with_their_key() {
+        let many: String = (0..300).map(|i| format!("{{ name = \"p{i}\" }},")).collect();
+        let text = format!(
+            "name = \"x\"\nstart = \"2026-11-21T09:00:00Z\"\nduration_minutes = 60\nnodes = [{many}]\n\
+             faults = [{{ node = \"p0\", kind = \"scscf_down\", onset_minute = 4294967295, duration_minutes = 2, severity = 1.0 }},\
+             {{ node = \"p1\", kind = \"scscf_down\", onset_minute = 1, ramp_minutes = 9, duration_minutes = 2, severity = 1.0 }}]\n"
+        );
+        let problems = Scenario::parse(&text).unwrap_err();
+        for expected in
+            ["nodes: 1 to 250", "faults[0]: ends after the scenario", "faults[1].ramp_minutes"]
+        {
+            assert!(problems.iter().any(|p| p.starts_with(expected)), "{expected}: {problems:?}");
+        }
+    }
 
     #[test]
     fn an_oversized_scenario_file_is_refused_unread() {
