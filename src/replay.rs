@@ -32,6 +32,14 @@ pub struct ReplayStats {
     pub pipeline: PipelineStats,
     /// Probe-record lines rejected (invalid, not UTF-8, unreadable).
     pub record_errors: u64,
+    /// SIP framing errors in TCP streams (the stream then resynchronised).
+    pub tcp_framing_errors: u64,
+    /// TCP holes given up (bytes the capture never had).
+    pub tcp_gaps: u64,
+    /// TCP stream bytes skipped while searching for the next SIP start line.
+    pub tcp_resync_skipped_bytes: u64,
+    /// IP datagrams given up before all their fragments came.
+    pub ip_fragments_given_up: u64,
 }
 
 impl ReplayStats {
@@ -66,6 +74,7 @@ pub struct FeatureReplay<S = Vec<FeatureRow>> {
     closed: Vec<FeatureRow>,
     sink: S,
     record_errors: u64,
+    decode: ReplayStats,
 }
 
 impl FeatureReplay {
@@ -84,6 +93,7 @@ impl<S: RowSink> FeatureReplay<S> {
             closed: Vec::new(),
             sink,
             record_errors: 0,
+            decode: ReplayStats::default(),
         }
     }
 
@@ -115,13 +125,18 @@ impl<S: RowSink> FeatureReplay<S> {
     /// Reads a pcap or pcapng stream.
     pub fn feed_capture(&mut self, source: impl Read + Send) -> Result<(), ParseError> {
         let (pipeline, closed, sink) = (&mut self.pipeline, &mut self.closed, &mut self.sink);
-        let (_, result) = read_capture(source, &self.decoder, |event| {
+        let (summary, result) = read_capture(source, &self.decoder, |event| {
             pipeline.capture_event(event, closed);
             if !closed.is_empty() {
                 Self::deliver(closed, sink, pipeline.node_names());
             }
             ControlFlow::Continue(())
         });
+        let (tcp, decode) = (&summary.decode.tcp, &mut self.decode);
+        decode.tcp_framing_errors += tcp.framing_errors;
+        decode.tcp_gaps += tcp.gaps;
+        decode.tcp_resync_skipped_bytes += tcp.resync_skipped_bytes;
+        decode.ip_fragments_given_up += summary.decode.ip_fragments_given_up;
         result
     }
 
@@ -159,7 +174,7 @@ impl<S: RowSink> FeatureReplay<S> {
         FeatureRun {
             rows: self.sink,
             nodes: self.pipeline.node_names().to_vec(),
-            stats: ReplayStats { pipeline, record_errors: self.record_errors },
+            stats: ReplayStats { pipeline, record_errors: self.record_errors, ..self.decode },
         }
     }
 }

@@ -162,6 +162,13 @@ fn report(rows: u64, names: &[String], stats: &ReplayStats, out: &Path) {
         p.unusable, p.refused, p.bad_names, p.silent_minutes, p.open_transactions
     );
     eprintln!(
+        "TCP: framing errors {}, holes given up {}, bytes skipped to the next start line {}; IP datagrams given up before all fragments came {}",
+        stats.tcp_framing_errors,
+        stats.tcp_gaps,
+        stats.tcp_resync_skipped_bytes,
+        stats.ip_fragments_given_up
+    );
+    eprintln!(
         "inputs dropped for an implausible time (a jump ahead of event time that no later input confirmed) {}",
         p.implausible_time
     );

@@ -65,6 +65,8 @@ pub struct DecodeSummary {
     pub malformed_frames: u64,
     /// IP fragments seen, and datagrams rebuilt from them.
     pub ip_fragments: u64,
+    /// Datagrams given up before all their fragments came (bounded reassembly pool).
+    pub ip_fragments_given_up: u64,
     /// Datagrams rebuilt from fragments.
     pub ip_reassembled: u64,
     /// IP-in-IP packets unwrapped.
@@ -83,6 +85,10 @@ pub struct DecodeSummary {
     pub tcp_gaps: u64,
     /// TCP streams that were not SIP.
     pub tcp_not_sip_streams: u64,
+    /// TCP stream bytes skipped while searching for the next SIP start line.
+    pub tcp_resync_skipped_bytes: u64,
+    /// TCP flows that gave up their bytes to keep all flows within the memory bound.
+    pub tcp_memory_given_up: u64,
 }
 
 impl DecodeSummary {
@@ -92,6 +98,7 @@ impl DecodeSummary {
             unsupported_link: stats.unsupported_link,
             malformed_frames: stats.malformed,
             ip_fragments: stats.ip_fragments,
+            ip_fragments_given_up: stats.ip_fragments_given_up,
             ip_reassembled: stats.ip_reassembled,
             tunnelled: stats.tunnelled,
             udp_datagrams: stats.udp,
@@ -101,6 +108,8 @@ impl DecodeSummary {
             tcp_out_of_order: stats.tcp.out_of_order,
             tcp_gaps: stats.tcp.gaps,
             tcp_not_sip_streams: stats.tcp.non_sip_flows,
+            tcp_resync_skipped_bytes: stats.tcp.resync_skipped_bytes,
+            tcp_memory_given_up: stats.tcp.memory_given_up,
         }
     }
 }
@@ -190,6 +199,12 @@ fn inspect_capture(
     }
     report.frames = summary.frames;
     report.decode = DecodeSummary::from_stats(&summary.decode, udp_not_sip);
+    // SIP framing errors on TCP streams count with the other rejected messages.
+    for (reason, count) in summary.decode.tcp.framing_errors_by_reason() {
+        if count > 0 {
+            *report.errors.entry(reason).or_default() += count;
+        }
+    }
     report
 }
 

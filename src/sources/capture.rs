@@ -188,6 +188,20 @@ pub fn read_capture(
         emit(CaptureEvent::FrameDone { ts: frame.ts_micros });
         flow
     });
+    // Messages held behind a TCP hole come out at the end (the hole is given up).
+    if flow.is_continue() {
+        decoder.finish(&mut |payload| {
+            if flow.is_continue() && payload.kind == PayloadKind::Sip {
+                flow = on_event(CaptureEvent::Sip(CapturedSip {
+                    ts: Some(payload.ts_micros),
+                    src: Some(payload.src),
+                    dst: Some(payload.dst),
+                    hep: None,
+                    bytes: payload.bytes,
+                }));
+            }
+        });
+    }
     (CaptureSummary { frames: reader.frames(), decode: decoder.stats() }, result)
 }
 

@@ -1,13 +1,17 @@
 //! TCP stream reassembly, good enough for SIP over TCP: per-flow in-order delivery,
 //! retransmitted and overlapping bytes dropped, out-of-order segments held within a bound,
-//! SIP messages cut from the stream by Content-Length. Memory is bounded per flow and in the
-//! number of flows; everything given up is counted.
+//! SIP messages cut from the stream by Content-Length. A stream that is not (or no longer) at a
+//! message start, after a lost segment, a capture that starts mid-message or a framing error,
+//! resynchronises on the next SIP start line, as tshark does; the bytes skipped are counted.
+//! Work is linear in the bytes: a partial message is parsed again only when the bytes it waits
+//! for have come. Memory is bounded per flow, in all flows together, and in the number of
+//! flows; everything given up is counted.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use crate::error::ParseError;
-use crate::sip::{MAX_BODY_LEN, MAX_HEADER_SECTION_LEN, parse_sip_stream};
+use crate::sip::{MAX_BODY_LEN, MAX_HEADER_SECTION_LEN, parse_sip_stream, parse_start_line};
 
 /// Out-of-order bytes held per flow before the gap is given up.
 pub const MAX_PENDING_BYTES: usize = 256 * 1024;
@@ -17,6 +21,13 @@ pub const MAX_FLOWS: usize = 16 * 1024;
 pub const FLOW_IDLE_MICROS: u64 = 300 * 1_000_000;
 /// Largest stream buffer: one maximal SIP message.
 const MAX_STREAM_BUFFER: usize = MAX_HEADER_SECTION_LEN + MAX_BODY_LEN;
+/// Bytes held by all flows together (stream buffers and out-of-order segments); a flow that
+/// would go beyond it gives up what it holds and resynchronises.
+pub const MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
+/// A hole older than this (capture time) will not be filled by a retransmission any more.
+pub const HOLE_TIMEOUT_MICROS: u64 = 3 * 1_000_000;
+/// Longest line looked at while searching for a start line.
+const MAX_START_LINE: usize = 8 * 1024;
 
 /// One direction of a TCP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,12 +51,49 @@ pub struct TcpStats {
     pub gaps: u64,
     /// Flows evicted for the flow limit or idleness.
     pub evicted_flows: u64,
-    /// Flows whose first bytes were not SIP; their further bytes are ignored.
+    /// Flows whose first bytes were not SIP (searched for a start line from then on).
     pub non_sip_flows: u64,
-    /// Stream bytes dropped after a SIP framing error, by reason.
+    /// SIP framing errors (the stream then resynchronises on the next start line).
     pub framing_errors: u64,
+    /// Of which: a message without Content-Length.
+    pub missing_content_length: u64,
+    /// Of which: a Content-Length that is not a number, or several that disagree.
+    pub invalid_content_length: u64,
+    /// Of which: a body or message larger than the caps.
+    pub body_too_large: u64,
+    /// Bytes skipped while searching for the next start line.
+    pub resync_skipped_bytes: u64,
+    /// Flows that gave up their bytes to keep all flows within [`MAX_TOTAL_BYTES`].
+    pub memory_given_up: u64,
+    /// Times a message (whole or partial) was handed to the SIP parser: stays close to the
+    /// number of messages however the bytes are cut into segments.
+    pub parse_attempts: u64,
     /// Reason of the last framing error (for reports).
     pub last_framing_error: Option<ParseError>,
+}
+
+impl TcpStats {
+    /// Framing errors by the parser's reason label (for reports; zero counts included).
+    pub fn framing_errors_by_reason(&self) -> [(&'static str, u64); 4] {
+        let named = self.missing_content_length + self.invalid_content_length + self.body_too_large;
+        [
+            (ParseError::MissingContentLength.reason(), self.missing_content_length),
+            (ParseError::InvalidContentLength.reason(), self.invalid_content_length),
+            (ParseError::BodyTooLarge.reason(), self.body_too_large),
+            ("tcp_framing_other", self.framing_errors.saturating_sub(named)),
+        ]
+    }
+
+    fn framing_error(&mut self, error: ParseError) {
+        self.framing_errors += 1;
+        match error {
+            ParseError::MissingContentLength => self.missing_content_length += 1,
+            ParseError::InvalidContentLength => self.invalid_content_length += 1,
+            ParseError::BodyTooLarge => self.body_too_large += 1,
+            _ => {}
+        }
+        self.last_framing_error = Some(error);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -58,14 +106,31 @@ struct Flow {
     pending: BTreeMap<u32, Vec<u8>>,
     pending_bytes: usize,
     last_seen: u64,
-    /// Set when the stream turned out not to be SIP.
-    not_sip: bool,
+    /// Searching for the next start line (the stream is not at a message start).
+    hunting: bool,
+    /// Whether any bytes were framed yet (to tell a non-SIP flow from a lost framing).
+    seen_bytes: bool,
+    /// Capture time since which a hole has waited to be filled.
+    hole_since: u64,
+    /// Buffer length the partial message at the front waits for before it is parsed again.
+    wait_until: usize,
+    /// Everything before this buffer offset has been searched (for a start line, or for the end
+    /// of a header section).
+    scanned: usize,
+}
+
+impl Flow {
+    fn held(&self) -> usize {
+        self.buffer.len() + self.pending_bytes
+    }
 }
 
 /// Reassembles TCP flows and cuts SIP messages out of them.
 #[derive(Debug, Default)]
 pub struct TcpReassembler {
     flows: HashMap<FlowKey, Flow>,
+    /// Bytes held by all flows.
+    held: usize,
     /// What happened so far.
     pub stats: TcpStats,
 }
@@ -99,14 +164,34 @@ impl TcpReassembler {
         if segment.syn {
             flow.next_seq = Some(segment.seq.wrapping_add(1));
         }
-        if !segment.payload.is_empty() && !flow.not_sip {
+        let before = flow.held();
+        if !segment.payload.is_empty() {
+            // What this flow held counts again below, as it is after the segment.
+            self.held -= before;
             self.stats.segments += 1;
             let seq = if segment.syn { segment.seq.wrapping_add(1) } else { segment.seq };
-            accept(flow, &mut self.stats, seq, segment.payload);
+            if self.held + before + segment.payload.len() > MAX_TOTAL_BYTES {
+                // All flows together hold too much: this one starts over.
+                self.stats.memory_given_up += 1;
+                flow.buffer = Vec::new();
+                flow.pending.clear();
+                flow.pending_bytes = 0;
+                flow.next_seq = None;
+                flow.hunting = true;
+                flow.wait_until = 0;
+                flow.scanned = 0;
+            }
+            accept(flow, &mut self.stats, seq, segment.payload, segment.ts_micros);
             frame_messages(flow, &mut self.stats, on_message);
         }
-        if segment.closes {
-            self.flows.remove(&key);
+        if segment.payload.is_empty() {
+            self.held -= before;
+        }
+        self.held += flow.held();
+        if segment.closes
+            && let Some(gone) = self.flows.remove(&key)
+        {
+            self.held -= gone.held();
         }
     }
 
@@ -115,51 +200,93 @@ impl TcpReassembler {
         self.flows.len()
     }
 
-    /// Forgets idle flows, and the least recently active one when the table is full.
+    /// The end of the input: every hole is given up and what follows it is framed, so no
+    /// complete message stays held. `on_message` gets the flow and its last capture time too.
+    pub fn finish(&mut self, on_message: &mut impl FnMut(FlowKey, u64, &[u8])) {
+        for (key, flow) in &mut self.flows {
+            while !flow.pending.is_empty() {
+                let ts = flow.last_seen;
+                skip_hole(flow, &mut self.stats, ts);
+                frame_messages(flow, &mut self.stats, &mut |message| on_message(*key, ts, message));
+            }
+        }
+        self.held = self.flows.values().map(Flow::held).sum();
+    }
+
+    /// Bytes held by all flows together.
+    pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    /// When the table is full: forgets idle flows and, if that is not enough, the least
+    /// recently active eighth. Each pass makes room for many new flows, so the cost per new
+    /// flow stays constant however many flows come.
     fn make_room(&mut self, now: u64) {
         if self.flows.len() < MAX_FLOWS {
             return;
         }
         let before = self.flows.len();
         self.flows.retain(|_, flow| now.saturating_sub(flow.last_seen) < FLOW_IDLE_MICROS);
-        if self.flows.len() >= MAX_FLOWS
-            && let Some(oldest) =
-                self.flows.iter().min_by_key(|(_, f)| f.last_seen).map(|(k, _)| *k)
-        {
-            self.flows.remove(&oldest);
+        if self.flows.len() > MAX_FLOWS - MAX_FLOWS / 8 {
+            let mut by_age: Vec<(u64, FlowKey)> =
+                self.flows.iter().map(|(key, flow)| (flow.last_seen, *key)).collect();
+            let cut = self.flows.len() - (MAX_FLOWS - MAX_FLOWS / 8);
+            by_age.select_nth_unstable_by_key(cut, |(last_seen, _)| *last_seen);
+            for (_, key) in &by_age[..cut] {
+                self.flows.remove(key);
+            }
         }
+        self.held = self.flows.values().map(Flow::held).sum();
         self.stats.evicted_flows += (before - self.flows.len()) as u64;
     }
 }
 
 /// Places the bytes of one segment into the flow's stream.
-fn accept(flow: &mut Flow, stats: &mut TcpStats, seq: u32, payload: &[u8]) {
+fn accept(flow: &mut Flow, stats: &mut TcpStats, seq: u32, payload: &[u8], ts: u64) {
     let next = *flow.next_seq.get_or_insert(seq);
     let ahead = seq.wrapping_sub(next) as i32;
     if ahead > 0 {
         stats.out_of_order += 1;
-        if flow.pending_bytes + payload.len() > MAX_PENDING_BYTES {
-            // The hole is not filling: give it up and resume after it.
-            stats.gaps += 1;
-            flow.buffer.clear();
-            flow.next_seq = Some(seq);
-            flow.pending.clear();
-            flow.pending_bytes = 0;
-            append(flow, payload);
-        } else {
+        if flow.pending.is_empty() {
+            flow.hole_since = ts;
+        }
+        if let std::collections::btree_map::Entry::Vacant(slot) = flow.pending.entry(seq) {
             flow.pending_bytes += payload.len();
-            flow.pending.insert(seq, payload.to_vec());
-            return;
+            slot.insert(payload.to_vec());
         }
-    } else {
-        let already = ahead.unsigned_abs() as usize;
-        if already >= payload.len() {
-            stats.retransmitted += 1;
-            return;
+        // A hole the capture never fills (the segment was lost before the probe): give it up
+        // once too much waits behind it, or it is older than a retransmission would be.
+        if flow.pending_bytes > MAX_PENDING_BYTES
+            || ts.saturating_sub(flow.hole_since) > HOLE_TIMEOUT_MICROS
+        {
+            skip_hole(flow, stats, ts);
         }
-        append(flow, &payload[already..]);
+        return;
     }
-    // Deliver held segments that are now in order.
+    let already = ahead.unsigned_abs() as usize;
+    if already >= payload.len() {
+        stats.retransmitted += 1;
+        return;
+    }
+    append(flow, &payload[already..]);
+    deliver_pending(flow, ts);
+}
+
+/// Gives up the hole before the first held segment: the partial message before it is lost,
+/// the stream resumes there and searches for the next start line.
+fn skip_hole(flow: &mut Flow, stats: &mut TcpStats, ts: u64) {
+    let Some(&first) = flow.pending.keys().next() else { return };
+    stats.gaps += 1;
+    flow.buffer.clear();
+    flow.hunting = true;
+    flow.wait_until = 0;
+    flow.scanned = 0;
+    flow.next_seq = Some(first);
+    deliver_pending(flow, ts);
+}
+
+/// Appends the held segments that are now in order.
+fn deliver_pending(flow: &mut Flow, ts: u64) {
     while let Some((&pending_seq, _)) = flow.pending.iter().next() {
         let next = flow.next_seq.unwrap_or(pending_seq);
         let ahead = pending_seq.wrapping_sub(next) as i32;
@@ -173,6 +300,9 @@ fn accept(flow: &mut Flow, stats: &mut TcpStats, seq: u32, payload: &[u8]) {
             append(flow, &bytes[already..]);
         }
     }
+    if !flow.pending.is_empty() {
+        flow.hole_since = ts;
+    }
 }
 
 fn append(flow: &mut Flow, bytes: &[u8]) {
@@ -184,42 +314,114 @@ fn append(flow: &mut Flow, bytes: &[u8]) {
 fn frame_messages(flow: &mut Flow, stats: &mut TcpStats, on_message: &mut impl FnMut(&[u8])) {
     let mut consumed = 0;
     loop {
+        if flow.hunting {
+            match find_start_line(&flow.buffer, consumed.max(flow.scanned)) {
+                Search::Found(start) => {
+                    stats.resync_skipped_bytes += (start - consumed) as u64;
+                    consumed = start;
+                    flow.hunting = false;
+                    flow.wait_until = 0;
+                    flow.scanned = start;
+                }
+                Search::NotYet { keep_from } => {
+                    stats.resync_skipped_bytes += (keep_from - consumed) as u64;
+                    consumed = keep_from;
+                    flow.scanned = flow.buffer.len();
+                    break;
+                }
+            }
+        }
         let rest = &flow.buffer[consumed..];
-        if rest.is_empty() {
+        if rest.is_empty() || flow.buffer.len() < flow.wait_until {
             break;
         }
+        if !header_may_be_complete(&flow.buffer, consumed, flow.scanned) {
+            // Still inside the header section: parsed again once its end has come.
+            flow.scanned = flow.buffer.len();
+            if rest.len() > MAX_STREAM_BUFFER {
+                stats.framing_error(ParseError::HeaderSectionTooLong);
+                flow.hunting = true;
+                consumed = flow.buffer.len();
+            }
+            break;
+        }
+        stats.parse_attempts += 1;
         match parse_sip_stream(rest) {
             Ok((after, _)) => {
                 let len = rest.len() - after.len();
                 on_message(&rest[..len]);
                 consumed += len;
+                flow.wait_until = 0;
+                flow.scanned = consumed;
             }
-            Err(nom::Err::Incomplete(_)) => {
+            Err(nom::Err::Incomplete(needed)) => {
                 if rest.len() > MAX_STREAM_BUFFER {
-                    stats.framing_errors += 1;
-                    stats.last_framing_error = Some(ParseError::BodyTooLarge);
+                    stats.framing_error(ParseError::BodyTooLarge);
+                    flow.hunting = true;
                     consumed = flow.buffer.len();
+                } else if let nom::Needed::Size(more) = needed {
+                    flow.wait_until = flow.buffer.len() + more.get();
                 }
                 break;
             }
-            Err(nom::Err::Error(ParseError::NotSip) | nom::Err::Failure(ParseError::NotSip))
-                if consumed == 0 =>
-            {
-                stats.non_sip_flows += 1;
-                flow.not_sip = true;
-                consumed = flow.buffer.len();
-                break;
-            }
             Err(nom::Err::Error(error) | nom::Err::Failure(error)) => {
-                // The stream lost its framing: drop what is buffered and wait for a new start.
-                stats.framing_errors += 1;
-                stats.last_framing_error = Some(error);
-                consumed = flow.buffer.len();
-                break;
+                if error == ParseError::NotSip && consumed == 0 && !flow.seen_bytes {
+                    stats.non_sip_flows += 1;
+                } else if error != ParseError::NotSip {
+                    stats.framing_error(error);
+                }
+                // The stream is not at a message start: search from the next line on.
+                flow.hunting = true;
+                flow.scanned = consumed + 1;
             }
         }
     }
     flow.buffer.drain(..consumed);
+    flow.wait_until = flow.wait_until.saturating_sub(consumed);
+    flow.scanned = flow.scanned.saturating_sub(consumed);
+    flow.seen_bytes = true;
+}
+
+/// Whether the header section of the message at `start` may have ended: a blank line
+/// somewhere after `start`, searched only in the bytes not searched before.
+fn header_may_be_complete(buffer: &[u8], start: usize, scanned: usize) -> bool {
+    // Back up three bytes: the blank line may straddle the old end.
+    let from = scanned.saturating_sub(3).max(start);
+    let tail = &buffer[from..];
+    memchr::memmem::find(tail, b"\n\r\n").is_some() || memchr::memmem::find(tail, b"\n\n").is_some()
+}
+
+/// Where a search for a start line got to.
+enum Search {
+    /// A start line begins at this offset.
+    Found(usize),
+    /// None yet: the bytes before this offset can go (an unfinished last line is kept).
+    NotYet { keep_from: usize },
+}
+
+/// The next line at or after `from` (that begins after a line feed) that is a SIP start line.
+fn find_start_line(buffer: &[u8], from: usize) -> Search {
+    let mut line_start = match from {
+        0 => 0,
+        _ => match memchr::memchr(b'\n', &buffer[from - 1..]) {
+            Some(at) => from + at,
+            None => return Search::NotYet { keep_from: buffer.len() },
+        },
+    };
+    loop {
+        let Some(end) = memchr::memchr(b'\n', &buffer[line_start..]) else {
+            // An unfinished line: keep it unless it is too long to be a start line.
+            let keep =
+                if buffer.len() - line_start > MAX_START_LINE { buffer.len() } else { line_start };
+            return Search::NotYet { keep_from: keep };
+        };
+        let line = &buffer[line_start..line_start + end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.is_empty() && parse_start_line(line).is_ok() {
+            return Search::Found(line_start);
+        }
+        line_start += end + 1;
+    }
 }
 
 #[cfg(test)]
@@ -242,6 +444,7 @@ mod tests {
         for s in segments {
             reassembler.add(key(), *s, &mut |m| out.push(m.to_vec()));
         }
+        reassembler.finish(&mut |_, _, m| out.push(m.to_vec()));
         out
     }
 
@@ -287,12 +490,96 @@ mod tests {
     }
 
     #[test]
-    fn a_non_sip_stream_is_ignored_after_its_first_bytes() {
+    fn non_sip_bytes_are_skipped_up_to_the_next_start_line() {
         let mut r = TcpReassembler::default();
         let out =
             feed(&mut r, &[segment(0, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), segment(27, MESSAGE)]);
-        assert!(out.is_empty());
+        assert_eq!(out, vec![MESSAGE.to_vec()]);
         assert_eq!(r.stats.non_sip_flows, 1);
+        assert_eq!(r.stats.resync_skipped_bytes, 27);
+    }
+
+    /// `count` INVITE-like messages with bodies, as one byte stream.
+    fn stream(count: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for i in 0..count {
+            let body = format!("v=0\r\no=- {i} 1 IN IP4 10.0.0.1\r\n");
+            bytes.extend_from_slice(
+                format!(
+                    "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.1;branch=z9hG4bK{i}\r\nCall-ID: {i}\r\nCSeq: 1 INVITE\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+        bytes
+    }
+
+    fn segments_of(bytes: &[u8], size: usize) -> Vec<Segment<'_>> {
+        bytes.chunks(size).enumerate().map(|(i, c)| segment((i * size) as u32, c)).collect()
+    }
+
+    #[test]
+    fn a_lost_segment_costs_the_messages_it_touched_not_the_flow() {
+        let bytes = stream(3000);
+        let mut segments = segments_of(&bytes, 1000);
+        segments.remove(segments.len() / 2);
+        let mut r = TcpReassembler::default();
+        // The hole is given up once more than the pending bound has come after it.
+        let out = feed(&mut r, &segments);
+        assert!(out.len() >= 2990, "{} of 3000 messages", out.len());
+        assert_eq!(r.stats.gaps, 1);
+        assert!(r.stats.resync_skipped_bytes > 0);
+    }
+
+    #[test]
+    fn a_capture_that_starts_mid_message_finds_the_next_one() {
+        let bytes = stream(100);
+        let mut r = TcpReassembler::default();
+        let out = feed(&mut r, &segments_of(&bytes[40..], 1400));
+        assert_eq!(out.len(), 99);
+    }
+
+    #[test]
+    fn a_framing_error_is_reported_and_the_flow_goes_on() {
+        let mut bytes =
+            b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\nContent-Length: ten\r\n\r\n".to_vec();
+        bytes.extend_from_slice(&stream(5));
+        let mut r = TcpReassembler::default();
+        let out = feed(&mut r, &segments_of(&bytes, 300));
+        assert_eq!(out.len(), 5);
+        assert_eq!(r.stats.invalid_content_length, 1);
+        assert_eq!(r.stats.framing_errors_by_reason()[1], ("invalid_content_length", 1));
+    }
+
+    #[test]
+    fn one_byte_segments_are_parsed_a_few_times_not_once_per_byte() {
+        let bytes = stream(3);
+        let mut r = TcpReassembler::default();
+        let out = feed(&mut r, &segments_of(&bytes, 1));
+        assert_eq!(out.len(), 3);
+        // Each message: once when its header section ends, once when its body is complete.
+        assert!(r.stats.parse_attempts <= 3 * 2, "{} parses", r.stats.parse_attempts);
+    }
+
+    #[test]
+    fn many_flows_stay_within_the_flow_and_byte_bounds() {
+        let mut r = TcpReassembler::default();
+        let partial = &MESSAGE[..30];
+        for i in 0..(MAX_FLOWS as u32 * 3) {
+            let key = FlowKey {
+                src: SocketAddr::new([10, (i >> 16) as u8, (i >> 8) as u8, i as u8].into(), 5060),
+                dst: "10.255.0.1:5060".parse().unwrap(),
+            };
+            r.add(
+                key,
+                Segment { ts_micros: 1, seq: 0, syn: false, closes: false, payload: partial },
+                &mut |_| {},
+            );
+        }
+        assert!(r.flow_count() <= MAX_FLOWS);
+        assert!(r.stats.evicted_flows >= 2 * MAX_FLOWS as u64 - 1);
+        assert_eq!(r.held_bytes(), r.flow_count() * partial.len());
     }
 
     #[test]
