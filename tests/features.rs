@@ -405,3 +405,78 @@ fn one_absurd_frame_time_is_dropped_not_followed() {
     assert_eq!(garbage.stats.pipeline.messages, clean.stats.pipeline.messages - 1);
     assert_eq!(garbage.rows.len(), clean.rows.len(), "the same minutes, none in 2106");
 }
+
+/// One lateness rule, the documented one: an input is late only when its minute has closed.
+/// OPTIONS completing at 10 s, 20 s, then 12 s of one open minute count 3; a probe record
+/// dated before the newest minus the lateness, in a minute still open, is not lost.
+#[test]
+fn inputs_are_late_only_when_their_minute_has_closed() {
+    let csv = "start_time,end_time,latency_ms,node,procedure,result\n\
+               2026-11-21T09:00:09Z,2026-11-21T09:00:10Z,,p,OPTIONS,200\n\
+               2026-11-21T09:00:19Z,2026-11-21T09:00:20Z,,p,OPTIONS,200\n\
+               2026-11-21T09:00:11Z,2026-11-21T09:00:12Z,,p,OPTIONS,200\n\
+               2026-11-21T09:01:30Z,2026-11-21T09:01:31Z,,p,OPTIONS,200\n\
+               2026-11-21T09:00:40Z,2026-11-21T09:00:41Z,,p,OPTIONS,200\n";
+    let mut settings = config(&[]);
+    settings.pipeline.auto_discover = true;
+    let mut replay = FeatureReplay::new(&settings);
+    replay.feed_records(csv.as_bytes(), RecordFormat::Csv);
+    let FeatureRun { rows, stats, .. } = replay.finish();
+    let options = |row: &FeatureRow| row.values[index_of("req_options").unwrap()];
+    assert_eq!(options(&rows[0]), 3.0, "minute 09:00 was open for the 12 s record");
+    // 09:00:41 comes after 09:01:31, beyond the lateness, when minute 09:00 has closed.
+    assert_eq!(stats.pipeline.late, 1);
+    assert_eq!(rows[1].values[index_of("late_records").unwrap()], 1.0);
+
+    // The documented sample: every valid record counts.
+    let sample = common::repo("tests/data/xdr/pcscf-sample.csv");
+    let mut replay = FeatureReplay::new(&settings);
+    replay.feed_records(BufReader::new(File::open(sample).unwrap()), RecordFormat::Csv);
+    let FeatureRun { rows, stats, .. } = replay.finish();
+    let transactions: f32 = rows.iter().map(|r| r.values[index_of("transactions").unwrap()]).sum();
+    assert_eq!((transactions, stats.pipeline.late), (7.0, 0), "{stats:?}");
+}
+
+/// A probe record whose result is provisional saw no final response: a timeout, not a 180.
+#[test]
+fn a_provisional_record_result_is_a_timeout() {
+    let csv = "start_time,end_time,latency_ms,node,procedure,result\n\
+               2026-11-21T09:00:01Z,2026-11-21T09:00:31Z,,p,INVITE,180\n";
+    let mut settings = config(&[]);
+    settings.pipeline.auto_discover = true;
+    let mut replay = FeatureReplay::new(&settings);
+    replay.feed_records(csv.as_bytes(), RecordFormat::Csv);
+    let FeatureRun { rows, .. } = replay.finish();
+    let at = |name: &str| rows[0].values[index_of(name).unwrap()];
+    assert_eq!((at("timeout_invite"), at("code_180"), at("rt_invite_mean_ms")), (1.0, 0.0, 0.0));
+}
+
+/// A dead probe is not a blackout: when the source stops, the transactions it left open time
+/// out inside the silence, and a minute of such timeouts alone is flagged `source_silent`.
+#[test]
+fn timeouts_alone_do_not_make_a_silent_source_look_alive() {
+    let names = vec!["p".to_owned()];
+    let mut replay = FeatureReplay::new(&config(&names));
+    let ue: std::net::SocketAddr = "10.1.0.1:5060".parse().unwrap();
+    let pcscf = std::net::SocketAddr::new(pcscf_access(0).into(), 5060);
+    let invite = |call: u32| {
+        format!(
+            "INVITE sip:b@ims SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.0.1;branch=z9hG4bK{call}\r\nFrom: <sip:a@ims>;tag=1\r\nTo: <sip:b@ims>\r\nCall-ID: {call}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let t0 = 1_795_338_000_000_000; // 2026-11-22T09:00:00Z
+    replay.feed_sip(t0 + 50_000_000, ue, pcscf, invite(1).as_bytes());
+    // The probe is silent until 09:03:10.
+    replay.feed_sip(t0 + 190_000_000, ue, pcscf, invite(2).as_bytes());
+    let FeatureRun { rows, .. } = replay.finish();
+    let minute = |m: u64| rows.iter().find(|r| r.minute == t0 + m * 60_000_000).unwrap();
+    assert!(!minute(0).source_silent);
+    let gap = minute(1);
+    assert_eq!(
+        gap.values[index_of("timeout_invite").unwrap()],
+        1.0,
+        "the open INVITE timed out at 09:01:22"
+    );
+    assert!(gap.source_silent, "no message was captured in 09:01");
+    assert!(minute(2).source_silent);
+}

@@ -72,6 +72,9 @@ pub struct Accumulator {
     unmatched: u64,
     parse_errors: u64,
     late: u64,
+    /// Inputs (messages, probe records, rejected or late ones) seen in the minute: timeouts the
+    /// node's own clock fired are not inputs, so a minute of timeouts alone is a silent source.
+    inputs: u64,
 }
 
 fn leg_index(leg: Leg) -> usize {
@@ -163,6 +166,7 @@ impl Accumulator {
 
     /// Counts a message.
     pub fn message(&mut self, m: &MessageSeen) {
+        self.inputs += 1;
         self.records += 1;
         self.messages += 1;
         self.bytes += u64::from(m.bytes);
@@ -188,12 +192,24 @@ impl Accumulator {
 
     /// Counts a message the parser rejected.
     pub fn parse_error(&mut self) {
+        self.inputs += 1;
         self.parse_errors += 1;
     }
 
     /// Counts a record that came after its minute had closed.
     pub fn late_record(&mut self) {
+        self.inputs += 1;
         self.late += 1;
+    }
+
+    /// Notes that an input (a probe record) arrived in the minute.
+    pub fn input_seen(&mut self) {
+        self.inputs += 1;
+    }
+
+    /// Whether the source delivered anything for this node in the minute.
+    pub fn has_input(&self) -> bool {
+        self.inputs > 0
     }
 
     /// Whether anything was recorded.

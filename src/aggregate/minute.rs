@@ -114,8 +114,9 @@ impl MinuteAggregator {
                 minute = gap_end;
                 continue;
             }
+            // Timeouts alone (transactions left open when a probe died) are no sign of life.
             let source_silent =
-                !self.nodes.iter().any(|n| n.open.get(&minute).is_some_and(|a| !a.is_empty()));
+                !self.nodes.iter().any(|n| n.open.get(&minute).is_some_and(Accumulator::has_input));
             if source_silent {
                 self.stats.silent_minutes += 1;
             }

@@ -118,16 +118,24 @@ struct Key {
     method: MethodId,
 }
 
+/// Response copies remembered per transaction to tell a duplicate (the same packet seen twice,
+/// e.g. by two sensors whose copies interleave) from a retransmission.
+const RECENT_RESPONSES: usize = 4;
+/// Distinct provisional responses (code and To tag: one per fork) remembered per transaction.
+const PROVISIONALS: usize = 4;
+
 #[derive(Debug, Clone, Copy)]
 struct Open {
     start: u64,
     last_request: u64,
-    last_response: u64,
-    last_status: u16,
+    /// The latest response copies: (status, capture time), newest overwriting the oldest.
+    recent: [(u16, u64); RECENT_RESPONSES],
+    recent_next: u8,
     inbound: bool,
     method: MethodId,
     done: bool,
-    provisional_seen: u8,
+    /// Provisional responses seen: a hash of status and To tag (0 = free slot).
+    provisionals: [u32; PROVISIONALS],
     trying_us: Option<u64>,
     setup_us: Option<u64>,
     deadline: u64,
@@ -221,7 +229,12 @@ impl TransactionTable {
         let key = Key { leg, hash, method };
         match message.status() {
             None => self.request(ts, key, inbound, message, call_id, subscriber, bytes, out),
-            Some(code) => self.response(ts, key, code.0, bytes, out),
+            Some(code) => {
+                // Forks answer with their own To tag: each fork's 183 is a response of its own.
+                let to_tag = message.to().and_then(|to| to.tag).unwrap_or_default();
+                let identity = (hash_of(&[&code.0.to_be_bytes(), to_tag.as_bytes()]) as u32).max(1);
+                self.response(ts, key, code.0, identity, bytes, out);
+            }
         }
     }
 
@@ -255,13 +268,13 @@ impl TransactionTable {
                 entry.insert(Open {
                     start: ts,
                     last_request: ts,
-                    last_response: 0,
-                    last_status: 0,
+                    recent: [(0, 0); RECENT_RESPONSES],
+                    recent_next: 0,
                     inbound,
                     method: key.method,
                     // An ACK is not answered: it only absorbs its own retransmissions.
                     done: key.method == MethodId::ACK,
-                    provisional_seen: 0,
+                    provisionals: [0; PROVISIONALS],
                     trying_us: None,
                     setup_us: None,
                     deadline,
@@ -277,7 +290,15 @@ impl TransactionTable {
         out.push(TxEvent::Message(MessageSeen { ts, method: key.method, status: 0, seen, bytes }));
     }
 
-    fn response(&mut self, ts: u64, key: Key, code: u16, bytes: u32, out: &mut Vec<TxEvent>) {
+    fn response(
+        &mut self,
+        ts: u64,
+        key: Key,
+        code: u16,
+        identity: u32,
+        bytes: u32,
+        out: &mut Vec<TxEvent>,
+    ) {
         let Some(open) = self.open.get_mut(&key) else {
             out.push(TxEvent::Message(MessageSeen {
                 ts,
@@ -289,20 +310,18 @@ impl TransactionTable {
             return;
         };
         let final_response = code >= 200;
-        let again = if final_response {
-            open.done
-        } else {
-            open.provisional_seen & provisional_bit(code) != 0
-        };
+        let again = if final_response { open.done } else { open.provisionals.contains(&identity) };
         let seen = if again {
-            let duplicate = open.last_status == code
-                && ts.saturating_sub(open.last_response) <= DUPLICATE_WINDOW;
+            let duplicate = open
+                .recent
+                .iter()
+                .any(|&(status, at)| status == code && ts.saturating_sub(at) <= DUPLICATE_WINDOW);
             Seen::ResponseAgain { duplicate }
         } else {
             Seen::Response
         };
-        open.last_response = ts;
-        open.last_status = code;
+        open.recent[usize::from(open.recent_next)] = (code, ts);
+        open.recent_next = (open.recent_next + 1) % RECENT_RESPONSES as u8;
         out.push(TxEvent::Message(MessageSeen {
             ts,
             method: key.method,
@@ -315,7 +334,10 @@ impl TransactionTable {
         }
         let elapsed = ts.saturating_sub(open.start);
         if !final_response {
-            open.provisional_seen |= provisional_bit(code);
+            // Beyond the remembered forks, a further provisional counts as a first copy.
+            if let Some(slot) = open.provisionals.iter_mut().find(|slot| **slot == 0) {
+                *slot = identity;
+            }
             if key.method == MethodId::INVITE {
                 if code == 100 && open.trying_us.is_none() {
                     open.trying_us = Some(elapsed);
@@ -397,15 +419,6 @@ impl TransactionTable {
                 self.stats.evicted += 1;
             }
         }
-    }
-}
-
-fn provisional_bit(code: u16) -> u8 {
-    match code {
-        100 => 1,
-        180 => 2,
-        183 => 4,
-        _ => 8,
     }
 }
 
@@ -602,5 +615,53 @@ mod tests {
         let events = h.see(T, b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n");
         assert_eq!(seen(&events), vec![Seen::Unusable]);
         assert_eq!(h.table.stats().unusable, 1);
+    }
+
+    #[test]
+    fn interleaved_copies_from_two_sensors_are_duplicates_not_retransmissions() {
+        let mut h = Harness::new();
+        h.see(T, &request("INVITE", "z9hG4bK7", 1));
+        let ms = 1_000;
+        let mut kinds = Vec::new();
+        for (at, code) in [(10, 180), (20, 200), (25, 180), (30, 200)] {
+            kinds.extend(seen(&h.see(T + at * ms, &response(code, "INVITE", "z9hG4bK7", 1, "t"))));
+        }
+        assert_eq!(
+            kinds,
+            vec![
+                Seen::Response,
+                Seen::Response,
+                Seen::ResponseAgain { duplicate: true },
+                Seen::ResponseAgain { duplicate: true }
+            ]
+        );
+        // Much later, a copy is a retransmission.
+        let late = seen(&h.see(T + 600 * ms, &response(200, "INVITE", "z9hG4bK7", 1, "t")));
+        assert_eq!(late, vec![Seen::ResponseAgain { duplicate: false }]);
+    }
+
+    #[test]
+    fn each_provisional_code_and_fork_is_a_response_of_its_own() {
+        let mut h = Harness::new();
+        h.see(T, &request("INVITE", "z9hG4bK8", 1));
+        let mut kinds = Vec::new();
+        for (at, code, tag) in
+            [(1, 181, "a"), (2, 182, "a"), (3, 183, "a"), (4, 183, "b"), (900, 183, "b")]
+        {
+            kinds.extend(seen(
+                &h.see(T + at * 1_000_000, &response(code, "INVITE", "z9hG4bK8", 1, tag)),
+            ));
+        }
+        assert_eq!(
+            kinds,
+            vec![
+                Seen::Response,
+                Seen::Response,
+                Seen::Response,
+                Seen::Response,
+                Seen::ResponseAgain { duplicate: false }
+            ],
+            "181, 182, 183 and another fork's 183 are first copies; the fork's 183 again is a retransmission"
+        );
     }
 }

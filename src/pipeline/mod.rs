@@ -22,7 +22,7 @@ use crate::correlate::sip_tx::{identity, method_id};
 use crate::correlate::{Completed, NodeMap, NodeSide, TransactionTable, TxEvent};
 use crate::schema::Leg;
 use crate::sources::{CaptureEvent, CapturedSip};
-use crate::time::Watermark;
+use crate::time::{Watermark, minute_of};
 use reorder::{Held, ReorderBuffer};
 use time_guard::{Belief, TimeGuard};
 
@@ -206,11 +206,12 @@ impl FeaturePipeline {
             return None;
         };
         let (code, end) = match r.result {
-            XdrResult::Status(code) => (
+            // A provisional result means no final response was seen: the transaction timed out.
+            XdrResult::Status(code) if code.0 >= 200 => (
                 Some(code.0),
                 r.end_micros.or(r.latency_micros.map(|l| r.start_micros.saturating_add(l))),
             ),
-            XdrResult::Timeout => {
+            XdrResult::Status(_) | XdrResult::Timeout => {
                 (None, r.end_micros.or(Some(r.start_micros.saturating_add(self.timeout))))
             }
         };
@@ -246,7 +247,12 @@ impl FeaturePipeline {
             }
         }
         if ts < self.buffer.released() {
-            // Later than the allowed lateness: its transactions may already be closed.
+            // Behind the reorder buffer, but the documented rule is per minute: an input is late
+            // only when its minute has closed. Until then it is taken at once, out of order.
+            if minute_of(ts) >= self.clock.closable_minutes() {
+                self.process(ts, node, held);
+                return;
+            }
             let released = self.buffer.released();
             self.aggregator.record(node, released, Accumulator::late_record);
             self.stats.late += 1;
@@ -329,7 +335,10 @@ impl FeaturePipeline {
         }
         match held {
             Held::Record(completed) => {
-                self.aggregator.record(node, completed.ts, |a| a.transaction(&completed));
+                self.aggregator.record(node, completed.ts, |a| {
+                    a.input_seen();
+                    a.transaction(&completed);
+                });
             }
             Held::Sip { leg, inbound, subscriber, bytes } => {
                 for message in datagram_messages(&bytes) {
