@@ -231,8 +231,14 @@ impl TransactionTable {
             None => self.request(ts, key, inbound, message, call_id, subscriber, bytes, out),
             Some(code) => {
                 // Forks answer with their own To tag: each fork's 183 is a response of its own.
-                let to_tag = message.to().and_then(|to| to.tag).unwrap_or_default();
-                let identity = (hash_of(&[&code.0.to_be_bytes(), to_tag.as_bytes()]) as u32).max(1);
+                // Only provisionals need it (a final response ends the transaction), and reading
+                // the To header costs, so finals skip it.
+                let identity = if code.0 < 200 {
+                    let to_tag = message.to().and_then(|to| to.tag).unwrap_or_default();
+                    (hash_of(&[&code.0.to_be_bytes(), to_tag.as_bytes()]) as u32).max(1)
+                } else {
+                    0
+                };
                 self.response(ts, key, code.0, identity, bytes, out);
             }
         }

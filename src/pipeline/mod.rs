@@ -247,9 +247,10 @@ impl FeaturePipeline {
             }
         }
         if ts < self.buffer.released() {
-            // Behind the reorder buffer, but the documented rule is per minute: an input is late
-            // only when its minute has closed. Until then it is taken at once, out of order.
-            if minute_of(ts) >= self.clock.closable_minutes() {
+            // Behind the reorder buffer. A probe record (a finished transaction) is late only
+            // when its minute has closed: until then it is taken at once. A SIP message is late
+            // now: its transaction may already have timed out or been answered without it.
+            if matches!(held, Held::Record(_)) && minute_of(ts) >= self.clock.closable_minutes() {
                 self.process(ts, node, held);
                 return;
             }
@@ -303,6 +304,9 @@ impl FeaturePipeline {
             },
         }
         self.clock.observe(now);
+        for (ts, node, held) in self.guard.caught_up(self.clock.newest()) {
+            self.hold(ts, node, held);
+        }
         self.release(self.clock.released(), out);
     }
 

@@ -16,6 +16,16 @@ pub(super) enum Held {
     Record(Completed),
 }
 
+impl Held {
+    /// Bytes it holds.
+    pub(super) fn size(&self) -> usize {
+        match self {
+            Self::Sip { bytes, .. } => bytes.len(),
+            Self::Record(_) => std::mem::size_of::<Completed>(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Pending {
     ts: u64,

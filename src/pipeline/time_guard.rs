@@ -17,6 +17,8 @@ pub const MAX_TIME_JUMP_US: u64 = 10 * 60 * 1_000_000;
 pub const MAX_UNCONFIRMED_JUMP_US: u64 = 24 * 3600 * 1_000_000;
 /// Inputs held while a jump is doubted; beyond it the oldest are dropped (and counted).
 pub const MAX_DOUBTED: usize = 4096;
+/// Bytes held while a jump is doubted, at most.
+pub const MAX_DOUBTED_BYTES: usize = 16 * 1024 * 1024;
 
 /// An input waiting for its jump to be confirmed: (event time, node, input).
 type Doubted = (u64, usize, Held);
@@ -39,6 +41,7 @@ pub(super) struct TimeGuard {
     /// confirm it (a packet does not vouch for itself with its HEP and its frame time).
     candidate: Option<(u64, u64)>,
     doubted: VecDeque<Doubted>,
+    doubted_bytes: usize,
     /// Inputs dropped: after `not_after`, or ahead of a jump nobody confirmed.
     pub(super) dropped: u64,
 }
@@ -61,11 +64,24 @@ impl TimeGuard {
 
     /// Keeps an input that lies beyond a doubted jump.
     pub(super) fn doubt(&mut self, ts: u64, node: usize, held: Held) {
-        if self.doubted.len() == MAX_DOUBTED {
-            self.doubted.pop_front();
+        self.doubted_bytes += held.size();
+        self.doubted.push_back((ts, node, held));
+        while self.doubted.len() > MAX_DOUBTED || self.doubted_bytes > MAX_DOUBTED_BYTES {
+            let Some((_, _, oldest)) = self.doubted.pop_front() else { break };
+            self.doubted_bytes -= oldest.size();
             self.dropped += 1;
         }
-        self.doubted.push_back((ts, node, held));
+    }
+
+    /// Event time moved, plausibly, to `newest`: a doubted time it has reached is no jump any
+    /// more (it must not vouch for a later, absurd one), and the inputs waiting for it are
+    /// returned to be taken in the ordinary way.
+    pub(super) fn caught_up(&mut self, newest: u64) -> Vec<Doubted> {
+        let reach = newest.saturating_add(MAX_TIME_JUMP_US);
+        if self.candidate.is_some_and(|(time, _)| time <= reach) {
+            self.candidate = None;
+        }
+        self.take_until(reach)
     }
 
     /// Event time is asked to jump to `now` (judged [`Belief::Doubted`]) after `inputs` inputs.
@@ -90,14 +106,19 @@ impl TimeGuard {
         let believed = self.take_until(newest.saturating_add(MAX_UNCONFIRMED_JUMP_US));
         self.dropped += self.doubted.len() as u64;
         self.doubted.clear();
+        self.doubted_bytes = 0;
         self.candidate = None;
         believed
     }
 
     fn take_until(&mut self, limit: u64) -> Vec<Doubted> {
+        if self.doubted.is_empty() {
+            return Vec::new();
+        }
         let (taken, kept): (Vec<Doubted>, Vec<Doubted>) =
             self.doubted.drain(..).partition(|(ts, ..)| *ts <= limit);
         self.doubted.extend(kept);
+        self.doubted_bytes = self.doubted.iter().map(|(_, _, held)| held.size()).sum();
         taken
     }
 }
@@ -158,6 +179,19 @@ mod tests {
         let guard = TimeGuard::new(Some(200 * HOUR));
         assert_eq!(guard.judge(201 * HOUR, 0), Belief::Impossible);
         assert_eq!(guard.judge(199 * HOUR, 0), Belief::Plausible);
+    }
+
+    #[test]
+    fn a_jump_reached_by_ordinary_time_cannot_vouch_for_an_absurd_one() {
+        let mut guard = TimeGuard::new(None);
+        let newest = 100 * HOUR;
+        let soon = newest + HOUR / 4;
+        guard.doubt(soon, 0, held());
+        assert!(guard.confirm(soon, 1).is_none());
+        // Ordinary traffic reaches that time: its input is released, the candidate forgotten.
+        assert_eq!(guard.caught_up(soon - 60_000_000).len(), 1);
+        // An absurd time much later is doubted afresh, not confirmed by the old candidate.
+        assert!(guard.confirm(newest + 10_000 * HOUR, 50).is_none());
     }
 
     #[test]

@@ -134,11 +134,9 @@ impl Scenario {
         }
         let mut names = BTreeSet::new();
         for (i, node) in self.nodes.iter().enumerate() {
-            if node.name.is_empty() || node.name.contains(|c: char| c.is_whitespace() || c == '/') {
-                problems.push(format!(
-                    "nodes[{i}].name: `{}` must be non-empty, no spaces or `/`",
-                    node.name
-                ));
+            // The rule of monitored nodes: a simulated node must be one `features` can map.
+            if let Some(problem) = crate::config::node_name_problem(&node.name) {
+                problems.push(format!("nodes[{i}].name: {problem}"));
             }
             if !names.insert(node.name.as_str()) {
                 problems.push(format!("nodes[{i}].name: `{}` appears twice", node.name));

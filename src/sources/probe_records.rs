@@ -97,7 +97,9 @@ pub fn read_records(
         };
         last = number;
         let Ok(line) = line else {
-            if on_line(number, Err(LineError::TooLong)).is_break() {
+            // Without its header row a CSV file cannot be read at all.
+            let fatal = format == RecordFormat::Csv && header.is_none();
+            if on_line(number, Err(LineError::TooLong)).is_break() || fatal {
                 return;
             }
             continue;

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
 use crate::error::ParseError;
-use crate::sip::{MAX_BODY_LEN, MAX_HEADER_SECTION_LEN, parse_sip_stream, parse_start_line};
+use crate::sip::{
+    MAX_BODY_LEN, MAX_HEADER_SECTION_LEN, Method, StartLine, parse_sip_stream, parse_start_line,
+};
 
 /// Out-of-order bytes held per flow before the gap is given up.
 pub const MAX_PENDING_BYTES: usize = 256 * 1024;
@@ -108,8 +110,14 @@ struct Flow {
     last_seen: u64,
     /// Searching for the next start line (the stream is not at a message start).
     hunting: bool,
-    /// Whether any bytes were framed yet (to tell a non-SIP flow from a lost framing).
-    seen_bytes: bool,
+    /// Whether a SIP message was framed yet (to tell a non-SIP flow from a lost framing).
+    seen_sip: bool,
+    /// Whether the flow ever had to search for a start line.
+    hunted: bool,
+    /// Whether `buffer[0]` begins a line (false after bytes were dropped mid-line).
+    at_line_start: bool,
+    /// Whether the start line of the message at the front was judged already.
+    line_checked: bool,
     /// Capture time since which a hole has waited to be filled.
     hole_since: u64,
     /// Buffer length the partial message at the front waits for before it is parsed again.
@@ -159,7 +167,10 @@ impl TcpReassembler {
             }
             self.make_room(segment.ts_micros);
         }
-        let flow = self.flows.entry(key).or_default();
+        let flow = self
+            .flows
+            .entry(key)
+            .or_insert_with(|| Flow { at_line_start: true, ..Flow::default() });
         flow.last_seen = segment.ts_micros;
         if segment.syn {
             flow.next_seq = Some(segment.seq.wrapping_add(1));
@@ -171,15 +182,25 @@ impl TcpReassembler {
             self.stats.segments += 1;
             let seq = if segment.syn { segment.seq.wrapping_add(1) } else { segment.seq };
             if self.held + before + segment.payload.len() > MAX_TOTAL_BYTES {
-                // All flows together hold too much: this one starts over.
+                // All flows together hold too much: this one starts over, and if even that does
+                // not make room, its segment is not kept either.
                 self.stats.memory_given_up += 1;
                 flow.buffer = Vec::new();
                 flow.pending.clear();
                 flow.pending_bytes = 0;
                 flow.next_seq = None;
                 flow.hunting = true;
+                flow.hunted = true;
+                flow.at_line_start = false;
+                flow.line_checked = false;
                 flow.wait_until = 0;
                 flow.scanned = 0;
+                if self.held + segment.payload.len() > MAX_TOTAL_BYTES {
+                    if segment.closes {
+                        self.flows.remove(&key);
+                    }
+                    return;
+                }
             }
             accept(flow, &mut self.stats, seq, segment.payload, segment.ts_micros);
             frame_messages(flow, &mut self.stats, on_message);
@@ -189,9 +210,11 @@ impl TcpReassembler {
         }
         self.held += flow.held();
         if segment.closes
-            && let Some(gone) = self.flows.remove(&key)
+            && let Some(mut gone) = self.flows.remove(&key)
         {
             self.held -= gone.held();
+            // The connection ends: what waits behind a hole comes out, as at the end of input.
+            flush(&mut gone, &mut self.stats, on_message);
         }
     }
 
@@ -204,11 +227,8 @@ impl TcpReassembler {
     /// complete message stays held. `on_message` gets the flow and its last capture time too.
     pub fn finish(&mut self, on_message: &mut impl FnMut(FlowKey, u64, &[u8])) {
         for (key, flow) in &mut self.flows {
-            while !flow.pending.is_empty() {
-                let ts = flow.last_seen;
-                skip_hole(flow, &mut self.stats, ts);
-                frame_messages(flow, &mut self.stats, &mut |message| on_message(*key, ts, message));
-            }
+            let ts = flow.last_seen;
+            flush(flow, &mut self.stats, &mut |message| on_message(*key, ts, message));
         }
         self.held = self.flows.values().map(Flow::held).sum();
     }
@@ -272,6 +292,15 @@ fn accept(flow: &mut Flow, stats: &mut TcpStats, seq: u32, payload: &[u8], ts: u
     deliver_pending(flow, ts);
 }
 
+/// Gives up every hole of a flow that ends, framing what followed each.
+fn flush(flow: &mut Flow, stats: &mut TcpStats, on_message: &mut impl FnMut(&[u8])) {
+    while !flow.pending.is_empty() {
+        let ts = flow.last_seen;
+        skip_hole(flow, stats, ts);
+        frame_messages(flow, stats, on_message);
+    }
+}
+
 /// Gives up the hole before the first held segment: the partial message before it is lost,
 /// the stream resumes there and searches for the next start line.
 fn skip_hole(flow: &mut Flow, stats: &mut TcpStats, ts: u64) {
@@ -279,6 +308,9 @@ fn skip_hole(flow: &mut Flow, stats: &mut TcpStats, ts: u64) {
     stats.gaps += 1;
     flow.buffer.clear();
     flow.hunting = true;
+    flow.hunted = true;
+    flow.at_line_start = false;
+    flow.line_checked = false;
     flow.wait_until = 0;
     flow.scanned = 0;
     flow.next_seq = Some(first);
@@ -315,33 +347,61 @@ fn frame_messages(flow: &mut Flow, stats: &mut TcpStats, on_message: &mut impl F
     let mut consumed = 0;
     loop {
         if flow.hunting {
-            match find_start_line(&flow.buffer, consumed.max(flow.scanned)) {
+            match find_start_line(&flow.buffer, consumed.max(flow.scanned), flow.at_line_start) {
                 Search::Found(start) => {
                     stats.resync_skipped_bytes += (start - consumed) as u64;
                     consumed = start;
                     flow.hunting = false;
                     flow.wait_until = 0;
                     flow.scanned = start;
+                    flow.at_line_start = true;
+                    // `find_start_line` checked it.
+                    flow.line_checked = true;
                 }
-                Search::NotYet { keep_from } => {
+                Search::NotYet { keep_from, at_line_start } => {
                     stats.resync_skipped_bytes += (keep_from - consumed) as u64;
                     consumed = keep_from;
-                    flow.scanned = flow.buffer.len();
+                    flow.scanned = keep_from;
+                    flow.at_line_start = at_line_start;
                     break;
                 }
             }
         }
+        // CRLF keep-alives between messages (RFC 5626) are no message.
+        let keep_alive = flow.buffer[consumed..].iter().take_while(|b| matches!(b, b'\r' | b'\n'));
+        consumed += keep_alive.count();
         let rest = &flow.buffer[consumed..];
         if rest.is_empty() || flow.buffer.len() < flow.wait_until {
             break;
         }
+        if !flow.line_checked {
+            // Judge the start line as soon as it is there, so that a stream that is not SIP
+            // (or lost its place) is found before a whole header section is waited for.
+            let Some(end) = memchr::memchr(b'\n', rest) else {
+                if rest.len() > MAX_START_LINE {
+                    lost_place(flow, stats, consumed, ParseError::MalformedStartLine);
+                    flow.scanned = flow.buffer.len();
+                    flow.at_line_start = false;
+                    consumed = flow.buffer.len();
+                }
+                break;
+            };
+            let line = &rest[..end];
+            if let Err(error) = parse_start_line(line.strip_suffix(b"\r").unwrap_or(line)) {
+                lost_place(flow, stats, consumed, error);
+                continue;
+            }
+            flow.line_checked = true;
+        }
         if !header_may_be_complete(&flow.buffer, consumed, flow.scanned) {
             // Still inside the header section: parsed again once its end has come.
             flow.scanned = flow.buffer.len();
-            if rest.len() > MAX_STREAM_BUFFER {
+            if rest.len() > MAX_HEADER_SECTION_LEN {
                 stats.framing_error(ParseError::HeaderSectionTooLong);
                 flow.hunting = true;
+                flow.at_line_start = false;
                 consumed = flow.buffer.len();
+                flow.scanned = consumed;
             }
             break;
         }
@@ -353,33 +413,51 @@ fn frame_messages(flow: &mut Flow, stats: &mut TcpStats, on_message: &mut impl F
                 consumed += len;
                 flow.wait_until = 0;
                 flow.scanned = consumed;
+                flow.line_checked = false;
+                flow.seen_sip = true;
             }
             Err(nom::Err::Incomplete(needed)) => {
                 if rest.len() > MAX_STREAM_BUFFER {
                     stats.framing_error(ParseError::BodyTooLarge);
                     flow.hunting = true;
+                    flow.at_line_start = false;
                     consumed = flow.buffer.len();
+                    flow.scanned = consumed;
                 } else if let nom::Needed::Size(more) = needed {
                     flow.wait_until = flow.buffer.len() + more.get();
+                } else {
+                    // Not enough without a number: look again after the next blank line.
+                    flow.scanned = flow.buffer.len();
                 }
                 break;
             }
             Err(nom::Err::Error(error) | nom::Err::Failure(error)) => {
-                if error == ParseError::NotSip && consumed == 0 && !flow.seen_bytes {
-                    stats.non_sip_flows += 1;
-                } else if error != ParseError::NotSip {
-                    stats.framing_error(error);
-                }
-                // The stream is not at a message start: search from the next line on.
-                flow.hunting = true;
-                flow.scanned = consumed + 1;
+                lost_place(flow, stats, consumed, error);
             }
         }
     }
     flow.buffer.drain(..consumed);
     flow.wait_until = flow.wait_until.saturating_sub(consumed);
     flow.scanned = flow.scanned.saturating_sub(consumed);
-    flow.seen_bytes = true;
+}
+
+/// The message at `at` is not one: count why, and search for a start line from the next line.
+fn lost_place(flow: &mut Flow, stats: &mut TcpStats, at: usize, error: ParseError) {
+    let start_line = matches!(
+        error,
+        ParseError::NotSip | ParseError::MalformedStartLine | ParseError::InvalidStatusCode
+    );
+    if start_line && !flow.seen_sip && !flow.hunted {
+        // The flow's first bytes do not start a message: not SIP, or a capture that starts
+        // in the middle of one.
+        stats.non_sip_flows += 1;
+    } else if error != ParseError::NotSip {
+        stats.framing_error(error);
+    }
+    flow.hunted = true;
+    flow.hunting = true;
+    flow.line_checked = false;
+    flow.scanned = at + 1;
 }
 
 /// Whether the header section of the message at `start` may have ended: a blank line
@@ -391,36 +469,59 @@ fn header_may_be_complete(buffer: &[u8], start: usize, scanned: usize) -> bool {
     memchr::memmem::find(tail, b"\n\r\n").is_some() || memchr::memmem::find(tail, b"\n\n").is_some()
 }
 
+/// Whether `buffer` begins with a complete start line of a response or of a standard method.
+fn starts_a_known_message(buffer: &[u8]) -> bool {
+    let Some(end) = memchr::memchr(b'\n', buffer) else { return false };
+    let line = &buffer[..end];
+    match parse_start_line(line.strip_suffix(b"\r").unwrap_or(line)) {
+        Ok(StartLine::Response { .. }) => true,
+        Ok(StartLine::Request { method, .. }) => !matches!(method, Method::Extension(_)),
+        Err(_) => false,
+    }
+}
+
 /// Where a search for a start line got to.
 enum Search {
     /// A start line begins at this offset.
     Found(usize),
-    /// None yet: the bytes before this offset can go (an unfinished last line is kept).
-    NotYet { keep_from: usize },
+    /// None yet: the bytes before `keep_from` can go; `at_line_start` says whether
+    /// `keep_from` is the start of a line (an unfinished one, kept to be judged when complete).
+    NotYet { keep_from: usize, at_line_start: bool },
 }
 
-/// The next line at or after `from` (that begins after a line feed) that is a SIP start line.
-fn find_start_line(buffer: &[u8], from: usize) -> Search {
-    let mut line_start = match from {
-        0 => 0,
-        _ => match memchr::memchr(b'\n', &buffer[from - 1..]) {
-            Some(at) => from + at,
-            None => return Search::NotYet { keep_from: buffer.len() },
-        },
+/// The next line at or after `from` that is a SIP start line. Offset 0 is a candidate only
+/// when `zero_is_line_start`; other candidates begin after a line feed.
+fn find_start_line(buffer: &[u8], from: usize, zero_is_line_start: bool) -> Search {
+    let mut line_start = if from == 0 && zero_is_line_start {
+        Some(0)
+    } else if from == 0 && starts_a_known_message(buffer) {
+        // Not known to be a line start (the stream resumed after a hole), but a standard
+        // method or a response right there is a message boundary: the tail of a line parses
+        // as an extension method at best ("E sip:b@x SIP/2.0" from "INVITE sip:b@x SIP/2.0").
+        Some(0)
+    } else {
+        // The line feed before the first candidate may sit just before `from`.
+        let search_from = from.saturating_sub(1).min(buffer.len());
+        memchr::memchr(b'\n', &buffer[search_from..]).map(|at| search_from + at + 1)
     };
     loop {
-        let Some(end) = memchr::memchr(b'\n', &buffer[line_start..]) else {
-            // An unfinished line: keep it unless it is too long to be a start line.
-            let keep =
-                if buffer.len() - line_start > MAX_START_LINE { buffer.len() } else { line_start };
-            return Search::NotYet { keep_from: keep };
+        let Some(start) = line_start else {
+            return Search::NotYet { keep_from: buffer.len(), at_line_start: false };
         };
-        let line = &buffer[line_start..line_start + end];
+        let Some(end) = memchr::memchr(b'\n', &buffer[start..]) else {
+            // An unfinished line: keep it, unless it is too long to be a start line.
+            return if buffer.len() - start > MAX_START_LINE {
+                Search::NotYet { keep_from: buffer.len(), at_line_start: false }
+            } else {
+                Search::NotYet { keep_from: start, at_line_start: true }
+            };
+        };
+        let line = &buffer[start..start + end];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if !line.is_empty() && parse_start_line(line).is_ok() {
-            return Search::Found(line_start);
+            return Search::Found(start);
         }
-        line_start += end + 1;
+        line_start = Some(start + end + 1);
     }
 }
 
@@ -602,5 +703,100 @@ mod tests {
         let out = feed(&mut r, &[fin]);
         assert_eq!(out.len(), 1);
         assert_eq!(r.flow_count(), 0);
+    }
+
+    #[test]
+    fn a_start_line_split_across_segments_while_searching_is_found() {
+        let mut bytes =
+            b"OPTIONS sip:a SIP/2.0\r\nCall-ID: x\r\nContent-Length: ten\r\n\r\n".to_vec();
+        let first_good = bytes.len();
+        bytes.extend_from_slice(MESSAGE);
+        let mut r = TcpReassembler::default();
+        // Cut inside the REGISTER start line: "REGISTER sip:a SI" | "P/2.0...".
+        let cut = first_good + 17;
+        let out = feed(&mut r, &[segment(0, &bytes[..cut]), segment(cut as u32, &bytes[cut..])]);
+        assert_eq!(out, vec![MESSAGE.to_vec()]);
+    }
+
+    #[test]
+    fn a_resumed_stream_does_not_take_a_line_tail_for_a_start_line() {
+        // After a hole the stream resumes at "E sip:b@x SIP/2.0": the tail of an INVITE line,
+        // which parses as a start line of method "E" but is no line start.
+        let mut bytes = b"E sip:b@x SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n".to_vec();
+        bytes.extend_from_slice(MESSAGE);
+        let mut r = TcpReassembler::default();
+        let out = feed(&mut r, &[segment(0, b"INVITE s"), segment(1000, &bytes)]);
+        assert_eq!(out, vec![MESSAGE.to_vec()]);
+        assert_eq!(r.stats.gaps, 1);
+    }
+
+    #[test]
+    fn a_close_delivers_what_waits_behind_a_hole() {
+        let mut stream = MESSAGE.to_vec();
+        stream.extend_from_slice(MESSAGE);
+        let fin =
+            Segment { ts_micros: 2, seq: 62, syn: false, closes: true, payload: &stream[62..] };
+        let mut r = TcpReassembler::default();
+        let mut out = Vec::new();
+        for s in [segment(0, &stream[..40]), fin] {
+            r.add(key(), s, &mut |m| out.push(m.to_vec()));
+        }
+        // The first message lost bytes 40..62; the second comes out when the flow closes.
+        assert_eq!(out, vec![MESSAGE.to_vec()]);
+        assert_eq!((r.stats.gaps, r.flow_count()), (1, 0));
+    }
+
+    #[test]
+    fn a_hole_older_than_a_retransmission_is_given_up() {
+        let stream = stream(20);
+        let mut r = TcpReassembler::default();
+        let mut out = Vec::new();
+        let late = |ts_micros, seq: usize, payload| Segment {
+            ts_micros,
+            seq: seq as u32,
+            syn: false,
+            closes: false,
+            payload,
+        };
+        r.add(key(), late(0, 0, &stream[..100]), &mut |m| out.push(m.to_vec()));
+        // Bytes 100..200 never come; the rest arrives over five seconds.
+        for (i, chunk) in stream[200..].chunks(400).enumerate() {
+            let seq = 200 + i * 400;
+            r.add(key(), late(1_000_000 * (i as u64 + 1), seq, chunk), &mut |m| {
+                out.push(m.to_vec())
+            });
+        }
+        assert_eq!(r.stats.gaps, 1, "given up after 3 s, before the end of the input");
+        assert!(out.len() >= 18, "{} of 20", out.len());
+    }
+
+    #[test]
+    fn all_flows_together_stay_within_the_byte_budget() {
+        let mut r = TcpReassembler::default();
+        // Partial header sections of 60 KiB on 2,000 flows: 120 MiB asked for.
+        let mut partial = b"REGISTER sip:a SIP/2.0\r\nX: ".to_vec();
+        partial.resize(60 * 1024, b'x');
+        for i in 0..2000u32 {
+            let key = FlowKey {
+                src: SocketAddr::new([10, 1, (i >> 8) as u8, i as u8].into(), 5060),
+                dst: "10.255.0.1:5060".parse().unwrap(),
+            };
+            r.add(key, segment(0, &partial), &mut |_| {});
+            assert!(r.held_bytes() <= MAX_TOTAL_BYTES);
+        }
+        assert!(r.stats.memory_given_up > 0);
+    }
+
+    #[test]
+    fn a_binary_flow_is_found_not_sip_at_its_first_line() {
+        let mut r = TcpReassembler::default();
+        let mut tls = vec![0x16, 0x03, 0x01, 0x02, 0x00, 0x01];
+        tls.resize(4000, 0xab);
+        tls.push(b'\n');
+        tls.resize(8000, 0xcd);
+        let out = feed(&mut r, &[segment(0, &tls)]);
+        assert!(out.is_empty());
+        assert_eq!(r.stats.non_sip_flows, 1);
+        assert!(r.flows.values().all(|f| f.buffer.len() <= MAX_START_LINE));
     }
 }
