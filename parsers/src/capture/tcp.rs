@@ -763,7 +763,7 @@ mod tests {
         for (i, chunk) in stream[200..].chunks(400).enumerate() {
             let seq = 200 + i * 400;
             r.add(key(), late(1_000_000 * (i as u64 + 1), seq, chunk), &mut |m| {
-                out.push(m.to_vec())
+                out.push(m.to_vec());
             });
         }
         assert_eq!(r.stats.gaps, 1, "given up after 3 s, before the end of the input");
