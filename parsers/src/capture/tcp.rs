@@ -131,6 +131,17 @@ impl Flow {
     fn held(&self) -> usize {
         self.buffer.len() + self.pending_bytes
     }
+
+    /// The bytes that come next are somewhere inside a message: search for a start line, and
+    /// do not take the first bytes for one unless they are unmistakable.
+    fn resume_mid_stream(&mut self) {
+        self.hunting = true;
+        self.hunted = true;
+        self.at_line_start = false;
+        self.line_checked = false;
+        self.wait_until = 0;
+        self.scanned = 0;
+    }
 }
 
 /// Reassembles TCP flows and cuts SIP messages out of them.
@@ -189,12 +200,7 @@ impl TcpReassembler {
                 flow.pending.clear();
                 flow.pending_bytes = 0;
                 flow.next_seq = None;
-                flow.hunting = true;
-                flow.hunted = true;
-                flow.at_line_start = false;
-                flow.line_checked = false;
-                flow.wait_until = 0;
-                flow.scanned = 0;
+                flow.resume_mid_stream();
                 if self.held + segment.payload.len() > MAX_TOTAL_BYTES {
                     if segment.closes {
                         self.flows.remove(&key);
@@ -307,12 +313,7 @@ fn skip_hole(flow: &mut Flow, stats: &mut TcpStats, ts: u64) {
     let Some(&first) = flow.pending.keys().next() else { return };
     stats.gaps += 1;
     flow.buffer.clear();
-    flow.hunting = true;
-    flow.hunted = true;
-    flow.at_line_start = false;
-    flow.line_checked = false;
-    flow.wait_until = 0;
-    flow.scanned = 0;
+    flow.resume_mid_stream();
     flow.next_seq = Some(first);
     deliver_pending(flow, ts);
 }
