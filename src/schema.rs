@@ -17,7 +17,7 @@ pub use imsight_parsers::Leg;
 /// Features per node per minute.
 pub const FEATURE_COUNT: usize = 130;
 /// The schema id; bump it whenever names, order or definitions change.
-pub const SCHEMA_ID: &str = "imsight.features/1";
+pub const SCHEMA_ID: &str = "imsight.features/2";
 
 /// Which input paths compute a feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -132,10 +132,16 @@ pub enum Measure {
     ResponseRetransmissions,
     /// Copies seen twice within the duplicate window.
     Duplicates,
-    /// Mean response time of answered transactions of a method, ms.
+    /// Mean response time of transactions of a method, ms; a timeout counts as the time it
+    /// took to time out.
     ResponseTimeMean(MethodId),
     /// Standard deviation of that response time, ms.
     ResponseTimeStd(MethodId),
+    /// Mean time from INVITE to its first response other than 100 Trying (provisional or
+    /// final; a timeout counts as its time), ms: the network's answer, not the ringing.
+    InviteFirstResponseMean,
+    /// Mean time from INVITE to a final response of 300 or more, ms.
+    InviteFailureResponseMean,
     /// Mean INVITE set-up delay (to 180, 183 or 2xx), ms.
     SetupMean,
     /// Standard deviation of the set-up delay, ms.
@@ -166,8 +172,8 @@ pub enum Measure {
     InviteEffectivenessRatio,
     /// 5xx / transactions.
     ServerErrorRatio,
-    /// Timeouts / transactions.
-    TimeoutRatio,
+    /// Timeouts on a leg / transactions on that leg.
+    LegTimeoutRatio(Leg),
     /// Messages seen (every copy).
     Messages,
     /// Transactions completing (all methods, both legs).
@@ -321,6 +327,10 @@ fn responses(c: &mut Catalogue) {
     use Paths::{Both, SipOnly};
     for method in RESPONSE_METHODS {
         for class in CLASSES {
+            if method == "CANCEL" && class == 3 {
+                // A CANCEL is answered 200 or 481, never redirected: a column of zeros.
+                continue;
+            }
             c.add(
                 M::Finals(MethodId::from_name(method), class as u8),
                 format!("resp_{}_{class}xx", method.to_ascii_lowercase()),
@@ -402,17 +412,37 @@ fn timeouts_and_retransmissions(c: &mut Catalogue) {
 /// Response times and call set-up delays.
 fn timing(c: &mut Catalogue) {
     use Measure as M;
-    use Paths::{Both, SipOnly};
+    use Paths::{Both, Each, SipOnly};
     for method in TIMED_METHODS {
         let id = MethodId::from_name(method);
         let lower = method.to_ascii_lowercase();
+        if id == MethodId::INVITE {
+            // An INVITE's final response waits for the callee: its time measures ringing.
+            c.add(
+                M::InviteFirstResponseMean,
+                "invite_first_response_mean_ms".into(),
+                "response times",
+                "ms",
+                "mean time from an INVITE to its first response other than 100 Trying (a timeout counts as its time)".into(),
+                Each,
+            );
+            c.add(
+                M::InviteFailureResponseMean,
+                "invite_failure_rt_mean_ms".into(),
+                "response times",
+                "ms",
+                "mean time from an INVITE to a final response of 300 or more".into(),
+                Both,
+            );
+            continue;
+        }
         c.add(
             M::ResponseTimeMean(id),
             format!("rt_{lower}_mean_ms"),
             "response times",
             "ms",
             format!(
-                "mean time from a {method} request to its final response (answered transactions)"
+                "mean time from a {method} request to its final response (a timeout counts as its time; 0 when none completed)"
             ),
             Both,
         );
@@ -480,7 +510,8 @@ fn legs(c: &mut Catalogue) {
         "core_rt_register_mean_ms".into(),
         "legs",
         "ms",
-        "mean REGISTER response time on the core leg (upstream)".into(),
+        "mean REGISTER response time on the core leg (upstream; a timeout counts as its time)"
+            .into(),
         Both,
     );
     c.add(
@@ -488,7 +519,7 @@ fn legs(c: &mut Catalogue) {
         "core_rt_invite_mean_ms".into(),
         "legs",
         "ms",
-        "mean INVITE response time on the core leg (upstream)".into(),
+        "mean INVITE response time on the core leg (upstream; a timeout counts as its time)".into(),
         Both,
     );
 }
@@ -525,25 +556,38 @@ fn distinct_and_ratios(c: &mut Catalogue) {
         (
             M::RegisterSuccessRatio,
             "register_success_ratio",
-            "REGISTER 2xx / REGISTER transactions (0 when none)",
+            "REGISTER 2xx / REGISTER transactions (1 when none completed)",
         ),
         (
             M::RegisterChallengeRatio,
             "register_challenge_ratio",
-            "REGISTER 401 or 407 / REGISTER transactions",
+            "REGISTER 401 or 407 / REGISTER transactions (0 when none completed)",
         ),
         (
             M::InviteAnswerRatio,
             "invite_answer_ratio",
-            "INVITE 2xx / INVITE transactions (answer-seizure ratio)",
+            "INVITE 2xx / INVITE transactions (answer-seizure ratio; 1 when none completed)",
         ),
         (
             M::InviteEffectivenessRatio,
             "invite_effectiveness_ratio",
-            "INVITE 2xx, 486, 480, 487, 603 or 404 / INVITE transactions (network effectiveness)",
+            "INVITE 2xx, 486, 480, 487, 603 or 404 / INVITE transactions (network effectiveness; 1 when none completed)",
         ),
-        (M::ServerErrorRatio, "server_error_ratio", "transactions with 5xx / transactions"),
-        (M::TimeoutRatio, "timeout_ratio", "timed-out transactions / transactions"),
+        (
+            M::ServerErrorRatio,
+            "server_error_ratio",
+            "transactions with 5xx / transactions (0 when none)",
+        ),
+        (
+            M::LegTimeoutRatio(Leg::Access),
+            "access_timeout_ratio",
+            "timed-out / completed transactions on the access leg (0 when none)",
+        ),
+        (
+            M::LegTimeoutRatio(Leg::Core),
+            "core_timeout_ratio",
+            "timed-out / completed transactions on the core leg (0 when none)",
+        ),
     ] {
         c.add(measure, name.into(), "ratios", "ratio", definition.into(), Both);
     }

@@ -301,7 +301,7 @@ fn features_writes_npy_with_a_row_index_and_joined_labels() {
     let (code, stdout, _) = run(&mut imsight(&["features", "--schema", "--json"]));
     assert_eq!(code, 0);
     let schema: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(schema["id"], "imsight.features/1");
+    assert_eq!(schema["id"], "imsight.features/2");
     assert_eq!(schema["features"].as_array().unwrap().len(), 130);
     assert_eq!(schema["features"][0]["name"], "req_register");
 }

@@ -55,6 +55,8 @@ pub struct Accumulator {
     response_retransmissions: u64,
     duplicates: u64,
     response_times: [Moments; MethodId::COUNT],
+    invite_first_response: Moments,
+    invite_failure: Moments,
     setup: Moments,
     trying: Moments,
     legs: [LegCounts; 2],
@@ -103,6 +105,17 @@ impl Accumulator {
         if let Some(subscriber) = t.subscriber {
             self.subscribers.insert(subscriber);
         }
+        let millis = t.ts.saturating_sub(t.start) as f64 / 1000.0;
+        // A timeout is a response time too: the longest there is. A core blackout then reads
+        // as slow, not as no time at all.
+        self.response_times[t.method.index()].add(millis);
+        if t.leg == Some(Leg::Core) {
+            self.core_response_times[t.method.index()].add(millis);
+        }
+        if t.method == MethodId::INVITE {
+            let first = t.first_response_us.map_or(millis, |us| us as f64 / 1000.0);
+            self.invite_first_response.add(first);
+        }
         let Some(code) = t.code else {
             self.timeouts[t.method.group().index()] += 1;
             if let Some(leg) = leg {
@@ -129,11 +142,6 @@ impl Accumulator {
         if class == 5 {
             self.server_errors += 1;
         }
-        let millis = (t.ts - t.start) as f64 / 1000.0;
-        self.response_times[t.method.index()].add(millis);
-        if t.leg == Some(Leg::Core) {
-            self.core_response_times[t.method.index()].add(millis);
-        }
         match t.method {
             MethodId::REGISTER => {
                 if class == 2 {
@@ -149,6 +157,9 @@ impl Accumulator {
                 }
                 if class == 2 || INVITE_EFFECTIVE_CODES.contains(&code) {
                     self.invite_effective += 1;
+                }
+                if code >= 300 {
+                    self.invite_failure.add(millis);
                 }
                 if let Some(setup) = t.setup_us {
                     self.setup.add(setup as f64 / 1000.0);
@@ -224,8 +235,13 @@ impl Accumulator {
 
     /// The value of one measure.
     pub fn value(&self, measure: Measure) -> f64 {
+        // A ratio of nothing takes the value of a minute without failures (success 1, error
+        // 0): "no REGISTER completed" must not read as "every REGISTER failed". The counts
+        // beside it tell the two apart.
         let ratio =
             |part: u64, whole: u64| if whole > 0 { part as f64 / whole as f64 } else { 0.0 };
+        let success =
+            |part: u64, whole: u64| if whole > 0 { part as f64 / whole as f64 } else { 1.0 };
         let register = self.transactions[MethodId::REGISTER.index()];
         let invite = self.transactions[MethodId::INVITE.index()];
         match measure {
@@ -241,6 +257,8 @@ impl Accumulator {
             Measure::Duplicates => self.duplicates as f64,
             Measure::ResponseTimeMean(method) => self.response_times[method.index()].mean(),
             Measure::ResponseTimeStd(method) => self.response_times[method.index()].std(),
+            Measure::InviteFirstResponseMean => self.invite_first_response.mean(),
+            Measure::InviteFailureResponseMean => self.invite_failure.mean(),
             Measure::SetupMean => self.setup.mean(),
             Measure::SetupStd => self.setup.std(),
             Measure::TryingMean => self.trying.mean(),
@@ -255,12 +273,15 @@ impl Accumulator {
             Measure::DistinctDialogs => self.dialogs.len() as f64,
             Measure::DistinctSubscribers => self.subscribers.len() as f64,
             Measure::DistinctRegisteredAors => self.aors.len() as f64,
-            Measure::RegisterSuccessRatio => ratio(self.register_2xx, register),
+            Measure::RegisterSuccessRatio => success(self.register_2xx, register),
             Measure::RegisterChallengeRatio => ratio(self.register_challenged, register),
-            Measure::InviteAnswerRatio => ratio(self.invite_2xx, invite),
-            Measure::InviteEffectivenessRatio => ratio(self.invite_effective, invite),
+            Measure::InviteAnswerRatio => success(self.invite_2xx, invite),
+            Measure::InviteEffectivenessRatio => success(self.invite_effective, invite),
             Measure::ServerErrorRatio => ratio(self.server_errors, self.all_transactions()),
-            Measure::TimeoutRatio => ratio(self.timeouts.iter().sum(), self.all_transactions()),
+            Measure::LegTimeoutRatio(leg) => {
+                let leg = &self.legs[leg_index(leg)];
+                ratio(leg.timeouts, leg.transactions)
+            }
             Measure::Messages => self.messages as f64,
             Measure::Transactions => self.all_transactions() as f64,
             Measure::MeanMessageBytes => ratio(self.bytes, self.messages),
@@ -297,6 +318,7 @@ mod tests {
             code,
             trying_us: None,
             setup_us: None,
+            first_response_us: None,
             call_id: 7,
             subscriber: Some(1),
             registered_aor: None,
@@ -334,7 +356,10 @@ mod tests {
         assert_eq!(at("register_success_ratio"), 0.5);
         assert_eq!(at("register_challenge_ratio"), 0.5);
         assert_eq!(at("server_error_ratio"), 0.2);
-        assert_eq!(at("timeout_ratio"), 0.2);
+        assert_eq!(at("core_timeout_ratio"), 0.5);
+        assert_eq!(at("access_timeout_ratio"), 0.0);
+        // The timed-out INVITE took 32 s: a response time, not none.
+        assert_eq!(at("invite_first_response_mean_ms"), 32_000.0);
         assert_eq!(at("transactions"), 5.0);
         assert_eq!(at("distinct_dialogs"), 1.0);
         assert_eq!(at("no_records"), 0.0);
@@ -402,6 +427,7 @@ mod tests {
                     code,
                     trying_us: (invite && rng.next(2) == 0).then(|| rng.next(200_000)),
                     setup_us: (invite && rng.next(2) == 0).then(|| rng.next(3_000_000)),
+                    first_response_us: (invite && rng.next(3) != 0).then(|| rng.next(900_000)),
                     call_id: rng.next(900),
                     subscriber: (rng.next(4) != 0).then(|| rng.next(400)),
                     registered_aor: (method == "REGISTER" && code.is_some_and(|c| c < 300))
@@ -488,14 +514,16 @@ mod tests {
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
             (mean, if values.len() < 2 { 0.0 } else { var.sqrt() })
         };
-        let answered_ms = |f: &dyn Fn(&str, &Completed) -> bool| {
+        // Response times include timeouts (the time it took to time out).
+        let completed_ms = |f: &dyn Fn(&str, &Completed) -> bool| {
             done.iter()
-                .filter(|(m, t)| t.code.is_some() && f(m, t))
+                .filter(|(m, t)| f(m, t))
                 .map(|(_, t)| (t.ts - t.start) as f64 / 1000.0)
                 .collect::<Vec<_>>()
         };
         let transactions = count(&|m, _| m != "ack");
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let success = |a: f64, b: f64| if b > 0.0 { a / b } else { 1.0 };
         let leg_of = |leg: &str| if leg == "access" { Some(Leg::Access) } else { Some(Leg::Core) };
         let class = |text: &str| text.trim_end_matches("xx").parse::<u16>().unwrap();
         let distinct =
@@ -515,8 +543,23 @@ mod tests {
                     count(&|_, t| t.code == Some(n))
                 }
             }
-            ["timeout", "ratio"] => {
-                ratio(count(&|m, t| m != "ack" && t.code.is_none()), transactions)
+            [leg @ ("access" | "core"), "timeout", "ratio"] => ratio(
+                count(&|_, t| t.leg == leg_of(leg) && t.code.is_none()),
+                count(&|_, t| t.leg == leg_of(leg)),
+            ),
+            ["invite", "first", "response", "mean", "ms"] => {
+                let values = done
+                    .iter()
+                    .filter(|(m, _)| m == "invite")
+                    .map(|(_, t)| {
+                        let elapsed = (t.ts - t.start) as f64 / 1000.0;
+                        t.first_response_us.map_or(elapsed, |us| us as f64 / 1000.0)
+                    })
+                    .collect();
+                moments(values).0
+            }
+            ["invite", "failure", "rt", "mean", "ms"] => {
+                moments(completed_ms(&|m, t| m == "invite" && t.code.is_some_and(|c| c >= 300))).0
             }
             ["timeout", g] => count(&|m, t| t.code.is_none() && group(m) == *g),
             ["retx", "responses"] => {
@@ -532,8 +575,8 @@ mod tests {
                         | Seen::ResponseAgain { duplicate: true }
                 )
             }),
-            ["rt", method, "mean", "ms"] => moments(answered_ms(&|m, _| m == *method)).0,
-            ["rt", method, "std", "ms"] => moments(answered_ms(&|m, _| m == *method)).1,
+            ["rt", method, "mean", "ms"] => moments(completed_ms(&|m, _| m == *method)).0,
+            ["rt", method, "std", "ms"] => moments(completed_ms(&|m, _| m == *method)).1,
             [what @ ("setup" | "trying"), stat, "ms"] => {
                 let values = done
                     .iter()
@@ -552,7 +595,7 @@ mod tests {
                 count(&|_, t| t.leg == leg_of(leg) && t.code.is_some_and(|x| x / 100 == class(c)))
             }
             ["core", "rt", method, "mean", "ms"] => {
-                moments(answered_ms(&|m, t| m == *method && t.leg == Some(Leg::Core))).0
+                moments(completed_ms(&|m, t| m == *method && t.leg == Some(Leg::Core))).0
             }
             ["distinct", "dialogs"] => distinct(done.iter().map(|(_, t)| t.call_id).collect()),
             ["distinct", "subscribers"] => {
@@ -561,7 +604,7 @@ mod tests {
             ["distinct", "registered", "aors"] => {
                 distinct(done.iter().filter_map(|(_, t)| t.registered_aor).collect())
             }
-            ["register", "success", "ratio"] => ratio(
+            ["register", "success", "ratio"] => success(
                 count(&|m, t| m == "register" && t.code.is_some_and(|c| c / 100 == 2)),
                 count(&|m, _| m == "register"),
             ),
@@ -569,11 +612,11 @@ mod tests {
                 count(&|m, t| m == "register" && matches!(t.code, Some(401 | 407))),
                 count(&|m, _| m == "register"),
             ),
-            ["invite", "answer", "ratio"] => ratio(
+            ["invite", "answer", "ratio"] => success(
                 count(&|m, t| m == "invite" && t.code.is_some_and(|c| c / 100 == 2)),
                 count(&|m, _| m == "invite"),
             ),
-            ["invite", "effectiveness", "ratio"] => ratio(
+            ["invite", "effectiveness", "ratio"] => success(
                 count(&|m, t| {
                     m == "invite"
                         && t.code
@@ -633,10 +676,11 @@ mod tests {
         let (done, seen, parse, late) = traffic();
         // Every feature but `no_records` is exercised: none can hide behind a zero.
         assert_eq!(check_against_oracle(&done, &seen, parse, late), FEATURE_COUNT - 1);
-        // A minute with only rejected or late input is not a minute without records.
-        assert_eq!(check_against_oracle(&[], &[], 2, 0), 1);
-        assert_eq!(check_against_oracle(&[], &[], 0, 1), 1);
-        // And an empty one is: only `no_records` is set.
-        assert_eq!(check_against_oracle(&[], &[], 0, 0), 1);
+        // A minute with only rejected or late input is not a minute without records; the
+        // three success ratios of nothing read 1 (no failure), not 0.
+        assert_eq!(check_against_oracle(&[], &[], 2, 0), 1 + 3);
+        assert_eq!(check_against_oracle(&[], &[], 0, 1), 1 + 3);
+        // And an empty one is: `no_records` is set.
+        assert_eq!(check_against_oracle(&[], &[], 0, 0), 1 + 3);
     }
 }

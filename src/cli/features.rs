@@ -62,8 +62,7 @@ fn node_name(text: &str) -> Result<String, String> {
 pub fn run(global: &GlobalArgs, args: &FeaturesArgs) -> Result<(), CommandError> {
     if args.schema {
         if args.markdown {
-            print!("{}", crate::schema::markdown_table());
-            return Ok(());
+            return write_stdout(&crate::schema::markdown_table());
         }
         return print_schema(args.json);
     }
@@ -175,18 +174,34 @@ fn report(rows: u64, names: &[String], stats: &ReplayStats, out: &Path) {
 }
 
 fn print_schema(json: bool) -> Result<(), CommandError> {
-    if json {
+    let text = if json {
         let schema = serde_json::json!({
             "id": SCHEMA_ID,
             "hash": schema_hash(),
             "features": catalogue(),
         });
-        println!("{}", serde_json::to_string_pretty(&schema).map_err(CommandError::failed)?);
+        serde_json::to_string_pretty(&schema).map_err(CommandError::failed)? + "\n"
     } else {
-        println!("{SCHEMA_ID} sha256:{}", schema_hash());
+        let mut text = format!("{SCHEMA_ID} sha256:{}\n", schema_hash());
         for (i, feature) in catalogue().iter().enumerate() {
-            println!("{i:>3} {:<28} {:<6} {}", feature.name, feature.unit, feature.definition);
+            text.push_str(&format!(
+                "{i:>3} {:<28} {:<6} {}\n",
+                feature.name, feature.unit, feature.definition
+            ));
         }
+        text
+    };
+    write_stdout(&text)
+}
+
+/// Writes to standard output; a reader that went away (`| head`) ends the output quietly
+/// instead of failing.
+fn write_stdout(text: &str) -> Result<(), CommandError> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CommandError::failed(format!("cannot write to standard output: {error}")))
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }

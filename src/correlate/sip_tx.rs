@@ -47,6 +47,8 @@ pub struct Completed {
     pub trying_us: Option<u64>,
     /// INVITE: first 180/183/2xx after this many µs.
     pub setup_us: Option<u64>,
+    /// First response other than 100 Trying (provisional or final) after this many µs.
+    pub first_response_us: Option<u64>,
     /// Hash of the Call-ID.
     pub call_id: u64,
     /// Hash of the subscriber identity, when known.
@@ -138,6 +140,7 @@ struct Open {
     provisionals: [u32; PROVISIONALS],
     trying_us: Option<u64>,
     setup_us: Option<u64>,
+    first_response_us: Option<u64>,
     deadline: u64,
     call_id: u64,
     subscriber: Option<u64>,
@@ -283,6 +286,7 @@ impl TransactionTable {
                     provisionals: [0; PROVISIONALS],
                     trying_us: None,
                     setup_us: None,
+                    first_response_us: None,
                     deadline,
                     call_id: identity(call_id.as_bytes()),
                     subscriber,
@@ -339,6 +343,9 @@ impl TransactionTable {
             return;
         }
         let elapsed = ts.saturating_sub(open.start);
+        if code != 100 && open.first_response_us.is_none() {
+            open.first_response_us = Some(elapsed);
+        }
         if !final_response {
             // Beyond the remembered forks, a further provisional counts as a first copy.
             if let Some(slot) = open.provisionals.iter_mut().find(|slot| **slot == 0) {
@@ -370,6 +377,7 @@ impl TransactionTable {
             code: Some(code),
             trying_us: open.trying_us,
             setup_us: open.setup_us,
+            first_response_us: open.first_response_us,
             call_id: open.call_id,
             subscriber: open.subscriber,
             registered_aor: (key.method == MethodId::REGISTER && code < 300).then_some(open.aor),
@@ -408,6 +416,7 @@ impl TransactionTable {
                 code: None,
                 trying_us: open.trying_us,
                 setup_us: open.setup_us,
+                first_response_us: open.first_response_us,
                 call_id: open.call_id,
                 subscriber: open.subscriber,
                 registered_aor: None,

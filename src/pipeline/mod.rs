@@ -228,6 +228,7 @@ impl FeaturePipeline {
             code,
             trying_us: None,
             setup_us: None,
+            first_response_us: None,
             call_id: identity(r.call_id.as_deref().unwrap_or_default().as_bytes()),
             subscriber: r.subscriber.as_deref().map(|s| identity(s.as_bytes())),
             registered_aor: None,
