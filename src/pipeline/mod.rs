@@ -233,7 +233,7 @@ impl FeaturePipeline {
             subscriber: r.subscriber.as_deref().map(|s| identity(s.as_bytes())),
             registered_aor: None,
         };
-        self.hold(end, node, Held::Record(completed));
+        self.hold(end, node, Held::Record(Box::new(completed)));
         Some(end)
     }
 

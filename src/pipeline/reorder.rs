@@ -12,8 +12,9 @@ use crate::schema::Leg;
 pub(super) enum Held {
     /// SIP bytes (owned: the capture buffer is gone by the time they are processed).
     Sip { leg: Option<Leg>, inbound: bool, subscriber: Option<u64>, bytes: Vec<u8> },
-    /// A probe record, already a finished transaction.
-    Record(Completed),
+    /// A probe record, already a finished transaction (boxed: held inputs move around the
+    /// heap, and SIP messages, the common case, are much smaller).
+    Record(Box<Completed>),
 }
 
 impl Held {
