@@ -245,6 +245,8 @@ fn parse_via(entry: &[u8]) -> Option<Via<'_>> {
 }
 
 fn parse_name_addr(value: &[u8]) -> Option<NameAddr<'_>> {
+    // Read for every REGISTER and provisional response: delimiters are found with memchr on
+    // bytes (ASCII cuts of valid UTF-8 keep char boundaries), as in `parse_via`.
     let value = std::str::from_utf8(value.trim_ascii()).ok()?;
     let (display_name, uri, params) = match angle_brackets(value) {
         Some((open, close)) => {
@@ -254,23 +256,35 @@ fn parse_name_addr(value: &[u8]) -> Option<NameAddr<'_>> {
             let display = (!display.is_empty()).then_some(display);
             (display, value[open + 1..close].trim(), &value[close + 1..])
         }
-        None => match value.split_once(';') {
+        None => match memchr::memchr(b';', value.as_bytes()) {
             // addr-spec form: parameters after the URI belong to the header (RFC 3261 §20.10).
-            Some((uri, params)) => (None, uri.trim(), params),
+            Some(at) => (None, value[..at].trim(), &value[at + 1..]),
             None => (None, value, ""),
         },
     };
     if uri.is_empty() {
         return None;
     }
-    let tag = params.split(';').find_map(|param| {
-        let (key, value) = param.split_once('=')?;
-        (key.trim().eq_ignore_ascii_case("tag") && !value.trim().is_empty()).then(|| value.trim())
-    });
+    let mut tag = None;
+    let mut rest = params;
+    loop {
+        let end = memchr::memchr(b';', rest.as_bytes()).unwrap_or(rest.len());
+        let param = &rest[..end];
+        if let Some(eq) = memchr::memchr(b'=', param.as_bytes()) {
+            let (key, value) = (param[..eq].trim(), param[eq + 1..].trim());
+            if key.eq_ignore_ascii_case("tag") && !value.is_empty() {
+                tag = Some(value);
+                break;
+            }
+        }
+        if end == rest.len() {
+            break;
+        }
+        rest = &rest[end + 1..];
+    }
     Some(NameAddr { display_name, uri, tag })
 }
 
-/// Byte offsets of `<` and `>` outside a quoted display name.
 fn angle_brackets(value: &str) -> Option<(usize, usize)> {
     let mut in_quotes = false;
     let mut escaped = false;
@@ -280,7 +294,7 @@ fn angle_brackets(value: &str) -> Option<(usize, usize)> {
             b'\\' if in_quotes => escaped = true,
             b'"' => in_quotes = !in_quotes,
             b'<' if !in_quotes => {
-                let close = value[i..].find('>')? + i;
+                let close = memchr::memchr(b'>', &value.as_bytes()[i..])? + i;
                 return Some((i, close));
             }
             _ => {}
@@ -420,6 +434,42 @@ l: 0\r\n\r\n";
             entry in "(SIP|sip|SIPS|x)(/2\\.0)?(/UDP|/TCP|/)?(/x)?[ \t]?[ a-z0-9.:;=\t/éb]{0,40}(;branch=z9hG4bK[a-z0-9]{0,6})?(;received=[0-9.]{0,9})?;?"
         ) {
             proptest::prop_assert_eq!(parse_via(entry.as_bytes()), reference_via(entry.as_bytes()));
+        }
+    }
+
+    /// The `str`-splitting reading of a name-addr, the reference for the byte-level parser.
+    fn reference_name_addr(value: &[u8]) -> Option<NameAddr<'_>> {
+        let value = std::str::from_utf8(value.trim_ascii()).ok()?;
+        let (display_name, uri, params) = match angle_brackets(value) {
+            Some((open, close)) => {
+                let display = value[..open].trim();
+                let display =
+                    display.strip_prefix('"').and_then(|d| d.strip_suffix('"')).unwrap_or(display);
+                let display = (!display.is_empty()).then_some(display);
+                (display, value[open + 1..close].trim(), &value[close + 1..])
+            }
+            None => match value.split_once(';') {
+                Some((uri, params)) => (None, uri.trim(), params),
+                None => (None, value, ""),
+            },
+        };
+        if uri.is_empty() {
+            return None;
+        }
+        let tag = params.split(';').find_map(|param| {
+            let (key, value) = param.split_once('=')?;
+            (key.trim().eq_ignore_ascii_case("tag") && !value.trim().is_empty())
+                .then(|| value.trim())
+        });
+        Some(NameAddr { display_name, uri, tag })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn name_addr_parsing_agrees_with_the_reference(
+            value in "[ \"a-zA-Z]{0,8}<?(sip:|tel:)?[a-z0-9@.é]{0,12}>?(;[ a-zA-Z]{0,4}=?[a-z0-9 ]{0,5}){0,3}(;tag=[a-z0-9]{0,6})?;?"
+        ) {
+            proptest::prop_assert_eq!(parse_name_addr(value.as_bytes()), reference_name_addr(value.as_bytes()));
         }
     }
 }
