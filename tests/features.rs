@@ -470,7 +470,9 @@ fn timeouts_alone_do_not_make_a_silent_source_look_alive() {
     replay.feed_sip(t0 + 50_000_000, ue, pcscf, invite(1).as_bytes());
     // The probe is silent until 09:03:10.
     replay.feed_sip(t0 + 190_000_000, ue, pcscf, invite(2).as_bytes());
-    let FeatureRun { rows, .. } = replay.finish();
+    let FeatureRun { rows, stats, .. } = replay.finish();
+    // The last INVITE was still waiting when the input ended: reported, in no minute.
+    assert_eq!(stats.pipeline.open_transactions, 1);
     let minute = |m: u64| rows.iter().find(|r| r.minute == t0 + m * 60_000_000).unwrap();
     assert!(!minute(0).source_silent);
     let gap = minute(1);
