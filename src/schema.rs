@@ -27,7 +27,8 @@ pub enum Paths {
     Both,
     /// Only SIP messages carry what it needs (provisional responses, retransmissions, ...).
     SipOnly,
-    /// Both compute it, from different identities (not comparable across paths).
+    /// Both compute it, differently (other identities, or probe records lack provisional
+    /// responses): not comparable across paths.
     Each,
 }
 
@@ -162,13 +163,13 @@ pub enum Measure {
     DistinctSubscribers,
     /// Distinct address-of-records registered (REGISTER 2xx).
     DistinctRegisteredAors,
-    /// REGISTER 2xx / REGISTER transactions.
+    /// REGISTER 2xx / REGISTER transactions (1 when none completed).
     RegisterSuccessRatio,
     /// REGISTER 401 or 407 / REGISTER transactions.
     RegisterChallengeRatio,
-    /// INVITE 2xx / INVITE transactions.
+    /// INVITE 2xx / INVITE transactions (1 when none completed).
     InviteAnswerRatio,
-    /// INVITE 2xx, 486, 480, 487, 603 or 404 / INVITE transactions.
+    /// INVITE 2xx, 486, 480, 487, 603 or 404 / INVITE transactions (1 when none completed).
     InviteEffectivenessRatio,
     /// 5xx / transactions.
     ServerErrorRatio,
@@ -417,13 +418,14 @@ fn timing(c: &mut Catalogue) {
         let id = MethodId::from_name(method);
         let lower = method.to_ascii_lowercase();
         if id == MethodId::INVITE {
-            // An INVITE's final response waits for the callee: its time measures ringing.
+            // An INVITE's final response waits for the callee: its time measures ringing. The
+            // first response other than 100 is the network's answer.
             c.add(
                 M::InviteFirstResponseMean,
                 "invite_first_response_mean_ms".into(),
                 "response times",
                 "ms",
-                "mean time from an INVITE to its first response other than 100 Trying (a timeout counts as its time)".into(),
+                "mean time from an INVITE to its first response other than 100 Trying (a timeout counts as its time; probe records: the final response's time)".into(),
                 Each,
             );
             c.add(
@@ -431,7 +433,7 @@ fn timing(c: &mut Catalogue) {
                 "invite_failure_rt_mean_ms".into(),
                 "response times",
                 "ms",
-                "mean time from an INVITE to a final response of 300 or more".into(),
+                "mean time from an INVITE to a final response of 300 or more (failures, and rejections or cancels that may follow ringing)".into(),
                 Both,
             );
             continue;

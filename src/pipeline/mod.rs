@@ -211,7 +211,11 @@ impl FeaturePipeline {
                 Some(code.0),
                 r.end_micros.or(r.latency_micros.map(|l| r.start_micros.saturating_add(l))),
             ),
-            XdrResult::Status(_) | XdrResult::Timeout => {
+            // No final response within the record: the transaction timed out when the SIP
+            // path's would have, at start plus the timeout (the probe's own end time says when
+            // it gave up, which differs between probes).
+            XdrResult::Status(_) => (None, Some(r.start_micros.saturating_add(self.timeout))),
+            XdrResult::Timeout => {
                 (None, r.end_micros.or(Some(r.start_micros.saturating_add(self.timeout))))
             }
         };

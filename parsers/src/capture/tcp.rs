@@ -399,8 +399,7 @@ fn frame_messages(flow: &mut Flow, stats: &mut TcpStats, on_message: &mut impl F
             flow.scanned = flow.buffer.len();
             if rest.len() > MAX_HEADER_SECTION_LEN {
                 stats.framing_error(ParseError::HeaderSectionTooLong);
-                flow.hunting = true;
-                flow.at_line_start = false;
+                flow.resume_mid_stream();
                 consumed = flow.buffer.len();
                 flow.scanned = consumed;
             }
@@ -420,8 +419,7 @@ fn frame_messages(flow: &mut Flow, stats: &mut TcpStats, on_message: &mut impl F
             Err(nom::Err::Incomplete(needed)) => {
                 if rest.len() > MAX_STREAM_BUFFER {
                     stats.framing_error(ParseError::BodyTooLarge);
-                    flow.hunting = true;
-                    flow.at_line_start = false;
+                    flow.resume_mid_stream();
                     consumed = flow.buffer.len();
                     flow.scanned = consumed;
                 } else if let nom::Needed::Size(more) = needed {

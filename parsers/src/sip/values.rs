@@ -285,6 +285,7 @@ fn parse_name_addr(value: &[u8]) -> Option<NameAddr<'_>> {
     Some(NameAddr { display_name, uri, tag })
 }
 
+/// Byte offsets of `<` and `>` outside a quoted display name.
 fn angle_brackets(value: &str) -> Option<(usize, usize)> {
     let mut in_quotes = false;
     let mut escaped = false;
