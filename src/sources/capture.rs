@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 
 use imsight_parsers::ParseError;
 use imsight_parsers::capture::{
-    CaptureDecoder, CaptureReader, DecodeStats, DecoderConfig, PayloadKind,
+    CaptureDecoder, CaptureReader, DecodeStats, DecoderConfig, Payload, PayloadKind,
 };
 use imsight_parsers::hep::parse_hep_datagram;
 
@@ -36,6 +36,19 @@ pub struct CapturedSip<'a> {
     pub hep: Option<HepAgent<'a>>,
     /// The SIP bytes.
     pub bytes: &'a [u8],
+}
+
+impl<'a> CapturedSip<'a> {
+    /// SIP seen directly on the wire (not inside HEP).
+    fn direct(payload: &Payload<'a>) -> Self {
+        Self {
+            ts: Some(payload.ts_micros),
+            src: Some(payload.src),
+            dst: Some(payload.dst),
+            hep: None,
+            bytes: payload.bytes,
+        }
+    }
 }
 
 /// What reading a capture finds, in capture order.
@@ -176,13 +189,7 @@ pub fn read_capture(
             }
         };
         decoder.decode(&frame, &mut |payload| match payload.kind {
-            PayloadKind::Sip => emit(CaptureEvent::Sip(CapturedSip {
-                ts: Some(payload.ts_micros),
-                src: Some(payload.src),
-                dst: Some(payload.dst),
-                hep: None,
-                bytes: payload.bytes,
-            })),
+            PayloadKind::Sip => emit(CaptureEvent::Sip(CapturedSip::direct(&payload))),
             PayloadKind::Hep => unwrap_hep(payload.bytes, &mut emit),
         });
         emit(CaptureEvent::FrameDone { ts: frame.ts_micros });
@@ -192,13 +199,7 @@ pub fn read_capture(
     if flow.is_continue() {
         decoder.finish(&mut |payload| {
             if flow.is_continue() && payload.kind == PayloadKind::Sip {
-                flow = on_event(CaptureEvent::Sip(CapturedSip {
-                    ts: Some(payload.ts_micros),
-                    src: Some(payload.src),
-                    dst: Some(payload.dst),
-                    hep: None,
-                    bytes: payload.bytes,
-                }));
+                flow = on_event(CaptureEvent::Sip(CapturedSip::direct(&payload)));
             }
         });
     }

@@ -146,16 +146,7 @@ impl CaptureDecoder {
 
     /// The end of the input: TCP holes are given up and the messages after them come out.
     pub fn finish(&mut self, emit: &mut impl FnMut(Payload<'_>)) {
-        self.tcp.finish(&mut |key, ts_micros, message| {
-            emit(Payload {
-                ts_micros,
-                src: key.src,
-                dst: key.dst,
-                transport: Transport::Tcp,
-                kind: PayloadKind::Sip,
-                bytes: message,
-            });
-        });
+        self.tcp.finish(&mut |key, ts, message| emit(tcp_message(ts, key, message)));
     }
 
     /// Gives up datagrams whose latest fragment left the window or timed out (capture time
@@ -294,16 +285,20 @@ impl CaptureDecoder {
             closes: tcp.fin() || tcp.rst(),
             payload: tcp.payload(),
         };
-        self.tcp.add(FlowKey { src, dst }, segment, &mut |message| {
-            emit(Payload {
-                ts_micros: ts,
-                src,
-                dst,
-                transport: Transport::Tcp,
-                kind: PayloadKind::Sip,
-                bytes: message,
-            });
-        });
+        let key = FlowKey { src, dst };
+        self.tcp.add(key, segment, &mut |message| emit(tcp_message(ts, key, message)));
+    }
+}
+
+/// A SIP message cut from a TCP stream, as a payload.
+fn tcp_message(ts_micros: u64, key: FlowKey, bytes: &[u8]) -> Payload<'_> {
+    Payload {
+        ts_micros,
+        src: key.src,
+        dst: key.dst,
+        transport: Transport::Tcp,
+        kind: PayloadKind::Sip,
+        bytes,
     }
 }
 
