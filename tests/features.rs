@@ -32,6 +32,7 @@ faults = [
   { node = "pcscf-a", kind = "pcrf_rx_failure", onset_minute = 25, duration_minutes = 5, severity = 1.0 },
   { node = "pcscf-b", kind = "capacity_limit", onset_minute = 8, ramp_minutes = 3, duration_minutes = 10, severity = 0.9 },
   { node = "pcscf-b", kind = "scscf_down", onset_minute = 25, duration_minutes = 5, severity = 1.0 },
+  { node = "pcscf-b", kind = "ipsec_sa_failure", onset_minute = 32, duration_minutes = 5, severity = 1.0, share = 0.5 },
 ]
 "#;
 

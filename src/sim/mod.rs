@@ -3,7 +3,8 @@
 //! ```text
 //! scenario   TOML timeline: nodes, their network profile, faults (checked, every problem listed)
 //! profile    network profiles: population, traffic mix, latencies (four built in)
-//! fault      fault kinds, severity ramps, the per-minute ground truth
+//! fault      fault kinds, severity ramps, partial and flapping faults
+//! event      benign events (restart, flash crowd, drain, probe gap, growth), calendar
 //! engine     the event-driven traffic model around each P-CSCF (both legs, RFC 3261 timers)
 //! wire       simulated messages and their SIP text
 //! output     pcap, HEP over UDP, probe records
@@ -12,6 +13,7 @@
 //! ```
 
 pub mod engine;
+pub mod event;
 pub mod fault;
 pub mod output;
 pub mod profile;
@@ -21,6 +23,7 @@ pub mod summary;
 pub mod wire;
 
 pub use engine::Engine;
+pub use event::{BenignKind, EventSpec};
 pub use fault::{FaultKind, FaultSpec};
 pub use output::Outputs;
 pub use profile::NetworkProfile;

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::fault::{ActiveFault, FaultSpec};
+use super::event::{EventSpec, parse_day};
+use super::fault::{ActiveFaults, FaultSpec};
 use super::profile::NetworkProfile;
 
 /// A whole simulation run.
@@ -30,9 +31,16 @@ pub struct Scenario {
     pub profiles: Vec<NetworkProfile>,
     /// The simulated P-CSCFs.
     pub nodes: Vec<ScenarioNode>,
-    /// Injected faults.
+    /// Injected faults; several may overlap on one node.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// Benign events (labelled `normal` with the event's name).
+    #[serde(default)]
+    pub events: Vec<EventSpec>,
+    /// Public holidays, `YYYY-MM-DD`: traffic as on a weekend, labelled with the event
+    /// `holiday`.
+    #[serde(default)]
+    pub holidays: Vec<String>,
 }
 
 fn default_profile() -> String {
@@ -64,16 +72,61 @@ pub struct ResolvedNode {
     pub profile: NetworkProfile,
     /// Its faults, ordered by onset.
     pub faults: Vec<FaultSpec>,
+    /// Its benign events, ordered by onset.
+    pub events: Vec<EventSpec>,
+    /// Holidays, as days since the epoch.
+    pub holidays: Vec<u64>,
+}
+
+/// The ground truth of one node in one minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Truth {
+    /// `normal` or the dominant fault.
+    pub class: &'static str,
+    /// The dominant fault's severity × the share of subscribers it hits: the share of the
+    /// affected kind of transactions it spoils.
+    pub severity: f64,
+    /// `onset` (ramping up), `steady`, `recovery` (after the fault, or between the bursts of
+    /// a flapping one); `None` when normal.
+    pub phase: Option<&'static str>,
+    /// A benign event in progress.
+    pub event: Option<&'static str>,
 }
 
 impl ResolvedNode {
-    /// The fault active in scenario minute `minute`.
-    pub fn active(&self, minute: u32) -> ActiveFault {
-        self.faults
+    /// The faults in force in scenario minute `minute`.
+    pub fn active(&self, minute: u32) -> ActiveFaults {
+        ActiveFaults::at(&self.faults, minute)
+    }
+
+    /// The label of `minute` before recovery tails are known (the summary adds them): the
+    /// fault with the highest severity × share wins; on a tie, the one listed first.
+    pub fn truth(&self, minute: u32, start: u64) -> Truth {
+        let mut truth = Truth { class: "normal", severity: 0.0, phase: None, event: None };
+        let mut best = -1.0;
+        for fault in self.faults.iter().filter(|f| f.minutes().contains(&minute)) {
+            let severity = fault.severity_at(minute) * fault.share;
+            if severity > best {
+                best = severity;
+                let phase = if fault.flapped_off(minute) {
+                    "recovery"
+                } else if fault.ramping(minute) {
+                    "onset"
+                } else {
+                    "steady"
+                };
+                truth =
+                    Truth { class: fault.kind.label(), severity, phase: Some(phase), event: None };
+            }
+        }
+        let day = crate::sim::event::day_of(start + u64::from(minute) * crate::time::MINUTE_US);
+        truth.event = self
+            .events
             .iter()
-            .find(|f| f.minutes().contains(&minute))
-            .map(|f| ActiveFault { kind: Some(f.kind), severity: f.severity_at(minute) })
-            .unwrap_or_default()
+            .find(|e| e.minutes().contains(&minute))
+            .map(|e| e.kind.label())
+            .or_else(|| self.holidays.contains(&day).then_some("holiday"));
+        truth
     }
 }
 
@@ -157,29 +210,33 @@ impl Scenario {
             if !names.contains(fault.node.as_str()) {
                 problems.push(format!("{key}.node: unknown node `{}`", fault.node));
             }
-            if !(0.0..=1.0).contains(&fault.severity) {
-                problems.push(format!("{key}.severity: must be between 0 and 1"));
-            }
-            if fault.duration_minutes == 0 || fault.ramp_minutes == 0 {
-                problems
-                    .push(format!("{key}: duration_minutes and ramp_minutes must be at least 1"));
-            }
-            if fault.ramp_minutes > fault.duration_minutes {
-                problems.push(format!("{key}.ramp_minutes: must not exceed duration_minutes"));
-            }
+            problems.extend(fault.problems(&key));
             // Checked arithmetic: an onset of 2^32-1 must not wrap into range.
-            let end = |f: &FaultSpec| f.onset_minute.checked_add(f.duration_minutes);
-            if end(fault).is_none_or(|end| end > self.duration_minutes) {
+            if fault
+                .onset_minute
+                .checked_add(fault.duration_minutes)
+                .is_none_or(|end| end > self.duration_minutes)
+            {
                 problems.push(format!("{key}: ends after the scenario"));
             }
-            for (j, other) in self.faults.iter().enumerate().take(i) {
-                let (Some(fault_end), Some(other_end)) = (end(fault), end(other)) else {
-                    continue;
-                };
-                let overlap = fault.onset_minute < other_end && other.onset_minute < fault_end;
-                if other.node == fault.node && overlap {
-                    problems.push(format!("{key}: overlaps faults[{j}] on node `{}`", fault.node));
-                }
+        }
+        for (i, event) in self.events.iter().enumerate() {
+            let key = format!("events[{i}]");
+            if !names.contains(event.node.as_str()) {
+                problems.push(format!("{key}.node: unknown node `{}`", event.node));
+            }
+            problems.extend(event.problems(&key));
+            if event
+                .onset_minute
+                .checked_add(event.duration_minutes)
+                .is_none_or(|end| end > self.duration_minutes)
+            {
+                problems.push(format!("{key}: ends after the scenario"));
+            }
+        }
+        for (i, day) in self.holidays.iter().enumerate() {
+            if parse_day(day).is_none() {
+                problems.push(format!("holidays[{i}]: `{day}` is not a date (YYYY-MM-DD)"));
             }
         }
         problems
@@ -208,7 +265,11 @@ impl Scenario {
                 let mut faults: Vec<FaultSpec> =
                     self.faults.iter().filter(|f| f.node == node.name).cloned().collect();
                 faults.sort_by_key(|f| f.onset_minute);
-                ResolvedNode { index, name: node.name.clone(), profile, faults }
+                let mut events: Vec<EventSpec> =
+                    self.events.iter().filter(|e| e.node == node.name).cloned().collect();
+                events.sort_by_key(|e| e.onset_minute);
+                let holidays = self.holidays.iter().filter_map(|d| parse_day(d)).collect();
+                ResolvedNode { index, name: node.name.clone(), profile, faults, events, holidays }
             })
             .collect()
     }
@@ -273,6 +334,14 @@ mod tests {
             onset_minute = 15
             duration_minutes = 10
             severity = 0.5
+            share = 0.0
+            flap_on_minutes = 2
+            [[events]]
+            node = "a"
+            kind = "flash_crowd"
+            onset_minute = 55
+            duration_minutes = 10
+            magnitude = 50.0
         "#;
         let problems = Scenario::parse(text).unwrap_err();
         let joined = problems.join("\n");
@@ -283,7 +352,10 @@ mod tests {
             "faults[0].node: unknown node `b`",
             "faults[0].severity",
             "faults[0]: ends after the scenario",
-            "faults[2]: overlaps faults[1]",
+            "faults[2].share",
+            "faults[2]: flap_on_minutes and flap_off_minutes go together",
+            "events[0].magnitude: must be 1 to 20 for flash_crowd",
+            "events[0]: ends after the scenario",
         ] {
             assert!(joined.contains(expected), "missing {expected:?} in\n{joined}");
         }
@@ -300,5 +372,46 @@ mod tests {
         "#;
         let problems = Scenario::parse(text).unwrap_err();
         assert!(problems[0].contains("meteor_strike"), "{problems:?}");
+    }
+
+    #[test]
+    fn overlapping_faults_are_labelled_by_the_strongest_and_events_by_name() {
+        let text = r#"
+            name = "x"
+            start = "2026-12-24T23:00:00Z"
+            duration_minutes = 120
+            holidays = ["2026-12-25"]
+            nodes = [{ name = "a" }]
+            [[faults]]
+            node = "a"
+            kind = "capacity_limit"
+            onset_minute = 10
+            ramp_minutes = 5
+            duration_minutes = 30
+            severity = 0.9
+            [[faults]]
+            node = "a"
+            kind = "hss_link_down"
+            onset_minute = 20
+            duration_minutes = 10
+            severity = 1.0
+            share = 0.5
+            [[events]]
+            node = "a"
+            kind = "flash_crowd"
+            onset_minute = 0
+            duration_minutes = 15
+        "#;
+        let scenario = Scenario::parse(text).expect("valid");
+        let start = scenario.start_micros().unwrap();
+        let node = &scenario.resolve()[0];
+        let at = |m| node.truth(m, start);
+        assert_eq!((at(5).class, at(5).phase, at(5).event), ("normal", None, Some("flash_crowd")));
+        assert_eq!((at(11).class, at(11).phase), ("capacity_limit", Some("onset")));
+        assert_eq!((at(11).event, at(16).phase), (Some("flash_crowd"), Some("steady")));
+        // 0.9 beats 1.0 × a share of 0.5.
+        assert_eq!((at(25).class, at(25).severity), ("capacity_limit", 0.9));
+        assert_eq!((at(70).class, at(70).event), ("normal", Some("holiday")));
+        assert_eq!(at(50).event, None, "Christmas Eve is not listed");
     }
 }

@@ -21,6 +21,10 @@ pub struct MinuteSeries {
     pub label: &'static str,
     /// Its severity.
     pub severity: f64,
+    /// Phase of the fault: onset, steady, recovery.
+    pub phase: Option<&'static str>,
+    /// Benign event in progress.
+    pub event: Option<&'static str>,
     /// Messages by method and code.
     #[serde(flatten)]
     pub counts: SipCounts,
@@ -32,6 +36,11 @@ pub struct MinuteSeries {
     pub register_ms: Option<f64>,
     /// Mean response time of core-leg non-INVITE transactions, ms.
     pub core_ms: Option<f64>,
+    /// New (not retransmitted) REGISTER requests and failure responses, for the recovery rule.
+    #[serde(skip)]
+    registers: u64,
+    #[serde(skip)]
+    failures: u64,
     #[serde(skip)]
     register_sum: f64,
     #[serde(skip)]
@@ -79,6 +88,55 @@ pub struct Summary {
     start_micros: u64,
 }
 
+/// Responses that count as failures for the recovery rule.
+const FAILURES: [u16; 9] = [403, 408, 480, 488, 500, 503, 504, 580, 603];
+
+/// Longest recovery tail labelled, minutes.
+const MAX_RECOVERY_MINUTES: usize = 60;
+
+/// The normal minutes after a fault stay labelled with it, phase `recovery`, until the node's
+/// traffic is back in its normal band: new REGISTERs and failure responses within 3 σ
+/// (Poisson) + 10 % of their mean over the normal, event-free minutes (up to 30) before the
+/// fault began. At most an hour; no tail when fewer than 5 such minutes came before.
+fn label_recovery(minutes: &mut [MinuteSeries]) {
+    let mut i = 1;
+    while i < minutes.len() {
+        let ends_fault = minutes[i].label == "normal" && minutes[i - 1].label != "normal";
+        if !ends_fault {
+            i += 1;
+            continue;
+        }
+        let class = minutes[i - 1].label;
+        let onset = (0..i).rev().take_while(|&j| minutes[j].label != "normal").last().unwrap_or(0);
+        let calm: Vec<&MinuteSeries> = minutes[onset.saturating_sub(30)..onset]
+            .iter()
+            .filter(|m| m.label == "normal" && m.event.is_none())
+            .collect();
+        if calm.len() < 5 {
+            i += 1;
+            continue;
+        }
+        let mean = |f: fn(&MinuteSeries) -> u64| {
+            calm.iter().map(|m| f(m) as f64).sum::<f64>() / calm.len() as f64
+        };
+        let band = |mean: f64| 3.0 * mean.sqrt() + 0.1 * mean + 1.0;
+        let (registers, failures) = (mean(|m| m.registers), mean(|m| m.failures));
+        let mut k = i;
+        while k < minutes.len() && k - i < MAX_RECOVERY_MINUTES && minutes[k].label == "normal" {
+            let m = &minutes[k];
+            let off = (m.registers as f64 - registers).abs() > band(registers)
+                || m.failures as f64 > failures + band(failures);
+            if !off {
+                break;
+            }
+            let m = &mut minutes[k];
+            (m.label, m.phase, m.severity) = (class, Some("recovery"), 0.0);
+            k += 1;
+        }
+        i = k.max(i + 1);
+    }
+}
+
 impl Summary {
     /// An empty summary for `nodes`, with the ground truth of every minute filled in.
     pub fn new(
@@ -94,11 +152,13 @@ impl Summary {
                 node: node.name.clone(),
                 minutes: (0..minutes)
                     .map(|m| {
-                        let active = node.active(m);
+                        let truth = node.truth(m, start);
                         MinuteSeries {
                             minute: format_timestamp(start + u64::from(m) * crate::time::MINUTE_US),
-                            label: active.kind.map_or("normal", |k| k.label()),
-                            severity: active.severity,
+                            label: truth.class,
+                            severity: truth.severity,
+                            phase: truth.phase,
+                            event: truth.event,
                             ..MinuteSeries::default()
                         }
                     })
@@ -141,6 +201,10 @@ impl Summary {
         if let Some(minute) = self.minute(m.node, m.ts) {
             add(&mut minute.counts);
             minute.retransmissions += u64::from(retransmission);
+            if !retransmission {
+                minute.registers += u64::from(m.is_request() && m.method == Method::Register);
+                minute.failures += u64::from(FAILURES.contains(&m.status));
+            }
         }
     }
 
@@ -165,12 +229,15 @@ impl Summary {
         }
     }
 
-    /// Computes the means; call once at the end.
+    /// Computes the means and the recovery tails; call once at the end.
     pub fn finish(&mut self) {
         for minute in self.nodes.iter_mut().flat_map(|n| n.minutes.iter_mut()) {
             minute.register_ms =
                 (minute.register_n > 0).then(|| minute.register_sum / minute.register_n as f64);
             minute.core_ms = (minute.core_n > 0).then(|| minute.core_sum / minute.core_n as f64);
+        }
+        for node in &mut self.nodes {
+            label_recovery(&mut node.minutes);
         }
     }
 
@@ -184,6 +251,8 @@ impl Summary {
                     "minute": minute.minute,
                     "class": minute.label,
                     "severity": (minute.severity * 1000.0).round() / 1000.0,
+                    "phase": minute.phase,
+                    "event": minute.event,
                 });
                 out.push_str(&line.to_string());
                 out.push('\n');

@@ -52,6 +52,12 @@ pub mod flag {
     pub const ACK_2XX: u16 = 64;
     /// A flood INVITE (to a number that usually does not exist).
     pub const FLOOD: u16 = 128;
+    /// A reg-event NOTIFY that ends the registration (network-initiated de-registration).
+    pub const TERMINATED: u16 = 256;
+    /// A de-registration: REGISTER with Expires: 0.
+    pub const DEREGISTER: u16 = 512;
+    /// An SMS delivery report (RP-ACK) rather than the message itself (RP-DATA).
+    pub const SMS_REPORT: u16 = 1024;
 }
 
 /// One simulated SIP message.
@@ -83,6 +89,9 @@ pub struct SimMessage {
     pub status: u16,
     /// See [`flag`].
     pub flags: u16,
+    /// Lifetime carried, seconds: the registration granted (REGISTER), Session-Expires
+    /// (INVITE); 0 when none.
+    pub expires: u32,
 }
 
 impl SimMessage {
@@ -193,16 +202,25 @@ const REASONS: &[(u16, &str)] = &[
     (404, "Not Found"),
     (408, "Request Timeout"),
     (480, "Temporarily Unavailable"),
+    (481, "Call/Transaction Does Not Exist"),
     (486, "Busy Here"),
     (487, "Request Terminated"),
+    (488, "Not Acceptable Here"),
     (500, "Server Internal Error"),
     (503, "Service Unavailable"),
     (504, "Server Time-out"),
     (580, "Precondition Failure"),
+    (603, "Decline"),
 ];
 
 fn reason(code: u16) -> &'static str {
     REASONS.iter().find(|(c, _)| *c == code).map_or("Unknown", |(_, r)| r)
+}
+
+/// The Retry-After (seconds) of a 503 in transaction `txn`: 30 to 119 s, spread so that
+/// rejected UEs do not come back together (RFC 6357 §5).
+pub fn retry_after_s(txn: u64) -> u64 {
+    30 + txn % 90
 }
 
 /// The Call-ID of a dialog.
@@ -245,6 +263,10 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
             }
             (Method::Options, ..) => {
                 o.s("sip:scscf.").s(DOMAIN);
+            }
+            // The S-CSCF notifies the P-CSCF's own subscription.
+            (Method::Notify, Leg::Core, Dir::FromPcscf) => {
+                o.s("sip:pcscf").n(m.node.into()).s(".").s(DOMAIN);
             }
             // Toward the UE: its registered contact.
             (_, Leg::Access, Dir::Downlink) => {
@@ -310,30 +332,31 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
     let to_tag = hash(m.dialog, 2);
     let (caller_is_ue, self_uri_number) = (dialog_started_by_ue, number);
     let swap = m.flags & flag::REVERSE != 0;
-    let party = |o: &mut Out<'_>, is_ue: bool| {
-        if m.method == Method::Options {
+    let party = |o: &mut Out<'_>, party: Party| match party {
+        Party::Pcscf => {
             o.s("<sip:pcscf").n(m.node.into()).s(".").s(DOMAIN).s(">");
-        } else if is_ue {
+        }
+        Party::Ue => {
             o.s("<sip:+").n(self_uri_number).s("@").s(DOMAIN).s(">");
-        } else {
+        }
+        Party::Other => {
             o.s("<sip:+").n(other).s("@").s(DOMAIN).s(";user=phone>");
         }
     };
-    let (from_is_ue, to_is_ue) = match m.method {
-        Method::Register | Method::Subscribe => (true, true),
-        Method::Notify => (true, true),
-        Method::Options => (false, false),
-        _ => (caller_is_ue, !caller_is_ue),
+    let (from, to) = match (m.method, m.dir) {
+        (Method::Options, _) => (Party::Pcscf, Party::Pcscf),
+        // The P-CSCF's own reg-event subscription (3GPP TS 24.229 §5.2.3).
+        (Method::Subscribe | Method::Notify, Dir::FromPcscf) => (Party::Pcscf, Party::Ue),
+        (Method::Register | Method::Subscribe | Method::Notify, _) => (Party::Ue, Party::Ue),
+        _ if caller_is_ue => (Party::Ue, Party::Other),
+        _ => (Party::Other, Party::Ue),
     };
-    let (from_is_ue, to_is_ue, from_tag, to_tag) = if swap {
-        (to_is_ue, from_is_ue, to_tag, from_tag)
-    } else {
-        (from_is_ue, to_is_ue, from_tag, to_tag)
-    };
+    let (from, to, from_tag, to_tag) =
+        if swap { (to, from, to_tag, from_tag) } else { (from, to, from_tag, to_tag) };
     o.s("From: ");
-    party(&mut o, from_is_ue);
+    party(&mut o, from);
     o.s(";tag=").hex(from_tag).s("\r\nTo: ");
-    party(&mut o, to_is_ue);
+    party(&mut o, to);
     let has_to_tag = m.flags & flag::TO_TAG != 0 || (!m.is_request() && m.status != 100) || swap;
     if has_to_tag {
         o.s(";tag=").hex(to_tag);
@@ -352,7 +375,9 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
                 ue_contact(&mut o);
                 o.s(";+sip.instance=\"<urn:gsma:imei:35")
                     .n(u64::from(m.sub) % 1_000_000_000_000)
-                    .s(">\"\r\nExpires: 3600\r\nSupported: path,gruu\r\n");
+                    .s(">\"\r\nExpires: ");
+                let asked = if m.flags & flag::DEREGISTER != 0 { 0 } else { REQUESTED_EXPIRES_S };
+                o.n(asked.into()).s("\r\nSupported: path,gruu\r\n");
                 o.s("Authorization: Digest username=\"00101")
                     .n(u64::from(m.sub) + 1_000_000_000)
                     .s("@")
@@ -376,7 +401,9 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
                 }
             }
             Method::Invite | Method::Message | Method::Subscribe if !swap => {
-                if m.dir == Dir::Uplink {
+                if m.dir == Dir::FromPcscf {
+                    o.s("Contact: <sip:pcscf").n(m.node.into()).s(".").s(DOMAIN).s(">\r\n");
+                } else if m.dir == Dir::Uplink {
                     ue_contact(&mut o);
                     o.s("\r\n");
                     if m.leg == Leg::Access {
@@ -397,14 +424,18 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
                 }
                 if m.method == Method::Invite {
                     o.s("Supported: 100rel,precondition,timer\r\nAllow: INVITE,ACK,CANCEL,BYE,PRACK,UPDATE,MESSAGE,OPTIONS\r\n");
+                    session_expires(&mut o, m.expires);
                 } else if m.method == Method::Subscribe {
                     o.s("Event: reg\r\nExpires: 600000\r\nAccept: application/reginfo+xml\r\n");
                 }
             }
             Method::Notify => {
-                o.s("Contact: <sip:scscf.")
-                    .s(DOMAIN)
-                    .s(">\r\nEvent: reg\r\nSubscription-State: active;expires=600000\r\n");
+                o.s("Contact: <sip:scscf.").s(DOMAIN).s(">\r\nEvent: reg\r\n");
+                if m.flags & flag::TERMINATED != 0 {
+                    o.s("Subscription-State: terminated;reason=deactivated\r\n");
+                } else {
+                    o.s("Subscription-State: active;expires=600000\r\n");
+                }
             }
             Method::Prack => {
                 o.s("RAck: 1 ").n(u64::from(m.cseq.saturating_sub(1))).s(" INVITE\r\n");
@@ -433,7 +464,9 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
             }
             (200, Method::Register) => {
                 ue_contact(&mut o);
-                o.s(";expires=3600\r\nP-Associated-URI: <sip:+")
+                o.s(";expires=")
+                    .n(m.expires.into())
+                    .s("\r\nP-Associated-URI: <sip:+")
                     .n(number)
                     .s("@")
                     .s(DOMAIN)
@@ -456,9 +489,12 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
                 if m.flags & flag::RELIABLE != 0 {
                     o.s("Require: 100rel\r\nRSeq: 1\r\n");
                 }
+                if m.status == 200 {
+                    session_expires(&mut o, m.expires);
+                }
             }
             (503, _) => {
-                o.s("Retry-After: ").n(30 + m.txn % 90).s("\r\n");
+                o.s("Retry-After: ").n(retry_after_s(m.txn)).s("\r\n");
             }
             (580, _) => {
                 o.s("Reason: SIP;cause=580;text=\"Resource reservation failed (Rx)\"\r\n");
@@ -496,16 +532,28 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
         o.s("Content-Type: application/sdp\r\nContent-Length: ").n(body.len() as u64).s("\r\n\r\n");
         o.0.extend_from_slice(&body);
     } else if m.is_request() && m.method == Method::Message {
-        let text = "Your verification code is 4711. It expires in 10 minutes.";
-        o.s("Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ")
-            .n(text.len() as u64)
-            .s("\r\n\r\n")
-            .s(text);
+        let mut body = Vec::with_capacity(96);
+        sms_body(m, &mut body);
+        o.s("Content-Type: application/vnd.3gpp.sms\r\nContent-Length: ")
+            .n(body.len() as u64)
+            .s("\r\n\r\n");
+        o.0.extend_from_slice(&body);
     } else if m.is_request() && m.method == Method::Notify {
         let mut body = Vec::with_capacity(400);
         {
             let mut b = Out(&mut body);
-            b.s("<?xml version=\"1.0\"?>\n<reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\" version=\"").n(u64::from(m.cseq)).s("\" state=\"full\">\n<registration aor=\"sip:+").n(number).s("@").s(DOMAIN).s("\" id=\"a").hex(hash(m.dialog, 7) & 0xffff_ffff).s("\" state=\"active\">\n<contact id=\"c1\" state=\"active\" event=\"registered\"><uri>sip:+").n(number).s("@").ip(ue).s(":").n(uport).s("</uri></contact>\n</registration>\n</reginfo>\n");
+            b.s("<?xml version=\"1.0\"?>\n<reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\" version=\"").n(u64::from(m.cseq)).s("\" state=\"full\">\n<registration aor=\"sip:+").n(number).s("@").s(DOMAIN).s("\" id=\"a").hex(hash(m.dialog, 7) & 0xffff_ffff);
+            if m.flags & flag::TERMINATED != 0 {
+                b.s("\" state=\"terminated\">\n<contact id=\"c1\" state=\"terminated\" event=\"deactivated\"><uri>sip:+");
+            } else {
+                b.s("\" state=\"active\">\n<contact id=\"c1\" state=\"active\" event=\"registered\"><uri>sip:+");
+            }
+            b.n(number)
+                .s("@")
+                .ip(ue)
+                .s(":")
+                .n(uport)
+                .s("</uri></contact>\n</registration>\n</reginfo>\n");
         }
         o.s("Content-Type: application/reginfo+xml\r\nContent-Length: ")
             .n(body.len() as u64)
@@ -514,6 +562,96 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
     } else {
         o.s("Content-Length: 0\r\n\r\n");
     }
+}
+
+/// Who a From or To header names.
+#[derive(Clone, Copy)]
+enum Party {
+    /// The subscriber of the message.
+    Ue,
+    /// The other party of a call or message.
+    Other,
+    /// The P-CSCF itself.
+    Pcscf,
+}
+
+/// The lifetime a UE asks for in REGISTER: 600 000 s (3GPP TS 24.229 §5.1.1.2.1); the
+/// registrar grants less, and the 200 says how much.
+pub const REQUESTED_EXPIRES_S: u32 = 600_000;
+
+/// The number of the SMS service centre.
+const SMSC: u64 = 491_710_760_000;
+
+/// `Session-Expires` (RFC 4028), when the call has one.
+fn session_expires(o: &mut Out<'_>, seconds: u32) {
+    if seconds > 0 {
+        o.s("Session-Expires: ").n(seconds.into()).s(";refresher=uac\r\n");
+    }
+}
+
+/// An SMS over IP body (3GPP TS 24.341): RP-DATA carrying SMS-SUBMIT (from the UE) or
+/// SMS-DELIVER (to the UE), or the RP-ACK that reports its delivery (3GPP TS 24.011 §7.3,
+/// TS 23.040 §9.2).
+fn sms_body(m: &SimMessage, out: &mut Vec<u8>) {
+    // The UE sends in its own dialogs; the network in the others.
+    let from_ue = (m.dir == Dir::Uplink) != (m.flags & flag::REVERSE != 0);
+    let reference = (hash(m.dialog, 13) & 0xff) as u8;
+    if m.flags & flag::SMS_REPORT != 0 {
+        out.extend_from_slice(&[if from_ue { 0x02 } else { 0x03 }, reference]);
+        return;
+    }
+    let text = b"Your verification code is 4711. It expires in 10 minutes.";
+    let mut tpdu = Vec::with_capacity(96);
+    if from_ue {
+        // SMS-SUBMIT: TP-MTI 01, message reference, destination, PID, DCS 8-bit data.
+        tpdu.extend_from_slice(&[0x01, reference]);
+        tp_address(&mut tpdu, msisdn(m.other));
+        tpdu.extend_from_slice(&[0x00, 0x04]);
+    } else {
+        // SMS-DELIVER: TP-MTI 00 with more-messages-to-send off, originator, PID, DCS,
+        // service-centre time stamp (semi-octets, 2026-11-21 10:00:00 UTC).
+        tpdu.push(0x04);
+        tp_address(&mut tpdu, msisdn(m.other));
+        tpdu.extend_from_slice(&[0x00, 0x04, 0x62, 0x11, 0x12, 0x01, 0x00, 0x00, 0x00]);
+    }
+    tpdu.push(text.len() as u8);
+    tpdu.extend_from_slice(text);
+    if from_ue {
+        // RP-DATA (MS to network): no originator, the service centre as destination.
+        out.extend_from_slice(&[0x00, reference, 0x00]);
+        rp_address(out, SMSC);
+    } else {
+        // RP-DATA (network to MS): the service centre as originator, no destination.
+        out.extend_from_slice(&[0x01, reference]);
+        rp_address(out, SMSC);
+        out.push(0x00);
+    }
+    out.push(tpdu.len() as u8);
+    out.extend_from_slice(&tpdu);
+}
+
+/// The digits of `number`, two per octet, low nibble first, padded with F.
+fn semi_octets(number: u64) -> (usize, Vec<u8>) {
+    let digits: Vec<u8> = number.to_string().bytes().map(|d| d - b'0').collect();
+    let octets =
+        digits.chunks(2).map(|pair| pair[0] | (pair.get(1).copied().unwrap_or(0xf) << 4)).collect();
+    (digits.len(), octets)
+}
+
+/// An RP address: length in octets, international ISDN numbering, semi-octets.
+fn rp_address(out: &mut Vec<u8>, number: u64) {
+    let (_, octets) = semi_octets(number);
+    out.push(octets.len() as u8 + 1);
+    out.push(0x91);
+    out.extend_from_slice(&octets);
+}
+
+/// A TP address: length in digits, international ISDN numbering, semi-octets.
+fn tp_address(out: &mut Vec<u8>, number: u64) {
+    let (digits, octets) = semi_octets(number);
+    out.push(digits as u8);
+    out.push(0x91);
+    out.extend_from_slice(&octets);
 }
 
 #[cfg(test)]
@@ -537,6 +675,7 @@ mod tests {
             method,
             status,
             flags,
+            expires: 1800,
         }
     }
 

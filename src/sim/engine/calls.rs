@@ -1,12 +1,13 @@
 //! Calls: the INVITE transaction and what the callee (or the core, or the P-CSCF) answers,
 //! PRACK and UPDATE for 100rel calls, CANCEL when the caller gives up while ringing, the ACK
-//! of the 2xx, and the BYE when the call ends.
+//! of the 2xx, session refreshes (RFC 4028), and the BYE when the call ends.
 
 use imsight_parsers::sip::Method;
 
 use crate::sim::fault::FaultKind;
 use crate::sim::wire::{Dir, Leg, SimMessage, flag};
 
+use super::core::Route;
 use super::events::EventKind;
 use super::transaction::{Dialog, Outcome, Resp, Txn};
 use super::{Engine, SECOND};
@@ -26,6 +27,10 @@ pub(super) struct CallSetup {
     pub invite_flags: u16,
 }
 
+/// Spread (log-normal sigma) of call holding times: cellular holding times are log-normal,
+/// with many short calls and a long tail (docs/simulator.md).
+const HOLDING_SIGMA: f64 = 1.2;
+
 impl Engine {
     /// A call attempt at `at` (`flood`: one of an INVITE flood's).
     pub(super) fn call(&mut self, node: u16, at: u64, flood: bool) {
@@ -35,8 +40,13 @@ impl Engine {
         let Some(outcome) = self.invite_outcome(at, &call) else {
             return;
         };
-        let invite = call.dialog.txn(Method::Invite, 1, call.invite_flags);
+        let session_expires = self.profile(node).vendor.session_expires_s;
+        let invite =
+            call.dialog.txn(Method::Invite, 1, call.invite_flags).expiring(session_expires);
         let (code, answered) = self.relay(at, invite, outcome);
+        if outcome.restore {
+            self.restore_registration(node, answered, call.dialog.sub);
+        }
         if call.prack && matches!(code, Some(200 | 486 | 487)) {
             self.prack_update(at, &call, outcome);
         }
@@ -48,22 +58,24 @@ impl Engine {
     /// Who calls whom, and how; `None` when the call never reaches this P-CSCF.
     fn place_call(&mut self, node: u16, at: u64, flood: bool) -> Option<CallSetup> {
         let profile = self.profile(node);
-        let subscribers = u64::from(profile.subscribers);
         let (originating, prack, update) =
             (profile.originating_share, profile.prack_share, profile.update_share);
-        let sub = self.rng(node).below(subscribers) as u32;
-        if !self.registered(node, sub, at) && !flood {
+        let sub = if flood {
+            // A flood comes from a few registered UEs (a hijacked device, a dialler).
+            let state = &mut self.nodes[node as usize];
+            let pick = state.rng.below(state.flood_sources.len() as u64) as usize;
+            state.flood_sources[pick]
+        } else {
+            self.active_subscriber(node)
+        };
+        if !self.registered(node, sub, at) {
             // An unregistered UE cannot call, and the S-CSCF rejects calls to it itself.
             return None;
         }
-        let fault = self.active(node, at);
         let mo = flood || self.rng(node).chance(originating);
-        if !mo {
+        if !mo && !self.core_reaches_node(node, at, sub) {
             // Terminating traffic comes from the core: gone if the core cannot reach us.
-            let cut = fault.of(FaultKind::TrafficBlocked).max(fault.of(FaultKind::ScscfDown));
-            if self.rng(node).chance(cut) {
-                return None;
-            }
+            return None;
         }
         let dir = if mo { Dir::Uplink } else { Dir::Downlink };
         let other = self.rng(node).below(10_000_000) as u32;
@@ -75,29 +87,57 @@ impl Engine {
         Some(CallSetup { dialog, mo, flood, prack, update, invite_flags })
     }
 
+    /// Whether the P-CSCF's per-UE rate limit refuses a request of `sub` at `at` (a token
+    /// bucket of one second's worth).
+    fn rate_limited(&mut self, node: u16, at: u64, sub: u32) -> bool {
+        let limit = self.profile(node).vendor.ue_rate_limit_per_s;
+        if limit <= 0.0 {
+            return false;
+        }
+        let (tokens, last) = self.nodes[node as usize].buckets.entry(sub).or_insert((limit, at));
+        let refill = at.saturating_sub(*last) as f64 / SECOND as f64 * limit;
+        *tokens = (*tokens + refill).min(limit);
+        *last = at;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            false
+        } else {
+            true
+        }
+    }
+
     /// What the INVITE meets; `None` when the P-CSCF rejects the answered call itself (Rx),
     /// which `rx_failure_call` has then played out.
     fn invite_outcome(&mut self, at: u64, call: &CallSetup) -> Option<Outcome> {
-        let node = call.dialog.node;
-        let fault = self.active(node, at);
-        let core_ms = self.profile(node).core_response_ms * self.core_slowdown(node, at);
-        let roll = self.rng(node).unit();
-        if roll < 0.4 * fault.of(FaultKind::CapacityLimit)
-            || (call.mo && roll < fault.of(FaultKind::ScscfDown))
-        {
+        let (node, sub) = (call.dialog.node, call.dialog.sub);
+        if call.flood && self.rate_limited(node, at, sub) {
             return Some(Outcome::local(503));
         }
-        if !call.mo && self.rng(node).chance(fault.of(FaultKind::PcrfRxFailure)) {
+        let failure = if call.mo {
+            self.uplink_failure(node, at, sub, Route::Initial, true)
+        } else {
+            self.downlink_failure(node, at, sub)
+        };
+        if let Some(failure) = failure {
+            return Some(failure);
+        }
+        let fault = self.active(node, at);
+        let rx_code = self.profile(node).vendor.rx_failure_code;
+        let rx_failure = self.rng(node).chance(fault.for_sub(FaultKind::PcrfRxFailure, sub));
+        let mut hold = 0;
+        if rx_failure && rx_code == 0 {
+            // Continue without QoS once the Diameter request has timed out: a slow set-up.
+            hold = self.delay(node, 3000.0);
+        } else if rx_failure && !call.mo {
             // The SDP offer cannot be authorised on Rx: rejected toward the core at once.
-            return Some(Outcome::local(580));
+            return Some(Outcome::local(rx_code));
         }
-        if call.mo && self.rng(node).chance(fault.of(FaultKind::TrafficBlocked)) {
-            return Some(Outcome::silence());
-        }
+        let core_ms = self.profile(node).core_response_ms * self.core_slowdown(node, at);
         if call.flood {
             return Some(self.flood_outcome(call, core_ms));
         }
-        self.callee_outcome(at, call, core_ms)
+        let outcome = self.callee_outcome(at, call, core_ms, rx_failure && rx_code != 0)?;
+        Some(Outcome { hold, ..outcome })
     }
 
     /// Flood INVITEs mostly go to numbers that do not exist or cannot be reached.
@@ -112,17 +152,25 @@ impl Engine {
         Outcome { provisional: [Some(trying), None], last: Some(last), ..Outcome::default() }
     }
 
-    /// A call that reaches the callee: answered, busy, unavailable, unknown, or cancelled
-    /// while ringing (the CANCEL is relayed from here).
-    fn callee_outcome(&mut self, at: u64, call: &CallSetup, core_ms: f64) -> Option<Outcome> {
+    /// A call that reaches the callee: answered, busy, unavailable, unknown, declined,
+    /// refused, unanswered, or cancelled while ringing (the CANCEL is relayed from here).
+    /// `rx_rejects`: the answer's media cannot be authorised and the P-CSCF rejects the call.
+    fn callee_outcome(
+        &mut self,
+        at: u64,
+        call: &CallSetup,
+        core_ms: f64,
+        rx_rejects: bool,
+    ) -> Option<Outcome> {
         let node = call.dialog.node;
         let ringing_s = self.profile(node).ringing_s;
+        let no_answer_s = self.profile(node).background.no_answer_s;
         let trying = self.answer_delay(call, core_ms);
         let progress = trying + self.answer_delay(call, 900.0);
         let result = self.call_result(node);
         let mut outcome = Outcome::default();
         outcome.provisional[0] = Some(Resp::new(100, trying));
-        if matches!(result, 200 | 487 | 486) {
+        if !matches!(result, CallResult::Refused(_)) {
             let early = if call.prack {
                 Resp { code: 183, after: progress, flags: flag::SDP | flag::RELIABLE }
             } else {
@@ -131,57 +179,63 @@ impl Engine {
             outcome.provisional[1] = Some(early);
         }
         let ringing = (self.rng(node).lognormal(ringing_s, 0.5) * SECOND as f64) as u64;
-        let last_after = match result {
-            200 => progress + ringing,
-            487 => progress + ringing / 2,
-            486 => progress + self.answer_delay(call, 1500.0),
-            _ => self.answer_delay(call, core_ms * 2.0 + 300.0),
+        let (code, last_after) = match result {
+            CallResult::Answered => (200, progress + ringing),
+            CallResult::Cancelled => (487, progress + ringing / 2),
+            CallResult::Busy => (486, progress + self.answer_delay(call, 1500.0)),
+            CallResult::Declined => (603, progress + ringing / 3),
+            CallResult::NoAnswer => (480, progress + (no_answer_s * SECOND as f64) as u64),
+            CallResult::Refused(code) => (code, self.answer_delay(call, core_ms * 2.0 + 300.0)),
         };
-        let last_flags = if result == 200 { flag::SDP } else { 0 };
-        outcome.last = Some(Resp { code: result, after: last_after, flags: last_flags });
-        if result == 487 {
+        let last_flags = if code == 200 { flag::SDP } else { 0 };
+        outcome.last = Some(Resp { code, after: last_after, flags: last_flags });
+        if code == 487 {
             // The caller gives up while ringing: CANCEL, then the 487 answers the INVITE.
             self.cancel(at, call.dialog, progress + ringing / 2);
         }
-        let fault = self.active(node, at);
-        let rx_failure = call.mo && self.rng(node).chance(fault.of(FaultKind::PcrfRxFailure));
-        if rx_failure && result == 200 {
+        if rx_rejects && call.mo && code == 200 {
             // The answer's SDP cannot be authorised: the P-CSCF rejects the call itself.
-            self.rx_failure_call(at, call, progress);
+            let rx_code = self.profile(node).vendor.rx_failure_code;
+            self.rx_failure_call(at, call, progress, rx_code);
             return None;
         }
         Some(outcome)
     }
 
-    /// The callee's final answer, drawn from the profile's shares.
-    fn call_result(&mut self, node: u16) -> u16 {
+    /// The callee's (or the core's) final answer, drawn from the profile's shares.
+    fn call_result(&mut self, node: u16) -> CallResult {
         let profile = self.profile(node);
+        let b = &profile.background;
         let shares = [
-            (profile.busy_share, 486),
-            (profile.unavailable_share, 480),
-            (profile.not_found_share, 404),
-            (profile.cancel_share, 487),
+            (profile.busy_share, CallResult::Busy),
+            (profile.unavailable_share, CallResult::Refused(480)),
+            (profile.not_found_share, CallResult::Refused(404)),
+            (profile.cancel_share, CallResult::Cancelled),
+            (b.decline_share, CallResult::Declined),
+            (b.no_answer_share, CallResult::NoAnswer),
+            (b.forbidden_share, CallResult::Refused(403)),
+            (b.not_acceptable_share, CallResult::Refused(488)),
         ];
         let pick = self.rng(node).unit();
         let mut acc = 0.0;
-        for (share, code) in shares {
+        for (share, result) in shares {
             acc += share;
             if pick < acc {
-                return code;
+                return result;
             }
         }
-        200
+        CallResult::Answered
     }
 
     /// Time for the answerer to respond: the core for a call the subscriber places, the UE
-    /// (across the access network) for one it receives.
+    /// (across the access network, paged when idle) for one it receives.
     fn answer_delay(&mut self, call: &CallSetup, median_ms: f64) -> u64 {
         let node = call.dialog.node;
         if call.mo {
             self.delay(node, median_ms)
         } else {
-            let access = self.profile(node).access_delay_ms;
-            self.delay(node, median_ms + 2.0 * access)
+            let ms = self.ue_answer_ms(node, median_ms);
+            self.delay(node, ms)
         }
     }
 
@@ -192,13 +246,8 @@ impl Engine {
         let Some(last) = outcome.last else { return };
         let node = call.dialog.node;
         let access = self.profile(node).access_delay_ms;
-        let mut t = at + progress.after + self.delay(node, 2.0 * access + 10.0);
-        let budget = at + last.after;
-        let far_ms = if call.dialog.dir == Dir::Uplink {
-            self.profile(node).core_response_ms
-        } else {
-            2.0 * access + 10.0
-        };
+        let mut t = at + outcome.hold + progress.after + self.delay(node, 2.0 * access + 10.0);
+        let budget = at + outcome.hold + last.after;
         let steps = [(Method::Prack, flag::TO_TAG), (Method::Update, flag::TO_TAG | flag::SDP)];
         for (cseq, (method, flags)) in (2..).zip(steps) {
             if method == Method::Update && !call.update {
@@ -207,10 +256,22 @@ impl Engine {
             if t >= budget {
                 break;
             }
-            let after = self.delay(node, far_ms);
-            let txn = call.dialog.txn(method, cseq, flags);
-            let (_, done) = self.relay(t, txn, Outcome::answer(200, after));
+            let (_, done) = self.in_dialog(t, call.dialog.txn(method, cseq, flags));
             t = done + self.delay(node, 20.0);
+        }
+    }
+
+    /// A request of the caller inside the call, toward the callee.
+    fn in_dialog(&mut self, at: u64, txn: Txn) -> (Option<u16>, u64) {
+        let node = txn.node();
+        let toward_core = (txn.dialog.dir == Dir::Uplink) != (txn.flags & flag::REVERSE != 0);
+        if toward_core {
+            let core_ms = self.profile(node).core_response_ms;
+            self.send_to_core(at, txn, Route::InDialog, 200, core_ms)
+        } else if self.core_reaches_node(node, at, txn.dialog.sub) {
+            self.send_to_ue(at, txn, 10.0)
+        } else {
+            (None, at)
         }
     }
 
@@ -221,16 +282,35 @@ impl Engine {
         self.relay(t, call.txn(Method::Cancel, 1, 0), Outcome::answer(200, far));
     }
 
-    /// The caller got the 200 at `answered`: it ACKs, and the call lasts its holding time.
+    /// The caller got the 200 at `answered`: it ACKs, refreshes the session while it lasts,
+    /// and the call ends after its holding time.
     fn established(&mut self, call: &CallSetup, answered: u64) {
         let node = call.dialog.node;
         let ack = call.dialog.txn(Method::Ack, 1, flag::TO_TAG | flag::ACK_2XX);
         let ack_at = answered + self.delay(node, 15.0);
         self.ack_both_legs(ack_at, ack);
-        let holding_s = self.profile(node).holding_time_s;
-        let holding = self.rng(node).exponential(holding_s).max(2.0);
+        let mean_s = self.profile(node).holding_time_s;
+        let median_s = mean_s / (HOLDING_SIGMA * HOLDING_SIGMA / 2.0).exp();
+        let holding = self.rng(node).lognormal(median_s, HOLDING_SIGMA).clamp(2.0, 4.0 * 3600.0);
         let end = answered + (holding * SECOND as f64) as u64;
+        let half = u64::from(self.profile(node).vendor.session_expires_s) * SECOND / 2;
+        if answered + half < end {
+            let refresh = EventKind::SessionRefresh { call: call.dialog, cseq: 4, end };
+            self.schedule(answered + half, node, refresh);
+        }
         self.schedule(end, node, EventKind::CallEnd(call.dialog));
+    }
+
+    /// The caller refreshes the session with an UPDATE (RFC 4028 §9), then again at the next
+    /// half-interval while the call lasts; CSeq stays below the caller's BYE.
+    pub(super) fn refresh_session(&mut self, at: u64, call: Dialog, cseq: u32, end: u64) {
+        let (_, done) = self.in_dialog(at, call.txn(Method::Update, cseq, flag::TO_TAG));
+        let half = u64::from(self.profile(call.node).vendor.session_expires_s) * SECOND / 2;
+        let next = at + half;
+        if next < end && done < next && cseq < 9 {
+            let refresh = EventKind::SessionRefresh { call, cseq: cseq + 1, end };
+            self.schedule(next, call.node, refresh);
+        }
     }
 
     /// The ACK of a 2xx crosses both legs (no response).
@@ -245,29 +325,37 @@ impl Engine {
         self.outbox.emit(SimMessage { ts: forward, leg: second, ..message });
     }
 
-    /// The established `call` ends: caller or callee sends BYE.
+    /// The established `call` ends: caller or callee sends BYE (or 481 when the other side
+    /// had already cleared).
     pub(super) fn hang_up(&mut self, at: u64, call: Dialog) {
         let node = call.node;
         let callee_hangs_up = self.rng(node).chance(0.45);
         let flags = if callee_hangs_up { flag::TO_TAG | flag::REVERSE } else { flag::TO_TAG };
-        // Who answers the BYE: the far side of the one who sends it.
-        let toward_core = (call.dir == Dir::Uplink) != callee_hangs_up;
-        let profile = self.profile(node);
-        let far_ms = if toward_core {
-            profile.core_response_ms
-        } else {
-            2.0 * profile.access_delay_ms + 5.0
-        };
-        let fault = self.active(node, at);
-        let outcome = if self.rng(node).chance(fault.of(FaultKind::TrafficBlocked)) {
-            Outcome::silence()
-        } else {
-            Outcome::answer(200, self.delay(node, far_ms))
-        };
-        // The caller's INVITE, PRACK and UPDATE came first; the callee's BYE is its first.
+        // The caller's INVITE, PRACK, UPDATE and refreshes came first; the callee's BYE is its
+        // first request.
         let cseq = if callee_hangs_up { 1 } else { 10 };
-        self.relay(at, call.txn(Method::Bye, cseq, flags), outcome);
+        let bye = call.txn(Method::Bye, cseq, flags);
+        let gone = self.profile(node).background.gone_share;
+        if self.rng(node).chance(gone) {
+            let far_ms = self.profile(node).core_response_ms;
+            let after = self.delay(node, far_ms);
+            self.relay(at, bye, Outcome::answer(481, after));
+            return;
+        }
+        self.in_dialog(at, bye);
     }
+}
+
+/// How a call attempt ends at the far side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CallResult {
+    Answered,
+    Busy,
+    Cancelled,
+    Declined,
+    NoAnswer,
+    /// Refused before ringing, with this code.
+    Refused(u16),
 }
 
 #[cfg(test)]
@@ -410,15 +498,27 @@ mod tests {
     }
 
     #[test]
-    fn with_the_scscf_down_the_pcscf_rejects_an_originating_call_with_503() {
+    fn with_the_scscf_down_a_call_times_out_until_the_pcscf_blacklists_it_then_gets_503() {
         let mut engine = testkit::quiet_engine(testkit::profile(), &[FaultKind::ScscfDown]);
         engine.call(0, AT, false);
+        let out = testkit::finish(&mut engine);
+        let access = Collector::summary(&out.on(Leg::Access));
+        assert_eq!(access.last().map(String::as_str), Some("ACK 1"));
+        assert!(access.contains(&"408 INVITE 1".to_owned()), "{access:?}");
+        // Once failed keep-alives have blacklisted the S-CSCF, the P-CSCF answers at once.
+        engine.nodes[0].blacklisted_from = START;
+        engine.call(0, AT + 60 * SECOND, false);
         let out = testkit::finish(&mut engine);
         assert_eq!(
             Collector::summary(&out.on(Leg::Access)),
             vec!["INVITE 1", "503 INVITE 1", "ACK 1"]
         );
         assert!(out.on(Leg::Core).is_empty());
+        // S-CSCF restoration: both failures send the UE to register again.
+        let registrations = std::iter::from_fn(|| engine.agenda.next())
+            .filter(|e| matches!(e.kind, EventKind::Register { initial: true, .. }))
+            .count();
+        assert!(registrations >= 1, "{registrations}");
     }
 
     #[test]

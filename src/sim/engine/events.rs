@@ -1,12 +1,13 @@
 //! The agenda: what happens next on which node. Traffic arrives as Poisson processes whose
-//! rates follow the diurnal curve and the faults; registrations, keep-alives and call ends
-//! are scheduled by the procedures themselves.
+//! rates follow the diurnal curve, the calendar, benign events and the faults; registrations,
+//! keep-alives, session refreshes and call ends are scheduled by the procedures themselves.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use super::transaction::Dialog;
 use super::{Engine, MINUTE, SECOND};
+use crate::sim::event::BenignKind;
 use crate::sim::fault::FaultKind;
 
 /// Poisson arrival processes of a node.
@@ -14,6 +15,10 @@ use crate::sim::fault::FaultKind;
 pub(super) enum Process {
     /// UEs powering on (initial registrations).
     Attach,
+    /// UEs powering off (de-registration with Expires: 0).
+    Detach,
+    /// The network de-registers a UE (it registers again).
+    NetworkDeregistration,
     /// Call attempts.
     Call,
     /// SMS over IP.
@@ -26,15 +31,25 @@ pub(super) enum Process {
 
 impl Process {
     /// Every process, in the order their first draws are scheduled.
-    pub(super) const ALL: [Process; 5] =
-        [Process::Attach, Process::Call, Process::Message, Process::Storm, Process::Flood];
+    pub(super) const ALL: [Process; 7] = [
+        Process::Attach,
+        Process::Detach,
+        Process::NetworkDeregistration,
+        Process::Call,
+        Process::Message,
+        Process::Storm,
+        Process::Flood,
+    ];
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum EventKind {
+    /// A registration attempt of `sub`; stale unless `timer` is the subscriber's current
+    /// timer generation.
     Register {
         sub: u32,
         initial: bool,
+        timer: u32,
     },
     /// An arrival of `process` (`act`), or only a fresh draw of its next arrival after a
     /// minute without one, so that rate changes apply (exact, the process being memoryless).
@@ -45,6 +60,20 @@ pub(super) enum EventKind {
     Options,
     /// The established call `Dialog` is hung up.
     CallEnd(Dialog),
+    /// The caller refreshes the session (RFC 4028) with CSeq `cseq`, if the call is still up
+    /// (it ends at `end`).
+    SessionRefresh {
+        call: Dialog,
+        cseq: u32,
+        end: u64,
+    },
+    /// The node's benign event number `.0` starts.
+    Benign(u16),
+    /// A maintenance drain moves `sub` away until `back`.
+    Drain {
+        sub: u32,
+        back: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +140,11 @@ impl Engine {
     pub(super) fn handle(&mut self, event: Event) {
         let (node, at) = (event.node, event.at);
         match event.kind {
-            EventKind::Register { sub, initial } => self.register(node, at, sub, initial),
+            EventKind::Register { sub, initial, timer } => {
+                if timer == self.generation(node, sub) {
+                    self.register(node, at, sub, initial);
+                }
+            }
             EventKind::Arrival { process, act } => {
                 if act {
                     self.arrive(node, at, process);
@@ -125,25 +158,86 @@ impl Engine {
                 self.schedule(at + interval, node, EventKind::Options);
             }
             EventKind::CallEnd(call) => self.hang_up(at, call),
+            EventKind::SessionRefresh { call, cseq, end } => {
+                self.refresh_session(at, call, cseq, end);
+            }
+            EventKind::Benign(index) => self.benign(node, at, index as usize),
+            EventKind::Drain { sub, back } => {
+                if self.registered(node, sub, at) {
+                    self.network_deregister(node, at, sub, back);
+                }
+            }
         }
     }
 
     fn arrive(&mut self, node: u16, at: u64, process: Process) {
-        let subscribers = u64::from(self.profile(node).subscribers);
+        let population = self.population(node);
         match process {
             Process::Attach => {
-                let sub = self.rng(node).below(subscribers) as u32;
-                if !self.registered(node, sub, at) {
-                    self.register(node, at, sub, true);
+                let state = &mut self.nodes[node as usize];
+                if let Some(sub) = state.offline.take(&mut state.rng) {
+                    let timer = self.new_generation(node, sub);
+                    self.schedule(at, node, EventKind::Register { sub, initial: true, timer });
+                }
+            }
+            Process::Detach => {
+                let sub = self.rng(node).below(population) as u32;
+                if self.registered(node, sub, at) {
+                    self.power_off(node, at, sub);
+                }
+            }
+            Process::NetworkDeregistration => {
+                let sub = self.rng(node).below(population) as u32;
+                if self.registered(node, sub, at) {
+                    let back = at + self.delay(node, 3000.0);
+                    self.network_deregister(node, at, sub, back);
                 }
             }
             Process::Storm => {
-                let sub = self.rng(node).below(subscribers) as u32;
-                self.register(node, at, sub, true);
+                // UEs that are switched on re-register, whatever their timer said.
+                let sub = self.rng(node).below(population) as u32;
+                if !self.nodes[node as usize].offline.contains(sub) {
+                    self.new_generation(node, sub);
+                    self.register(node, at, sub, true);
+                }
             }
             Process::Call => self.call(node, at, false),
             Process::Flood => self.call(node, at, true),
             Process::Message => self.message(node, at),
+        }
+    }
+
+    /// A benign event starts.
+    fn benign(&mut self, node: u16, at: u64, index: usize) {
+        let event = self.nodes[node as usize].spec.events[index].clone();
+        let span = u64::from(event.duration_minutes) * MINUTE;
+        let population = self.population(node) as u32;
+        match event.kind {
+            BenignKind::PlannedRestart => {
+                // The restarted P-CSCF has no bindings: every registered UE registers afresh.
+                for sub in 0..population {
+                    if self.registered(node, sub, at) {
+                        let timer = self.new_generation(node, sub);
+                        let when = at + self.rng(node).below(span);
+                        self.schedule(
+                            when,
+                            node,
+                            EventKind::Register { sub, initial: true, timer },
+                        );
+                    }
+                }
+            }
+            BenignKind::MaintenanceDrain => {
+                let share = event.magnitude();
+                for sub in 0..population {
+                    if self.registered(node, sub, at) && self.rng(node).chance(share) {
+                        let when = at + self.rng(node).below(span / 2);
+                        let back = at + span + self.rng(node).below(15 * MINUTE);
+                        self.schedule(when, node, EventKind::Drain { sub, back });
+                    }
+                }
+            }
+            BenignKind::FlashCrowd | BenignKind::ProbeGap | BenignKind::SubscriberGrowth => {}
         }
     }
 
@@ -166,19 +260,41 @@ impl Engine {
         let profile = self.profile(node);
         let subscribers = f64::from(profile.subscribers);
         let fault = self.active(node, at);
+        let load = self.diurnal(node, at) * self.minute_factor(node, at);
+        let crowd = self.crowd(node, at);
         match process {
-            Process::Attach => subscribers * profile.attach_rate * self.diurnal(node, at),
-            Process::Call => subscribers * profile.calls_per_sub_hour * self.diurnal(node, at),
-            Process::Message => {
-                subscribers * profile.messages_per_sub_hour * self.diurnal(node, at)
+            Process::Attach | Process::Detach => subscribers * profile.attach_rate * load,
+            Process::NetworkDeregistration => {
+                subscribers * profile.background.network_deregistration_rate
             }
+            Process::Call => subscribers * profile.calls_per_sub_hour * load * crowd,
+            Process::Message => subscribers * profile.messages_per_sub_hour * load * crowd,
             // At full severity every subscriber re-registers within five minutes.
-            Process::Storm => fault.of(FaultKind::RegistrationStorm) * subscribers * 12.0,
+            Process::Storm => fault.node_wide(FaultKind::RegistrationStorm) * subscribers * 12.0,
             // At full severity, fifteen times the busy-hour call rate.
             Process::Flood => {
-                fault.of(FaultKind::InviteFlood) * subscribers * profile.calls_per_sub_hour * 15.0
+                fault.node_wide(FaultKind::InviteFlood)
+                    * subscribers
+                    * profile.calls_per_sub_hour
+                    * 15.0
             }
         }
+    }
+
+    /// The call multiplier of a flash crowd in progress (ramping up and down over 3 minutes).
+    fn crowd(&self, node: u16, at: u64) -> f64 {
+        let minute = self.minute_of(at);
+        let events = &self.nodes[node as usize].spec.events;
+        let Some(event) = events
+            .iter()
+            .find(|e| e.kind == BenignKind::FlashCrowd && e.minutes().contains(&minute))
+        else {
+            return 1.0;
+        };
+        let into = f64::from(minute - event.onset_minute + 1);
+        let left = f64::from(event.onset_minute + event.duration_minutes - minute);
+        let ramp = (into.min(left) / 3.0).min(1.0);
+        1.0 + (event.magnitude() - 1.0) * ramp
     }
 
     /// Busy-hour-relative load at `at` (diurnal curve, interpolated between hours).
@@ -201,7 +317,7 @@ mod tests {
         let mut agenda = Agenda::default();
         agenda.schedule(30, 0, EventKind::Options);
         agenda.schedule(10, 1, EventKind::Options);
-        agenda.schedule(10, 0, EventKind::Register { sub: 4, initial: true });
+        agenda.schedule(10, 0, EventKind::Register { sub: 4, initial: true, timer: 0 });
         agenda.schedule(20, 2, EventKind::Options);
         let order: Vec<(u64, u16)> =
             std::iter::from_fn(|| agenda.next()).map(|e| (e.at, e.node)).collect();
@@ -215,5 +331,20 @@ mod tests {
         let event = engine.agenda.next().expect("a redraw");
         assert_eq!(event.at, 5 * SECOND + MINUTE);
         assert!(matches!(event.kind, EventKind::Arrival { process: Process::Flood, act: false }));
+    }
+
+    #[test]
+    fn a_stale_registration_timer_does_nothing() {
+        let mut engine = testkit::quiet_engine(testkit::profile(), &[]);
+        let at = testkit::START + 10 * SECOND;
+        let timer = engine.new_generation(0, 7);
+        engine.new_generation(0, 7);
+        engine.handle(Event {
+            at,
+            seq: 0,
+            node: 0,
+            kind: EventKind::Register { sub: 7, initial: false, timer },
+        });
+        assert!(testkit::finish(&mut engine).messages.is_empty());
     }
 }

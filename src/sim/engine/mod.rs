@@ -7,21 +7,26 @@
 //! are written once no later event can produce anything earlier, so outputs are in time order.
 //!
 //! ```text
-//! events        the agenda: arrival processes, registrations, keep-alives, call ends
-//! outbox        messages and records held back until nothing earlier can come
-//! node          per-node state: bindings, random stream, faults in force, delays, load
+//! events        the agenda: arrival processes, registrations, keep-alives, call ends,
+//!               benign events
+//! outbox        messages and records held back until nothing earlier can come; probe gaps
+//! node          per-node state: bindings and timers, random stream, faults in force, delays,
+//!               load (a queueing model), blacklist, calendar
+//! core          what stands between a request and its answer: faults, load, bad luck
 //! transaction   the dialog context, its transactions, what the far end answers
 //! relay         one transaction through the P-CSCF: both legs, loss, retransmissions
-//! registration  REGISTER with its AKA challenge, refreshes, retries
-//! calls         INVITE dialogs: outcome, PRACK/UPDATE, CANCEL, ACK, BYE
+//! registration  REGISTER with its AKA challenge, refreshes, back-off, power-off,
+//!               network-initiated de-registration
+//! calls         INVITE dialogs: outcome, PRACK/UPDATE, CANCEL, ACK, session refresh, BYE
 //! rx_failure    calls the P-CSCF rejects because Rx cannot authorise the answer
-//! messaging     MESSAGE, OPTIONS keep-alives, the reg-event SUBSCRIBE/NOTIFY
+//! messaging     SMS and its delivery report, OPTIONS keep-alives, reg-event subscriptions
 //! ```
 //!
 //! Same seed, same bytes: every procedure draws its random numbers, takes dialog ids and
 //! queues its messages in a fixed order, and changes here must keep that order.
 
 mod calls;
+mod core;
 mod events;
 mod messaging;
 mod node;
@@ -35,6 +40,7 @@ mod transaction;
 
 use imsight_parsers::sip::Method;
 
+use super::event::BenignKind;
 use super::rng::Rng;
 use super::scenario::ResolvedNode;
 use super::wire::{Dir, Leg, SimMessage};
@@ -118,6 +124,16 @@ impl Engine {
         for spec in nodes {
             engine.add_node(spec, &root);
         }
+        engine.outbox.gaps = engine
+            .nodes
+            .iter()
+            .map(|node| {
+                let minute = |m: u32| start + u64::from(m) * MINUTE;
+                let gaps = node.spec.events.iter().filter(|e| e.kind == BenignKind::ProbeGap);
+                gaps.map(|e| (minute(e.onset_minute), minute(e.onset_minute + e.duration_minutes)))
+                    .collect()
+            })
+            .collect();
         engine
     }
 

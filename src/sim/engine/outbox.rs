@@ -17,6 +17,14 @@ pub(super) struct Outbox {
     free: Vec<usize>,
     records: BinaryHeap<Reverse<(u64, u64, RecordKey)>>,
     seq: u64,
+    /// Per node, the `[from, to)` spans in which its probe sends nothing.
+    pub gaps: Vec<Vec<(u64, u64)>>,
+}
+
+impl Outbox {
+    fn unseen(&self, node: u16, ts: u64) -> bool {
+        self.gaps.get(node as usize).is_some_and(|g| g.iter().any(|&(a, b)| (a..b).contains(&ts)))
+    }
 }
 
 /// `TxnRecord` with a total order for the heap; the queue order beside it breaks every tie.
@@ -66,7 +74,7 @@ impl Outbox {
             self.pending.pop();
             if let Some(message) = self.slots[slot].take() {
                 self.free.push(slot);
-                if message.ts < end {
+                if message.ts < end && !self.unseen(message.node, message.ts) {
                     output.message(&message);
                 }
             }
@@ -77,6 +85,7 @@ impl Outbox {
             }
             if let Some(Reverse((_, _, RecordKey(record)))) = self.records.pop()
                 && record.end < end
+                && !self.unseen(record.node, record.end)
             {
                 output.transaction(&record);
             }
@@ -108,6 +117,7 @@ mod tests {
             method: Method::Message,
             status: 0,
             flags: 0,
+            expires: 0,
         }
     }
 

@@ -1,30 +1,39 @@
-//! Registration: REGISTER, the 401 AKA challenge, REGISTER with credentials, 200 OK; then
-//! refreshes before the binding expires, and retries with back-off after a failure.
+//! Registration: REGISTER, the 401 AKA challenge, REGISTER with credentials, 200 OK with the
+//! granted lifetime; then one refresh timer per UE (3GPP TS 24.229 timing), retries after a
+//! failure (RFC 5626 back-off or the 503's Retry-After), power-off (Expires: 0) and
+//! network-initiated de-registration.
 
 use imsight_parsers::sip::Method;
 
-use crate::sim::fault::{ActiveFault, FaultKind};
-use crate::sim::wire::{CorePeer, Dir, flag};
+use crate::sim::fault::FaultKind;
+use crate::sim::wire::{CorePeer, Dir, Leg, flag};
 
+use super::core::Route;
 use super::events::EventKind;
-use super::transaction::{Dialog, Outcome, Resp};
+use super::node::refresh_after;
+use super::transaction::{Dialog, Outcome};
 use super::{Engine, SECOND};
 
 impl Engine {
-    /// Subscriber `sub` registers at `at`; `initial` when it has just attached (it then also
-    /// subscribes to its registration state).
+    /// Subscriber `sub` registers at `at`; `initial` when it registers from scratch (it is
+    /// challenged, and it and the P-CSCF then subscribe to its registration state). The
+    /// caller has started the subscriber's timer generation this attempt belongs to.
     pub(super) fn register(&mut self, node: u16, at: u64, sub: u32, initial: bool) {
         let id = self.id();
-        // The fault of the first attempt's minute holds for the whole exchange.
-        let fault = self.active(node, at);
         let registration = Dialog::new(node, Dir::Uplink, sub, id).via(CorePeer::Icscf);
-        let mut cseq = 1;
-        let mut t = at;
-        for auth in [false, true] {
-            let outcome = self.register_outcome(node, t, fault, auth);
+        let granted = self.granted_expires(node);
+        let reauthenticate = self.profile(node).vendor.reauthentication_share;
+        let challenged = initial || self.rng(node).chance(reauthenticate);
+        let steps: &[bool] = if challenged { &[false, true] } else { &[true] };
+        let (mut cseq, mut t) = (1, at);
+        let mut last = (None, at, 0);
+        for &auth in steps {
             let flags = if auth { flag::AUTH } else { 0 };
-            let (code, answered) =
-                self.relay(t, registration.txn(Method::Register, cseq, flags), outcome);
+            let txn = registration.txn(Method::Register, cseq, flags).expiring(granted);
+            // Refreshes travel over the UE's IPsec associations; an initial REGISTER does not.
+            let outcome = self.register_outcome(node, t, sub, auth, !initial);
+            let (code, answered) = self.relay(t, txn, outcome);
+            last = (code, answered, txn.request(Leg::Access, 0).txn);
             match code {
                 Some(401) if !auth => {
                     // The UE computes its AKA response and registers again.
@@ -32,26 +41,40 @@ impl Engine {
                     cseq += 1;
                 }
                 Some(200) => {
-                    self.bind(registration, answered, initial);
+                    self.bind(registration, answered, granted, initial);
                     return;
                 }
                 _ => break,
             }
         }
-        // Failed: retry later (Retry-After or back-off); the old binding lasts until it expires.
-        let wait = (self.rng(node).exponential(60.0) + 20.0) * SECOND as f64;
-        self.schedule(t + wait as u64, node, EventKind::Register { sub, initial: true });
+        // Failed: retry from scratch later; the old binding lasts until it expires.
+        let (code, answered, txn) = last;
+        let wait = self.registration_back_off(node, sub, code, txn);
+        let timer = self.new_generation(node, sub);
+        self.schedule(answered + wait, node, EventKind::Register { sub, initial: true, timer });
     }
 
-    /// The registration was accepted when the UE got the 200 at `answered`.
-    fn bind(&mut self, registration: Dialog, answered: u64, initial: bool) {
+    /// The lifetime the registrar grants: the profile's, spread down a little.
+    fn granted_expires(&mut self, node: u16) -> u32 {
+        let expires = f64::from(self.profile(node).registration_expires_s);
+        let spread = self.profile(node).vendor.expires_spread;
+        let granted = expires * (1.0 - spread * self.rng(node).unit());
+        granted.round().max(60.0) as u32
+    }
+
+    /// The registration was accepted when the UE got the 200 at `answered`: one refresh
+    /// timer, per 3GPP TS 24.229.
+    fn bind(&mut self, registration: Dialog, answered: u64, granted: u32, initial: bool) {
         let Dialog { node, sub, .. } = registration;
-        let expires = u64::from(self.profile(node).registration_expires_s) * SECOND;
+        let expires = u64::from(granted) * SECOND;
         self.set_registered_until(node, sub, answered + expires);
-        // UEs spread their refreshes; after an outage they would otherwise stay in step.
-        let jitter = self.rng(node).below(expires / 6);
-        let refresh_at = answered + expires * 9 / 10 - jitter;
-        self.schedule(refresh_at, node, EventKind::Register { sub, initial: false });
+        self.nodes[node as usize].failures[sub as usize] = 0;
+        let timer = self.new_generation(node, sub);
+        let refresh = refresh_after(expires);
+        // A UE's clock and its stack's scheduling add a few seconds.
+        let slack = self.rng(node).below((refresh / 50).min(30 * SECOND));
+        let refresh_at = answered + refresh - slack;
+        self.schedule(refresh_at, node, EventKind::Register { sub, initial: false, timer });
         if initial {
             let subscribe_at = answered + self.delay(node, 40.0);
             self.reg_event(node, subscribe_at, sub);
@@ -59,31 +82,60 @@ impl Engine {
     }
 
     /// What the core does with one REGISTER (`auth`: the one with credentials).
-    fn register_outcome(&mut self, node: u16, at: u64, fault: ActiveFault, auth: bool) -> Outcome {
-        if self.rng(node).unit() < 0.4 * fault.of(FaultKind::CapacityLimit) {
-            return Outcome::local(503);
+    fn register_outcome(
+        &mut self,
+        node: u16,
+        at: u64,
+        sub: u32,
+        auth: bool,
+        protected: bool,
+    ) -> Outcome {
+        if let Some(failure) = self.uplink_failure(node, at, sub, Route::Register, protected) {
+            return failure;
         }
-        let hss = fault.of(FaultKind::HssLinkDown);
-        let blocked = fault.of(FaultKind::TrafficBlocked);
-        let scscf = fault.of(FaultKind::ScscfDown);
-        let storm = fault.of(FaultKind::RegistrationStorm);
-        let roll = self.rng(node).unit();
-        let median = self.profile(node).register_response_ms * self.core_slowdown(node, at);
-        if roll < blocked {
-            return Outcome::silence();
+        let cx = 1.0 + 5.0 * self.active(node, at).for_sub(FaultKind::CxOverload, sub);
+        let median = self.profile(node).register_response_ms * self.core_slowdown(node, at) * cx;
+        Outcome::answer(if auth { 200 } else { 401 }, self.delay(node, median))
+    }
+
+    /// The UE powers off: it de-registers (Expires: 0, over its security association, so
+    /// without a challenge) and joins the switched-off subscribers.
+    pub(super) fn power_off(&mut self, node: u16, at: u64, sub: u32) {
+        let id = self.id();
+        let registration = Dialog::new(node, Dir::Uplink, sub, id).via(CorePeer::Icscf);
+        let txn = registration.txn(Method::Register, 1, flag::AUTH | flag::DEREGISTER);
+        let outcome =
+            self.uplink_failure(node, at, sub, Route::Register, true).unwrap_or_else(|| {
+                let median = self.profile(node).register_response_ms;
+                Outcome::answer(200, self.delay(node, median))
+            });
+        let (code, answered) = self.relay(at, txn, outcome);
+        self.set_registered_until(node, sub, 0);
+        self.new_generation(node, sub);
+        self.nodes[node as usize].offline.insert(sub);
+        if code == Some(200) {
+            // The S-CSCF tells the P-CSCF's subscription that the registration is gone.
+            let notify_at = answered + self.delay(node, 20.0);
+            self.notify_pcscf(node, notify_at, sub, true);
         }
-        let last = if roll < blocked + hss {
-            // The I-CSCF waits for the HSS (Diameter Tx timer), then gives up.
-            Resp::new(480, self.delay(node, 4500.0))
-        } else if roll < blocked + hss + scscf {
-            // The I-CSCF cannot reach the S-CSCF.
-            Resp::new(504, self.delay(node, 5000.0))
-        } else if roll < blocked + hss + scscf + 0.3 * storm {
-            Resp::new(503, self.delay(node, median))
-        } else {
-            Resp::new(if auth { 200 } else { 401 }, self.delay(node, median))
-        };
-        Outcome { last: Some(last), ..Outcome::default() }
+    }
+
+    /// The network de-registers `sub` (NOTIFY, state terminated, event deactivated): the UE
+    /// registers again at `back`.
+    pub(super) fn network_deregister(&mut self, node: u16, at: u64, sub: u32, back: u64) {
+        self.notify_ue(node, at, sub, true);
+        self.notify_pcscf(node, at, sub, true);
+        self.set_registered_until(node, sub, 0);
+        let timer = self.new_generation(node, sub);
+        self.schedule(back, node, EventKind::Register { sub, initial: true, timer });
+    }
+
+    /// A request of `sub` failed in a way that tells the UE to register again (S-CSCF
+    /// restoration, or a lost IPsec association).
+    pub(super) fn restore_registration(&mut self, node: u16, at: u64, sub: u32) {
+        let timer = self.new_generation(node, sub);
+        let when = at + self.delay(node, 1000.0);
+        self.schedule(when, node, EventKind::Register { sub, initial: true, timer });
     }
 }
 
@@ -134,7 +186,11 @@ mod tests {
         let expires = u64::from(testkit::profile().registration_expires_s) * SECOND;
         let bound = engine.nodes[0].registered_until[7];
         assert!(bound > access[3].ts + expires && bound < access[3].ts + expires + SECOND);
-        assert_eq!(out.records.iter().filter(|r| r.result == Some(200)).count(), 6);
+        // Both REGISTERs, the UE's SUBSCRIBE and NOTIFY on both legs; the P-CSCF's own
+        // SUBSCRIBE and NOTIFY on the core leg.
+        assert_eq!(out.records.iter().filter(|r| r.result == Some(200)).count(), 8);
+        // The 200 says what was granted; the REGISTERs ask for 600000.
+        assert_eq!(access[3].expires, testkit::profile().registration_expires_s);
     }
 
     #[test]
@@ -165,7 +221,7 @@ mod tests {
         let retry = engine.agenda.next().expect("a retry");
         assert!(retry.at >= AT + 20 * SECOND, "{}", retry.at - AT);
         assert!(out.records.iter().all(|r| r.result == Some(480)));
-        assert!(matches!(retry.kind, EventKind::Register { sub: 7, initial: true }));
+        assert!(matches!(retry.kind, EventKind::Register { sub: 7, initial: true, .. }));
     }
 
     #[test]

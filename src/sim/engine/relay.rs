@@ -30,6 +30,11 @@ impl Hop {
 fn legs(txn: &Txn) -> (Option<Leg>, Leg) {
     // A request sent by the party that did not start the dialog travels the other way.
     let reverse = txn.flags & flag::REVERSE != 0;
+    if txn.dialog.dir == Dir::FromPcscf && reverse {
+        // The core's request to the P-CSCF itself (a NOTIFY of its own subscription), which
+        // it answers: the answering leg is never used.
+        return (Some(Leg::Core), Leg::Access);
+    }
     let effective = match (txn.dialog.dir, reverse) {
         (Dir::Uplink, true) => Dir::Downlink,
         (Dir::Downlink, true) => Dir::Uplink,
@@ -46,29 +51,41 @@ impl Engine {
     /// Relays one transaction at `t0` with `outcome`; returns the final code and when the
     /// originator got it (`None` code = the originator timed out without any answer).
     pub(super) fn relay(&mut self, t0: u64, txn: Txn, outcome: Outcome) -> (Option<u16>, u64) {
+        if outcome.unseen {
+            return (None, t0 + TIMEOUT);
+        }
         let node = txn.node();
         let (first, second) = legs(&txn);
         let t_in = if first == Some(Leg::Access) { self.after_access_loss(node, t0) } else { t0 };
         if let Some(leg) = first {
             self.outbox.emit(txn.request(leg, t_in));
         }
-        let t_fwd = t_in + self.processing(node, t_in);
+        // Refusing with 503 costs the node a tenth of serving (RFC 6357 §6.1): what it sheds
+        // weighs little.
+        self.offer(node, t_in, if outcome.local == Some(503) { 0.1 } else { 1.0 });
+        let t_fwd = t_in + self.processing(node, t_in) + outcome.hold;
         let hop = Hop { txn, first, second, t_in, t_fwd };
 
         if let (Some(code), Some(leg)) = (outcome.local, first) {
-            return self.answer_locally(&hop, leg, code);
+            return self.answer_locally(&hop, leg, code, outcome.local_after);
         }
         if txn.is_invite()
             && let Some(leg) = first
         {
             // 100 Trying, hop by hop; the originator retransmits until it arrives.
-            self.outbox.emit(hop.response(leg, t_fwd, 100, 0));
-            self.retransmit_until(t_in, t_fwd, true, txn.request(leg, 0));
+            let trying = t_fwd - outcome.hold;
+            self.outbox.emit(hop.response(leg, trying, 100, 0));
+            self.retransmit_until(t_in, trying, true, txn.request(leg, 0));
         }
         self.outbox.emit(txn.request(second, t_fwd));
         let Some(last) = outcome.last else {
             return self.time_out(&hop);
         };
+        // An answer slower than the P-CSCF's patience comes too late: it has given up.
+        let first_answer = outcome.provisional.iter().flatten().map(|p| p.after).min();
+        if first_answer.unwrap_or(last.after).min(last.after) + T1 >= PROXY_GIVE_UP {
+            return self.time_out(&hop);
+        }
         let t_final = self.answer_from_far_side(&hop, &outcome, last);
         match first {
             Some(leg) => self.answer_originator(&hop, leg, last, t_final),
@@ -89,9 +106,16 @@ impl Engine {
         t_in
     }
 
-    /// The P-CSCF answers the originator itself; nothing is forwarded.
-    fn answer_locally(&mut self, hop: &Hop, leg: Leg, code: u16) -> (Option<u16>, u64) {
-        let (txn, node, t) = (&hop.txn, hop.txn.node(), hop.t_fwd);
+    /// The P-CSCF answers the originator itself after `after` µs; nothing is forwarded.
+    fn answer_locally(&mut self, hop: &Hop, leg: Leg, code: u16, after: u64) -> (Option<u16>, u64) {
+        let (txn, node, t) = (&hop.txn, hop.txn.node(), hop.t_fwd + after);
+        if after > 0 {
+            if txn.is_invite() {
+                self.outbox.emit(hop.response(leg, hop.t_fwd, 100, 0));
+            } else {
+                self.retransmit_until(hop.t_in, t, false, txn.request(leg, 0));
+            }
+        }
         self.outbox.emit(hop.response(leg, t, code, 0));
         self.outbox.record(txn.record(leg, true, hop.t_in, t, Some(code)));
         if txn.is_invite() {
@@ -136,12 +160,18 @@ impl Engine {
             .min()
             .unwrap_or(last.after)
             .min(last.after);
-        let t_final = hop.t_fwd + last.after;
-        let until = hop.t_fwd + first_answer;
+        // A lost copy toward the answerer: it gets the retransmission one T1 later.
+        let loss = match hop.second {
+            Leg::Access => self.profile(node).background.downlink_loss,
+            Leg::Core => self.profile(node).background.core_loss,
+        };
+        let lost = if self.rng(node).chance(loss) { T1 } else { 0 };
+        let t_final = hop.t_fwd + lost + last.after;
+        let until = hop.t_fwd + lost + first_answer;
         self.retransmit_until(hop.t_fwd, until, invite, txn.request(hop.second, 0));
         // A provisional overtaken by the final response is never sent.
         for provisional in outcome.provisional.iter().flatten().filter(|p| p.after < last.after) {
-            let t = hop.t_fwd + provisional.after;
+            let t = hop.t_fwd + lost + provisional.after;
             self.outbox.emit(hop.response(hop.second, t, provisional.code, provisional.flags));
             // 100 Trying is hop by hop: the P-CSCF sent its own.
             if provisional.code != 100
@@ -175,7 +205,23 @@ impl Engine {
         }
         self.outbox.emit(hop.response(leg, relay_at, last.code, last.flags));
         self.outbox.record(txn.record(leg, true, hop.t_in, relay_at, Some(last.code)));
-        let back = relay_at + self.delay(node, self.profile(node).access_delay_ms);
+        let mut back = relay_at + self.delay(node, self.profile(node).access_delay_ms);
+        let loss = self.profile(node).background.downlink_loss;
+        if leg == Leg::Access && self.rng(node).chance(loss) {
+            // The answer is lost on the radio: the UE retransmits its request (an INVITE's
+            // final answer is retransmitted by the P-CSCF itself), and gets the answer again.
+            let again = relay_at + T1;
+            if !invite {
+                self.outbox.emit(SimMessage {
+                    ts: again,
+                    flags: txn.flags | flag::RETRANSMISSION,
+                    ..txn.request(leg, again)
+                });
+            }
+            let resend = hop.response(leg, again + 200, last.code, last.flags);
+            self.outbox.emit(SimMessage { flags: resend.flags | flag::RETRANSMISSION, ..resend });
+            back = again + self.delay(node, self.profile(node).access_delay_ms);
+        }
         if invite && last.code >= 300 {
             let ack_at = back + self.delay(node, self.profile(node).access_delay_ms);
             self.outbox.emit(ack(txn.request(leg, ack_at)));
@@ -272,9 +318,9 @@ mod tests {
         let mut engine = testkit::quiet_engine(testkit::profile(), &[]);
         let call = Dialog::new(0, Dir::Uplink, 1, 9);
         let outcome = Outcome {
-            local: None,
             provisional: [Some(Resp::new(100, 10_000)), Some(Resp::new(180, 90_000))],
             last: Some(Resp::new(404, 50_000)),
+            ..Outcome::default()
         };
         let (code, _) = engine.relay(AT, call.txn(Method::Invite, 1, flag::SDP), outcome);
         assert_eq!(code, Some(404));

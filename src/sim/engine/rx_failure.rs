@@ -1,6 +1,6 @@
 //! An originating call whose answer cannot be authorised on Rx: the P-CSCF holds the
 //! callee's reliable 183, its AAR to the PCRF fails, so it rejects the call toward the UE
-//! with 580 and cancels it toward the core.
+//! (580, or 503 or 488 as the vendor chose) and cancels it toward the core.
 
 use imsight_parsers::sip::Method;
 
@@ -13,7 +13,7 @@ use super::transaction::ack;
 impl Engine {
     /// Plays out the call: `progress` is when the callee's 183 comes after the INVITE left
     /// the P-CSCF.
-    pub(super) fn rx_failure_call(&mut self, at: u64, call: &CallSetup, progress: u64) {
+    pub(super) fn rx_failure_call(&mut self, at: u64, call: &CallSetup, progress: u64, code: u16) {
         let node = call.dialog.node;
         let invite = call.dialog.txn(Method::Invite, 1, call.invite_flags);
         let response_flags = invite.flags & !flag::SDP;
@@ -29,8 +29,8 @@ impl Engine {
 
         // The Diameter answer to the AAR comes after a few hundred ms, and is a failure.
         let t_fail = t_progress + self.delay(node, 300.0);
-        self.outbox.emit(response(Leg::Access, t_fail, 580));
-        self.outbox.record(invite.record(Leg::Access, true, at, t_fail, Some(580)));
+        self.outbox.emit(response(Leg::Access, t_fail, code));
+        self.outbox.record(invite.record(Leg::Access, true, at, t_fail, Some(code)));
         let access_ms = self.profile(node).access_delay_ms;
         let ue_ack = t_fail + self.delay(node, 2.0 * access_ms);
         self.outbox.emit(ack(invite.request(Leg::Access, ue_ack)));

@@ -2,7 +2,7 @@
 //! that makes the outcome of each procedure certain, and an output that keeps everything.
 
 use crate::sim::fault::{FaultKind, FaultSpec};
-use crate::sim::profile::NetworkProfile;
+use crate::sim::profile::{Background, NetworkProfile, Variety};
 use crate::sim::scenario::ResolvedNode;
 use crate::sim::wire::{Leg, SimMessage, flag};
 
@@ -24,6 +24,31 @@ pub(super) fn profile() -> NetworkProfile {
     profile.not_found_share = 0.0;
     profile.cancel_share = 0.0;
     profile.holding_time_s = 30.0;
+    // A calm network: no background errors, no loss, no paging, every UE on, no variety.
+    profile.background = Background {
+        server_error_share: 0.0,
+        core_timeout_share: 0.0,
+        forbidden_share: 0.0,
+        not_acceptable_share: 0.0,
+        decline_share: 0.0,
+        no_answer_share: 0.0,
+        gone_share: 0.0,
+        downlink_loss: 0.0,
+        core_loss: 0.0,
+        paging_share: 0.0,
+        slow_share: 0.0,
+        offline_share: 0.0,
+        network_deregistration_rate: 0.0,
+        ..Background::default()
+    };
+    profile.vendor.expires_spread = 0.0;
+    profile.variety = Variety {
+        jitter: 0.0,
+        day_sigma: 0.0,
+        minute_sigma: 0.0,
+        activity_skew: 1.0,
+        ..Variety::default()
+    };
     profile
 }
 
@@ -39,9 +64,19 @@ pub(super) fn quiet_engine(profile: NetworkProfile, faults: &[FaultKind]) -> Eng
             ramp_minutes: 1,
             duration_minutes: 60,
             severity: 1.0,
+            share: 1.0,
+            flap_on_minutes: 0,
+            flap_off_minutes: 0,
         })
         .collect();
-    let node = ResolvedNode { index: 0, name: "pcscf-test".into(), profile, faults };
+    let node = ResolvedNode {
+        index: 0,
+        name: "pcscf-test".into(),
+        profile,
+        faults,
+        events: Vec::new(),
+        holidays: Vec::new(),
+    };
     let mut engine = Engine::new(vec![node], START, 60, 5);
     engine.agenda.clear();
     engine

@@ -40,7 +40,7 @@ impl Dialog {
 
     /// Transaction `cseq` of this dialog: a `method` request carrying `flags`.
     pub(super) fn txn(self, method: Method<'static>, cseq: u32, flags: u16) -> Txn {
-        Txn { dialog: self, cseq, method, flags }
+        Txn { dialog: self, cseq, method, flags, expires: 0 }
     }
 }
 
@@ -52,11 +52,18 @@ pub(super) struct Txn {
     pub method: Method<'static>,
     /// Flags of the request; responses drop those that only requests carry.
     pub flags: u16,
+    /// The lifetime its messages carry: granted registration, Session-Expires.
+    pub expires: u32,
 }
 
 impl Txn {
     pub(super) fn node(&self) -> u16 {
         self.dialog.node
+    }
+
+    /// This transaction carrying the lifetime `expires` (seconds).
+    pub(super) fn expiring(self, expires: u32) -> Self {
+        Self { expires, ..self }
     }
 
     pub(super) fn is_invite(&self) -> bool {
@@ -107,6 +114,7 @@ impl Txn {
             method: self.method,
             status,
             flags,
+            expires: self.expires,
         }
     }
 
@@ -157,6 +165,16 @@ impl Resp {
 pub(super) struct Outcome {
     /// The P-CSCF answers itself (overload, peer known down, Rx failure).
     pub local: Option<u16>,
+    /// ... after waiting this long (µs) for something that never came (a DNS answer).
+    pub local_after: u64,
+    /// The request never reaches the P-CSCF's SIP layer (discarded by IPsec): nothing is
+    /// captured, and the originator times out.
+    pub unseen: bool,
+    /// The failure tells the UE to register again (S-CSCF restoration).
+    pub restore: bool,
+    /// The P-CSCF holds the request this long (µs) before it forwards it (waiting for a
+    /// Diameter answer that does not come).
+    pub hold: u64,
     /// Provisional responses from the far end.
     pub provisional: [Option<Resp>; 2],
     /// The final response; `None` = never answered.
@@ -174,9 +192,25 @@ impl Outcome {
         Self { local: Some(code), ..Self::default() }
     }
 
+    /// The P-CSCF answers `code` itself after waiting `after` µs.
+    pub(super) fn local_after(code: u16, after: u64) -> Self {
+        Self { local: Some(code), local_after: after, ..Self::default() }
+    }
+
     /// Nothing ever answers.
     pub(super) fn silence() -> Self {
         Self::default()
+    }
+
+    /// The request is discarded before SIP sees it; the UE, timing out, registers again
+    /// (3GPP TS 24.229 §5.1.2A.1.6).
+    pub(super) fn unseen() -> Self {
+        Self { unseen: true, restore: true, ..Self::default() }
+    }
+
+    /// This failure makes the UE register again.
+    pub(super) fn restoring(self) -> Self {
+        Self { restore: true, ..self }
     }
 }
 
