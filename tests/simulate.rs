@@ -73,7 +73,13 @@ fn the_same_seed_gives_byte_identical_outputs() {
         nodes = [{ name = "pcscf-a", subscribers = 1500 }, { name = "pcscf-b", profile = "volte_heavy", subscribers = 800 }]
         faults = [
           { node = "pcscf-a", kind = "hss_link_down", onset_minute = 10, duration_minutes = 5, severity = 1.0 },
+          { node = "pcscf-a", kind = "dns_failure", onset_minute = 12, duration_minutes = 5, severity = 0.5, share = 0.5 },
           { node = "pcscf-b", kind = "capacity_limit", onset_minute = 12, ramp_minutes = 3, duration_minutes = 10, severity = 0.9 },
+          { node = "pcscf-b", kind = "ipsec_sa_failure", onset_minute = 5, duration_minutes = 10, severity = 1.0, flap_on_minutes = 1, flap_off_minutes = 2 },
+        ]
+        events = [
+          { node = "pcscf-a", kind = "planned_restart", onset_minute = 20, duration_minutes = 5 },
+          { node = "pcscf-b", kind = "probe_gap", onset_minute = 25, duration_minutes = 2 },
         ]
     "#;
     let (a, b) = (simulate(short, 11), simulate(short, 11));
@@ -87,6 +93,86 @@ fn the_same_seed_gives_byte_identical_outputs() {
     );
     let other = simulate(short, 12);
     assert!(other.pcap != a.pcap, "another seed gives other traffic");
+}
+
+/// The summary of a run, without writing any traffic.
+fn summarise(text: &str, seed: u64) -> Summary {
+    summarise_scenario(&Scenario::parse(text).unwrap(), seed)
+}
+
+fn summarise_scenario(scenario: &Scenario, seed: u64) -> Summary {
+    assert!(scenario.problems().is_empty(), "{:?}", scenario.problems());
+    let start = scenario.start_micros().unwrap();
+    let nodes = scenario.resolve();
+    let summary = Summary::new(&scenario.name, seed, start, scenario.duration_minutes, &nodes);
+    let mut outputs = Outputs::new(summary, start);
+    imsight::sim::run(scenario, seed, &mut outputs);
+    outputs.summary
+}
+
+fn mean_of(
+    minutes: &[MinuteSeries],
+    range: std::ops::Range<usize>,
+    f: fn(&MinuteSeries) -> u64,
+) -> f64 {
+    let n = range.len() as f64;
+    minutes[range].iter().map(|m| f(m) as f64).sum::<f64>() / n
+}
+
+/// A storm re-registers UEs: each keeps one refresh timer, so once the storm's backlog has
+/// cleared, REGISTERs come back to their rate before it (over whole refresh cycles, ~47 min).
+#[test]
+fn an_hour_after_a_storm_the_register_rate_is_back_to_its_baseline() {
+    let text = r#"
+        name = "storm"
+        start = "2026-11-23T06:00:00Z"
+        duration_minutes = 290
+        nodes = [{ name = "pcscf-a", subscribers = 2000 }]
+        faults = [{ node = "pcscf-a", kind = "registration_storm", onset_minute = 100, duration_minutes = 10, severity = 0.7 }]
+    "#;
+    let summary = summarise(text, 21);
+    let minutes = &summary.nodes[0].minutes;
+    let before = mean_of(minutes, 0..100, |m| m.registers);
+    let during = mean_of(minutes, 100..110, |m| m.registers);
+    let after = mean_of(minutes, 170..270, |m| m.registers);
+    assert!(during > 3.0 * before, "a storm: {during} vs {before}");
+    assert!((after / before - 1.0).abs() < 0.1, "an hour after: {after} vs {before} before");
+}
+
+/// UEs power on (and off): initial registrations, with their reg-event subscriptions, happen
+/// on a normal day, as many as `attach_rate` says.
+#[test]
+fn ues_power_on_and_off_and_subscribe_on_a_normal_day() {
+    let run = |rate: f64| {
+        let mut profile = imsight::sim::NetworkProfile::named("small_operator").unwrap();
+        profile.name = "custom".into();
+        profile.attach_rate = rate;
+        profile.background.network_deregistration_rate = 0.0;
+        profile.variety.jitter = 0.0;
+        let scenario = Scenario {
+            name: "attach".into(),
+            start: "2026-11-23T10:00:00Z".into(),
+            duration_minutes: 30,
+            seed: 4,
+            profile: "custom".into(),
+            profiles: vec![profile],
+            nodes: vec![imsight::sim::scenario::ScenarioNode {
+                name: "pcscf-a".into(),
+                profile: None,
+                subscribers: Some(3000),
+            }],
+            faults: Vec::new(),
+            events: Vec::new(),
+            holidays: Vec::new(),
+        };
+        summarise_scenario(&scenario, 4)
+    };
+    let subscribes =
+        |summary: &Summary| summary.nodes[0].counts.requests.get("SUBSCRIBE").copied().unwrap_or(0);
+    let (none, some) = (run(0.0), run(0.2));
+    // 3000 × 0.2 per hour × half an hour = 300 power-ons (with two SUBSCRIBEs each).
+    assert!(subscribes(&some) > 200, "{}", subscribes(&some));
+    assert!(subscribes(&none) < subscribes(&some) / 10, "{}", subscribes(&none));
 }
 
 #[test]

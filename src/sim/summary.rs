@@ -36,11 +36,10 @@ pub struct MinuteSeries {
     pub register_ms: Option<f64>,
     /// Mean response time of core-leg non-INVITE transactions, ms.
     pub core_ms: Option<f64>,
-    /// New (not retransmitted) REGISTER requests and failure responses, for the recovery rule.
-    #[serde(skip)]
-    registers: u64,
-    #[serde(skip)]
-    failures: u64,
+    /// New (not retransmitted) REGISTER requests.
+    pub registers: u64,
+    /// Failure responses (403, 408, 480, 488, 5xx, 580, 603), not retransmitted.
+    pub failures: u64,
     #[serde(skip)]
     register_sum: f64,
     #[serde(skip)]

@@ -735,4 +735,38 @@ mod tests {
         render(&later, &mut b);
         assert_eq!(a, b);
     }
+
+    #[test]
+    fn registrations_carry_what_is_asked_and_what_is_granted() {
+        let text = |m: &SimMessage| {
+            let mut bytes = Vec::new();
+            render(m, &mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        let register = message(Method::Register, 0, Leg::Access, Dir::Uplink, flag::AUTH);
+        assert!(text(&register).contains("\r\nExpires: 600000\r\n"));
+        let granted = SimMessage { status: 200, ..register };
+        assert!(text(&granted).contains(";expires=1800\r\n"), "{}", text(&granted));
+        let off = SimMessage { flags: flag::AUTH | flag::DEREGISTER, expires: 0, ..register };
+        assert!(text(&off).contains("\r\nExpires: 0\r\n"));
+        assert!(text(&SimMessage { status: 200, ..off }).contains(";expires=0\r\n"));
+    }
+
+    #[test]
+    fn an_sms_is_an_rp_data_and_its_report_an_rp_ack() {
+        let sms = message(Method::Message, 0, Leg::Access, Dir::Uplink, 0);
+        let mut body = Vec::new();
+        sms_body(&sms, &mut body);
+        // RP-DATA from the MS, no originator, the service centre, then an SMS-SUBMIT.
+        assert_eq!((body[0], body[2], body[3], body[4]), (0x00, 0x00, 7, 0x91));
+        assert_eq!(body[11] as usize, body.len() - 12, "RP-User-Data length");
+        assert_eq!(body[12] & 0x03, 0x01, "TP-MTI SMS-SUBMIT");
+        let delivered = SimMessage { dir: Dir::Downlink, ..sms };
+        body.clear();
+        sms_body(&delivered, &mut body);
+        assert_eq!((body[0], body[12] & 0x03), (0x01, 0x00), "RP-DATA carrying SMS-DELIVER");
+        body.clear();
+        sms_body(&SimMessage { flags: flag::SMS_REPORT, ..delivered }, &mut body);
+        assert_eq!(body[0], 0x03, "RP-ACK from the network");
+    }
 }

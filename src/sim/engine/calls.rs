@@ -560,4 +560,18 @@ mod tests {
         assert!(finals.iter().all(|code| [403, 404, 480].contains(code)), "{finals:?}");
         assert!(finals.iter().filter(|&&code| code == 404).count() > 10, "{finals:?}");
     }
+
+    #[test]
+    fn a_dead_scscf_answers_no_bye() {
+        let mut engine = testkit::quiet_engine(testkit::profile(), &[FaultKind::ScscfDown]);
+        for id in 0..20 {
+            let dir = if id % 2 == 0 { Dir::Uplink } else { Dir::Downlink };
+            engine.hang_up(AT + id * SECOND, Dialog::new(0, dir, id as u32, 1000 + id));
+        }
+        let out = testkit::finish(&mut engine);
+        let answered = out.messages.iter().filter(|m| m.method == Method::Bye && m.status == 200);
+        assert_eq!(answered.count(), 0);
+        // BYEs toward the core time out; those the core would send never come.
+        assert!(out.records.iter().any(|r| r.method == Method::Bye && r.result.is_none()));
+    }
 }
