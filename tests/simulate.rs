@@ -26,7 +26,7 @@ faults = [
   { node = "pcscf-a", kind = "scscf_down", onset_minute = 55, duration_minutes = 5, severity = 1.0 },
   { node = "pcscf-a", kind = "pcrf_rx_failure", onset_minute = 70, duration_minutes = 5, severity = 1.0 },
   { node = "pcscf-a", kind = "registration_storm", onset_minute = 85, duration_minutes = 5, severity = 0.8 },
-  { node = "pcscf-a", kind = "invite_flood", onset_minute = 100, duration_minutes = 5, severity = 0.8 },
+  { node = "pcscf-a", kind = "invite_flood", onset_minute = 100, duration_minutes = 5, severity = 0.9 },
 ]
 "#;
 

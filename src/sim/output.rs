@@ -284,6 +284,10 @@ impl Outputs {
 }
 
 impl Output for Outputs {
+    fn benign(&mut self, node: u16, from: u64, to: u64, event: &'static str) {
+        self.summary.benign(node, from, to, event);
+    }
+
     fn message(&mut self, message: &SimMessage) {
         self.summary.message(message);
         if self.error.is_some() || (self.pcap.is_none() && self.hep.is_none()) {

@@ -99,6 +99,9 @@ pub struct Background {
     pub offline_share: f64,
     /// Network-initiated de-registrations per subscriber per hour (the UE registers again).
     pub network_deregistration_rate: f64,
+    /// Hiccups per day: a core element fails for a few seconds (a restart, a pause, a lost
+    /// route) and recovers by itself. Labelled with the event `hiccup`.
+    pub hiccups_per_day: f64,
 }
 
 impl Default for Background {
@@ -119,6 +122,7 @@ impl Default for Background {
             slow_share: 0.01,
             offline_share: 0.08,
             network_deregistration_rate: 0.0005,
+            hiccups_per_day: 8.0,
         }
     }
 }
@@ -425,6 +429,7 @@ impl NetworkProfile {
             ("background.slow_share", b.slow_share, 0.5),
             ("background.offline_share", b.offline_share, 0.9),
             ("background.network_deregistration_rate", b.network_deregistration_rate, 10.0),
+            ("background.hiccups_per_day", b.hiccups_per_day, 1440.0),
             ("vendor.ue_rate_limit_per_s", self.vendor.ue_rate_limit_per_s, 10_000.0),
             ("vendor.expires_spread", self.vendor.expires_spread, 0.5),
             ("vendor.reauthentication_share", self.vendor.reauthentication_share, 1.0),
@@ -512,6 +517,7 @@ impl NetworkProfile {
             (&mut b.paging_ms, 10_000.0),
             (&mut b.slow_share, 0.5),
             (&mut b.network_deregistration_rate, 10.0),
+            (&mut b.hiccups_per_day, 1440.0),
         ] {
             f(value, most);
         }

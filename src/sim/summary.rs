@@ -93,47 +93,67 @@ const FAILURES: [u16; 9] = [403, 408, 480, 488, 500, 503, 504, 580, 603];
 /// Longest recovery tail labelled, minutes.
 const MAX_RECOVERY_MINUTES: usize = 60;
 
-/// The normal minutes after a fault stay labelled with it, phase `recovery`, until the node's
-/// traffic is back in its normal band: new REGISTERs and failure responses within 3 σ
-/// (Poisson) + 10 % of their mean over the normal, event-free minutes (up to 30) before the
-/// fault began. At most an hour; no tail when fewer than 5 such minutes came before.
+/// The minutes after a fault keep its class, phase `recovery`, and the minutes after a benign
+/// event keep its name, until the node's traffic is back in its normal band (see
+/// [`out_of_band_after`]).
 fn label_recovery(minutes: &mut [MinuteSeries]) {
     let mut i = 1;
     while i < minutes.len() {
-        let ends_fault = minutes[i].label == "normal" && minutes[i - 1].label != "normal";
-        if !ends_fault {
-            i += 1;
-            continue;
-        }
-        let class = minutes[i - 1].label;
-        let onset = (0..i).rev().take_while(|&j| minutes[j].label != "normal").last().unwrap_or(0);
-        let calm: Vec<&MinuteSeries> = minutes[onset.saturating_sub(30)..onset]
-            .iter()
-            .filter(|m| m.label == "normal" && m.event.is_none())
-            .collect();
-        if calm.len() < 5 {
-            i += 1;
-            continue;
-        }
-        let mean = |f: fn(&MinuteSeries) -> u64| {
-            calm.iter().map(|m| f(m) as f64).sum::<f64>() / calm.len() as f64
-        };
-        let band = |mean: f64| 3.0 * mean.sqrt() + 0.1 * mean + 1.0;
-        let (registers, failures) = (mean(|m| m.registers), mean(|m| m.failures));
-        let mut k = i;
-        while k < minutes.len() && k - i < MAX_RECOVERY_MINUTES && minutes[k].label == "normal" {
-            let m = &minutes[k];
-            let off = (m.registers as f64 - registers).abs() > band(registers)
-                || m.failures as f64 > failures + band(failures);
-            if !off {
-                break;
+        let (before, now) = (&minutes[i - 1], &minutes[i]);
+        let mut tail = 0;
+        if now.label == "normal" && before.label != "normal" {
+            let class = before.label;
+            let onset = (0..i).rev().take_while(|&j| minutes[j].label != "normal").last();
+            tail = out_of_band_after(minutes, i, onset.unwrap_or(0));
+            for m in &mut minutes[i..i + tail] {
+                (m.label, m.phase, m.severity) = (class, Some("recovery"), 0.0);
             }
-            let m = &mut minutes[k];
-            (m.label, m.phase, m.severity) = (class, Some("recovery"), 0.0);
-            k += 1;
         }
-        i = k.max(i + 1);
+        i += tail + 1;
     }
+    let mut i = 1;
+    while i < minutes.len() {
+        let (before, now) = (&minutes[i - 1], &minutes[i]);
+        let mut tail = 0;
+        if now.event.is_none() && before.event.is_some() && before.event != Some("holiday") {
+            let event = before.event;
+            let onset = (0..i).rev().take_while(|&j| minutes[j].event == event).last();
+            tail = out_of_band_after(minutes, i, onset.unwrap_or(0));
+            for m in &mut minutes[i..i + tail] {
+                m.event = event;
+            }
+        }
+        i += tail + 1;
+    }
+}
+
+/// How many minutes from `from` on are out of the node's normal band: new REGISTERs differ
+/// from their mean over the normal, event-free minutes (up to 30) before `onset` by more than
+/// 3 √mean + 10 % + 1 (Poisson spread and a margin), or failure responses exceed theirs by as
+/// much. Stops at the first minute in band, at a minute that is not plainly normal, or after
+/// an hour; 0 when fewer than 5 such minutes came before.
+fn out_of_band_after(minutes: &[MinuteSeries], from: usize, onset: usize) -> usize {
+    let calm: Vec<&MinuteSeries> = minutes[onset.saturating_sub(30)..onset]
+        .iter()
+        .filter(|m| m.label == "normal" && m.event.is_none())
+        .collect();
+    if calm.len() < 5 {
+        return 0;
+    }
+    let mean = |f: fn(&MinuteSeries) -> u64| {
+        calm.iter().map(|m| f(m) as f64).sum::<f64>() / calm.len() as f64
+    };
+    let band = |mean: f64| 3.0 * mean.sqrt() + 0.1 * mean + 1.0;
+    let (registers, failures) = (mean(|m| m.registers), mean(|m| m.failures));
+    minutes[from..]
+        .iter()
+        .take(MAX_RECOVERY_MINUTES)
+        .take_while(|m| m.label == "normal" && m.event.is_none())
+        .take_while(|m| {
+            (m.registers as f64 - registers).abs() > band(registers)
+                || m.failures as f64 > failures + band(failures)
+        })
+        .count()
 }
 
 impl Summary {
@@ -203,6 +223,17 @@ impl Summary {
             if !retransmission {
                 minute.registers += u64::from(m.is_request() && m.method == Method::Register);
                 minute.failures += u64::from(FAILURES.contains(&m.status));
+            }
+        }
+    }
+
+    /// Labels the minutes of `node` that overlap `[from, to)` with `event`, where no other
+    /// event is named.
+    pub fn benign(&mut self, node: u16, from: u64, to: u64, event: &'static str) {
+        let last = to.saturating_sub(1).max(from);
+        for at in (from..=last).step_by(crate::time::MINUTE_US as usize).chain([last]) {
+            if let Some(minute) = self.minute(node, at) {
+                minute.event.get_or_insert(event);
             }
         }
     }

@@ -5,6 +5,7 @@
 use crate::sim::fault::FaultKind;
 use crate::sim::wire::retry_after_s;
 
+use super::node::HiccupKind;
 use super::transaction::{Outcome, Resp};
 use super::{Engine, SECOND};
 
@@ -81,6 +82,19 @@ impl Engine {
                 let ms = self.profile(node).register_response_ms * 8.0;
                 return Some(Outcome::answer(500, self.delay(node, ms)));
             }
+        }
+        match (self.hiccup(node, at), route) {
+            (Some(HiccupKind::ScscfSilent), Route::Initial | Route::InDialog) => {
+                return Some(Outcome::silence());
+            }
+            (Some(HiccupKind::IcscfTimeout), Route::Register) => {
+                return Some(Outcome::answer(504, self.delay(node, 5000.0)));
+            }
+            (Some(HiccupKind::Restarting), _) => {
+                let after = self.delay(node, 5.0);
+                return Some(Outcome::answer(500, after));
+            }
+            _ => {}
         }
         self.background_failure(node, at)
     }

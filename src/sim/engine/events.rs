@@ -5,6 +5,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
+use super::node::refresh_after;
 use super::transaction::Dialog;
 use super::{Engine, MINUTE, SECOND};
 use crate::sim::event::BenignKind;
@@ -130,6 +131,12 @@ impl Agenda {
     pub(super) fn clear(&mut self) {
         self.heap.clear();
     }
+}
+
+/// How many times the normal rate a fault of `severity` adds, when severity is the share of
+/// the requests that are the fault's: s / (1 − s), at most `most`.
+fn intensity(severity: f64, most: f64) -> f64 {
+    if severity >= 1.0 { most } else { (severity / (1.0 - severity)).min(most) }
 }
 
 impl Engine {
@@ -269,14 +276,19 @@ impl Engine {
             }
             Process::Call => subscribers * profile.calls_per_sub_hour * load * crowd,
             Process::Message => subscribers * profile.messages_per_sub_hour * load * crowd,
-            // At full severity every subscriber re-registers within five minutes.
-            Process::Storm => fault.node_wide(FaultKind::RegistrationStorm) * subscribers * 12.0,
-            // At full severity, fifteen times the busy-hour call rate.
+            // The extra requests are `severity` of all of their kind: severity / (1 − severity)
+            // times the normal rate, at most ten times the refresh rate (a 3600 s lifetime:
+            // every UE within five minutes) and fifteen times the busy-hour call rate.
+            Process::Storm => {
+                let refresh_s = refresh_after(u64::from(profile.registration_expires_s) * SECOND)
+                    as f64
+                    / SECOND as f64;
+                let extra = intensity(fault.node_wide(FaultKind::RegistrationStorm), 10.0);
+                subscribers * 3600.0 / refresh_s * extra
+            }
             Process::Flood => {
-                fault.node_wide(FaultKind::InviteFlood)
-                    * subscribers
-                    * profile.calls_per_sub_hour
-                    * 15.0
+                let extra = intensity(fault.node_wide(FaultKind::InviteFlood), 15.0);
+                subscribers * profile.calls_per_sub_hour * extra
             }
         }
     }

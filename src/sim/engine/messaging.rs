@@ -104,7 +104,8 @@ impl Engine {
         let fault = self.active(node, at);
         let dead =
             fault.node_wide(FaultKind::TrafficBlocked).max(fault.node_wide(FaultKind::ScscfDown));
-        let silent = self.rng(node).chance(dead);
+        let paused = self.hiccup(node, at) == Some(super::node::HiccupKind::ScscfSilent);
+        let silent = paused || self.rng(node).chance(dead);
         let outcome = if silent {
             Outcome::silence()
         } else {

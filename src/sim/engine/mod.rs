@@ -91,6 +91,9 @@ pub trait Output {
     fn transaction(&mut self, record: &TxnRecord);
     /// Simulated time reached `now` (progress).
     fn progress(&mut self, _now: u64) {}
+    /// Something benign the engine decided on by itself (a hiccup) happened on `node` over
+    /// `[from, to)`, for the labels.
+    fn benign(&mut self, _node: u16, _from: u64, _to: u64, _event: &'static str) {}
 }
 
 /// The simulation of all nodes of a scenario.
@@ -139,6 +142,11 @@ impl Engine {
 
     /// Runs to the end, writing everything to `output`.
     pub fn run(&mut self, output: &mut dyn Output) {
+        for (index, node) in self.nodes.iter().enumerate() {
+            for hiccup in &node.hiccups {
+                output.benign(index as u16, hiccup.from, hiccup.to, "hiccup");
+            }
+        }
         while let Some(event) = self.agenda.next() {
             if event.at >= self.end {
                 break;

@@ -40,9 +40,51 @@ pub(super) struct NodeSim {
     pub blacklisted_from: u64,
     /// Traffic multiplier of each scenario minute: day, weekday or weekend, minute swings.
     pub minute_factor: Vec<f64>,
+    /// Brief failures of core elements, in time order.
+    pub hiccups: Vec<Hiccup>,
     /// The UEs an INVITE flood comes from, and their rate limiter buckets.
     pub flood_sources: Vec<u32>,
     pub buckets: HashMap<u32, (f64, u64)>,
+}
+
+/// A core element failing for a few seconds on a normal day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Hiccup {
+    pub from: u64,
+    pub to: u64,
+    pub kind: HiccupKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HiccupKind {
+    /// The S-CSCF answers nothing (a pause, a lost route).
+    ScscfSilent,
+    /// The I-CSCF cannot reach the S-CSCF: REGISTERs get 504.
+    IcscfTimeout,
+    /// A core element restarts: requests get 500.
+    Restarting,
+}
+
+/// Hiccups over `[start, end)`: Poisson in time, lasting 20 s (median, log-normal, 3–180 s).
+fn hiccups(per_day: f64, start: u64, end: u64, rng: &mut Rng) -> Vec<Hiccup> {
+    let mut list = Vec::new();
+    if per_day <= 0.0 {
+        return list;
+    }
+    let mut at = start;
+    loop {
+        at += (rng.exponential(86_400.0 / per_day) * SECOND as f64) as u64;
+        if at >= end {
+            return list;
+        }
+        let seconds = rng.lognormal(20.0, 0.8).clamp(3.0, 180.0);
+        let kind = match rng.below(3) {
+            0 => HiccupKind::ScscfSilent,
+            1 => HiccupKind::IcscfTimeout,
+            _ => HiccupKind::Restarting,
+        };
+        list.push(Hiccup { from: at, to: at + (seconds * SECOND as f64) as u64, kind });
+    }
 }
 
 /// A set of subscriber indices with O(1) insert, remove and random pick.
@@ -137,6 +179,8 @@ impl Engine {
         let minutes = ((self.end - self.start) / MINUTE) as usize;
         let minute_factor = calendar(&spec, self.start, minutes, &mut rng.fork(0xca1));
         let capacity = busy_hour_load(profile) * profile.vendor.capacity_headroom;
+        let per_day = profile.background.hiccups_per_day;
+        let hiccups = hiccups(per_day, self.start, self.end, &mut rng.fork(0x41c));
         let sources = (profile.subscribers / 2000).max(2);
         let flood_sources = (0..sources).map(|_| rng.below(base as u64) as u32).collect();
         for (i, event) in spec.events.iter().enumerate() {
@@ -164,6 +208,7 @@ impl Engine {
             keepalive_failures: 0,
             blacklisted_from: u64::MAX,
             minute_factor,
+            hiccups,
             flood_sources,
             buckets: HashMap::new(),
         });
@@ -277,6 +322,13 @@ impl Engine {
     pub(super) fn minute_factor(&self, node: u16, at: u64) -> f64 {
         let factors = &self.nodes[node as usize].minute_factor;
         factors.get(self.minute_of(at) as usize).copied().unwrap_or(1.0)
+    }
+
+    /// The hiccup in progress at `at`, if any.
+    pub(super) fn hiccup(&self, node: u16, at: u64) -> Option<HiccupKind> {
+        let list = &self.nodes[node as usize].hiccups;
+        let i = list.partition_point(|h| h.to <= at);
+        list.get(i).filter(|h| h.from <= at).map(|h| h.kind)
     }
 
     /// Whether the P-CSCF has blacklisted its S-CSCF at `at`.

@@ -39,6 +39,7 @@ pub(super) fn profile() -> NetworkProfile {
         slow_share: 0.0,
         offline_share: 0.0,
         network_deregistration_rate: 0.0,
+        hiccups_per_day: 0.0,
         ..Background::default()
     };
     profile.vendor.expires_spread = 0.0;
