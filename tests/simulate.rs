@@ -15,7 +15,7 @@ use imsight::sim::{Outputs, Scenario, Summary};
 /// Every fault for five minutes on a small node, each followed by ten normal minutes.
 const ALL_FAULTS: &str = r#"
 name = "all-faults-small"
-start = "2026-11-21T09:00:00Z"
+start = "2026-11-23T09:00:00Z"
 duration_minutes = 115
 seed = 3
 nodes = [{ name = "pcscf-a", subscribers = 1500 }, { name = "pcscf-b", profile = "enterprise_trunk", subscribers = 300 }]
@@ -147,7 +147,13 @@ fn ues_power_on_and_off_and_subscribe_on_a_normal_day() {
         let mut profile = imsight::sim::NetworkProfile::named("small_operator").unwrap();
         profile.name = "custom".into();
         profile.attach_rate = rate;
+        // Nothing else that makes UEs register from scratch: no de-registrations by the
+        // network, no failures that UEs retry.
         profile.background.network_deregistration_rate = 0.0;
+        profile.background.hiccups_per_day = 0.0;
+        profile.background.server_error_share = 0.0;
+        profile.background.core_timeout_share = 0.0;
+        profile.background.unreachable_share = 0.0;
         profile.variety.jitter = 0.0;
         let scenario = Scenario {
             name: "attach".into(),
@@ -215,7 +221,7 @@ fn labels_follow_the_scenario_timeline() {
     assert_eq!(at("pcscf-a", 12)["phase"], "steady");
     assert_eq!(at("pcscf-a", 102)["class"], "invite_flood");
     assert!(labels.iter().filter(|l| l["node"] == "pcscf-b").all(|l| l["class"] == "normal"));
-    assert_eq!(at("pcscf-a", 0)["minute"], "2026-11-21T09:00:00.000000Z");
+    assert_eq!(at("pcscf-a", 0)["minute"], "2026-11-23T09:00:00.000000Z");
 }
 
 /// Mean of `f` over the node's minutes labelled `label` (skipping its first minute, the ramp).
@@ -251,8 +257,11 @@ fn every_fault_leaves_its_signature() {
     );
     assert!(during("hss_link_down", &|m| m.register_ms.unwrap_or(0.0)) > 2000.0);
     assert!(normal(&|m| m.register_ms.unwrap_or(50.0)) < 200.0);
-    // Saturation: 503 from the node itself, slower answers.
-    assert!(during("capacity_limit", &|m| code(m, "503")) > 10.0);
+    // Saturation: 503 from the node itself (how many depends on the load of the hour),
+    // slower answers.
+    assert!(
+        during("capacity_limit", &|m| code(m, "503")) > 3.0 * normal(&|m| code(m, "503")).max(1.0)
+    );
     assert!(
         during("capacity_limit", &|m| m.register_ms.unwrap_or(0.0))
             > 3.0 * normal(&|m| m.register_ms.unwrap_or(0.0))
@@ -267,7 +276,8 @@ fn every_fault_leaves_its_signature() {
     assert!(during("scscf_down", &|m| code(m, "200")) < 0.6 * normal(&|m| code(m, "200")));
     // Rx failure: 580 on calls while registrations stay healthy.
     assert!(during("pcrf_rx_failure", &|m| code(m, "580")) > 5.0);
-    assert_eq!(normal(&|m| code(m, "580")), 0.0);
+    // (a callee's UE that cannot reserve its bearer answers 580 now and then too)
+    assert!(during("pcrf_rx_failure", &|m| code(m, "580")) > 20.0 * normal(&|m| code(m, "580")));
     assert!(during("pcrf_rx_failure", &|m| m.register_ms.unwrap_or(50.0)) < 200.0);
     // Storm: many more REGISTERs.
     assert!(

@@ -4,9 +4,11 @@ scenario without faults (same seed), so the fault's signature stands out from no
     cargo build --release
     python3 -m venv venv && venv/bin/pip install matplotlib==3.10.7
     venv/bin/python training/plot_simulator_faults.py profiles/scenarios/every-fault.toml docs/simulator
+    venv/bin/python training/plot_simulator_faults.py profiles/scenarios/novel-faults.toml docs/simulator \
+        dns_failure,ipsec_sa_failure,memory_leak,cx_overload
 
 Runs `imsight simulate` twice (with and without the scenario's faults) and writes one PNG per
-fault into the output folder.
+fault into the output folder (only the faults listed in the optional third argument).
 """
 
 import json
@@ -76,8 +78,32 @@ SERIES = {
     "invite_flood": [
         ("INVITE requests / min", method("INVITE"), False),
         ("404 Not Found / min", code("404"), False),
-        ("480 Temporarily Unavailable / min", code("480"), False),
+        ("503 Service Unavailable / min (rate limit, load)", code("503"), False),
         ("403 Forbidden / min", code("403"), False),
+    ],
+    "dns_failure": [
+        ("500 Server Internal Error / min", code("500"), False),
+        ("REGISTER response time, access leg (ms)", ms("register_ms"), True),
+        ("retransmissions / min", lambda m: m["retransmissions"], False),
+        ("200 OK / min", code("200"), False),
+    ],
+    "ipsec_sa_failure": [
+        ("new REGISTERs / min", lambda m: m["registers"], False),
+        ("401 Unauthorized / min (initial registrations)", code("401"), False),
+        ("SUBSCRIBE requests / min", method("SUBSCRIBE"), False),
+        ("408 Request Timeout / min", code("408"), False),
+    ],
+    "memory_leak": [
+        ("REGISTER response time, access leg (ms)", ms("register_ms"), True),
+        ("core-leg response time, non-INVITE (ms)", ms("core_ms"), True),
+        ("500 Server Internal Error / min", code("500"), False),
+        ("retransmissions / min", lambda m: m["retransmissions"], False),
+    ],
+    "cx_overload": [
+        ("REGISTER response time, access leg (ms)", ms("register_ms"), True),
+        ("500 Server Internal Error / min", code("500"), False),
+        ("new REGISTERs / min", lambda m: m["registers"], False),
+        ("retransmissions / min", lambda m: m["retransmissions"], False),
     ],
 }
 
@@ -94,6 +120,7 @@ def simulate(scenario_path, summary_path):
 
 def main():
     scenario, out_dir = sys.argv[1], sys.argv[2]
+    only = set(sys.argv[3].split(",")) if len(sys.argv) > 3 else set(SERIES)
     os.makedirs(out_dir, exist_ok=True)
     text = open(scenario).read()
     baseline_text = re.sub(r"\[\[faults\]\][^\[]*", "", text)
@@ -103,12 +130,13 @@ def main():
             f.write(baseline_text)
         faulty = simulate(scenario, os.path.join(tmp, "faulty.json"))
         normal = simulate(base_path, os.path.join(tmp, "normal.json"))
+    written = set()
     for node, base in zip(faulty["nodes"], normal["nodes"]):
         minutes = node["minutes"]
-        labels = [m["label"] for m in minutes]
+        labels = [m["label"] if m["phase"] != "recovery" else "recovery" for m in minutes]
         for kind, series in SERIES.items():
             spans = [i for i, label in enumerate(labels) if label == kind]
-            if not spans:
+            if not spans or kind in written or kind not in only:
                 continue
             onset, end = spans[0], spans[-1] + 1
             lo, hi = max(0, onset - 15), min(len(minutes), end + 15)
@@ -133,6 +161,7 @@ def main():
             )
             fig.tight_layout()
             path = os.path.join(out_dir, f"{kind}.png")
+            written.add(kind)
             fig.savefig(path, dpi=90)
             plt.close(fig)
             print("wrote", path)

@@ -85,6 +85,11 @@ pub struct Background {
     pub no_answer_s: f64,
     /// BYEs answered 481 (the other side had already cleared).
     pub gone_share: f64,
+    /// Calls the callee's UE rejects with 580 (it could not reserve its radio bearer).
+    pub precondition_failure_share: f64,
+    /// Requests toward a UE that has lost coverage or power without de-registering: nothing
+    /// answers, and the P-CSCF times out toward it.
+    pub unreachable_share: f64,
     /// Loss of a message sent to a UE over the radio (the P-CSCF or the UE retransmits).
     pub downlink_loss: f64,
     /// Loss of a message on Mw (the sender retransmits).
@@ -115,6 +120,8 @@ impl Default for Background {
             no_answer_share: 0.08,
             no_answer_s: 30.0,
             gone_share: 0.003,
+            precondition_failure_share: 0.003,
+            unreachable_share: 0.005,
             downlink_loss: 0.003,
             core_loss: 0.0002,
             paging_share: 0.6,
@@ -369,15 +376,19 @@ impl NetworkProfile {
             self.diurnal.iter().all(|v| v.is_finite() && (0.0..=100.0).contains(v)),
             "diurnal values must be 0 to 100",
         );
+        let b = &self.background;
         let outcome = self.busy_share
             + self.unavailable_share
             + self.not_found_share
             + self.cancel_share
-            + self.background.decline_share
-            + self.background.no_answer_share;
+            + b.decline_share
+            + b.no_answer_share
+            + b.forbidden_share
+            + b.not_acceptable_share
+            + b.precondition_failure_share;
         check(
             (0.0..=1.0).contains(&outcome),
-            "call outcome shares (with background.decline_share and no_answer_share) must add up to at most 1",
+            "call outcome shares (with background decline, no-answer, forbidden, not-acceptable and precondition-failure shares) must add up to at most 1",
         );
         for (name, value) in [
             ("originating_share", self.originating_share),
@@ -422,6 +433,8 @@ impl NetworkProfile {
             ("background.no_answer_share", b.no_answer_share, 0.5),
             ("background.no_answer_s", b.no_answer_s, 300.0),
             ("background.gone_share", b.gone_share, 0.5),
+            ("background.precondition_failure_share", b.precondition_failure_share, 0.5),
+            ("background.unreachable_share", b.unreachable_share, 0.5),
             ("background.downlink_loss", b.downlink_loss, 0.49),
             ("background.core_loss", b.core_loss, 0.49),
             ("background.paging_share", b.paging_share, 1.0),
@@ -511,6 +524,8 @@ impl NetworkProfile {
             (&mut b.decline_share, 0.5),
             (&mut b.no_answer_share, 0.5),
             (&mut b.gone_share, 0.5),
+            (&mut b.precondition_failure_share, 0.5),
+            (&mut b.unreachable_share, 0.5),
             (&mut b.downlink_loss, 0.49),
             (&mut b.core_loss, 0.49),
             (&mut b.paging_share, 1.0),
@@ -525,7 +540,11 @@ impl NetworkProfile {
         p.vendor.capacity_headroom = p.vendor.capacity_headroom.max(1.05);
         // Keep the outcome shares a valid distribution.
         let outcome = p.busy_share + p.unavailable_share + p.not_found_share + p.cancel_share;
-        let background = p.background.decline_share + p.background.no_answer_share;
+        let background = p.background.decline_share
+            + p.background.no_answer_share
+            + p.background.forbidden_share
+            + p.background.not_acceptable_share
+            + p.background.precondition_failure_share;
         if outcome + background > 1.0 {
             let scale = 1.0 / (outcome + background);
             for share in [
@@ -535,6 +554,9 @@ impl NetworkProfile {
                 &mut p.cancel_share,
                 &mut p.background.decline_share,
                 &mut p.background.no_answer_share,
+                &mut p.background.forbidden_share,
+                &mut p.background.not_acceptable_share,
+                &mut p.background.precondition_failure_share,
             ] {
                 *share *= scale;
             }

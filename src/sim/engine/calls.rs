@@ -149,7 +149,7 @@ impl Engine {
         };
         let trying = Resp::new(100, self.answer_delay(call, core_ms));
         let last = Resp::new(code, self.answer_delay(call, core_ms * 3.0));
-        Outcome { provisional: [Some(trying), None], last: Some(last), ..Outcome::default() }
+        Outcome { provisional: [Some(trying), None, None], last: Some(last), ..Outcome::default() }
     }
 
     /// A call that reaches the callee: answered, busy, unavailable, unknown, declined,
@@ -177,6 +177,11 @@ impl Engine {
                 Resp::new(180, progress)
             };
             outcome.provisional[1] = Some(early);
+            if call.prack {
+                // With preconditions met (after PRACK and UPDATE), the callee rings: 180.
+                outcome.provisional[2] =
+                    Some(Resp::new(180, progress + self.answer_delay(call, 600.0)));
+            }
         }
         let ringing = (self.rng(node).lognormal(ringing_s, 0.5) * SECOND as f64) as u64;
         let (code, last_after) = match result {
@@ -215,6 +220,7 @@ impl Engine {
             (b.no_answer_share, CallResult::NoAnswer),
             (b.forbidden_share, CallResult::Refused(403)),
             (b.not_acceptable_share, CallResult::Refused(488)),
+            (b.precondition_failure_share, CallResult::Refused(580)),
         ];
         let pick = self.rng(node).unit();
         let mut acc = 0.0;
@@ -472,6 +478,7 @@ mod tests {
                 "200 PRACK 2",
                 "UPDATE 3",
                 "200 UPDATE 3",
+                "180 INVITE 1",
                 "200 INVITE 1",
                 "ACK 1",
             ]

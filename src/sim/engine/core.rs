@@ -87,6 +87,9 @@ impl Engine {
             (Some(HiccupKind::ScscfSilent), Route::Initial | Route::InDialog) => {
                 return Some(Outcome::silence());
             }
+            (Some(HiccupKind::IcscfSilent), Route::Register) => {
+                return Some(Outcome::silence());
+            }
             (Some(HiccupKind::IcscfTimeout), Route::Register) => {
                 return Some(Outcome::answer(504, self.delay(node, 5000.0)));
             }
@@ -112,8 +115,11 @@ impl Engine {
         if rng.chance(((leak - 0.5) * 1.2).max(0.0)) {
             return Some(Outcome::local(500));
         }
-        // The UE cannot decrypt what the P-CSCF sends over the lost association.
-        if rng.chance(fault.for_sub(FaultKind::IpsecSaFailure, sub)) {
+        // The UE cannot decrypt what the P-CSCF sends over the lost association, or is out of
+        // coverage without having de-registered.
+        let unreachable = self.profile(node).background.unreachable_share;
+        let rng = &mut self.nodes[node as usize].rng;
+        if rng.chance(fault.for_sub(FaultKind::IpsecSaFailure, sub)) || rng.chance(unreachable) {
             return Some(Outcome::silence());
         }
         None

@@ -59,6 +59,8 @@ pub(super) struct Hiccup {
 pub(super) enum HiccupKind {
     /// The S-CSCF answers nothing (a pause, a lost route).
     ScscfSilent,
+    /// The I-CSCF answers nothing: REGISTERs time out.
+    IcscfSilent,
     /// The I-CSCF cannot reach the S-CSCF: REGISTERs get 504.
     IcscfTimeout,
     /// A core element restarts: requests get 500.
@@ -78,9 +80,10 @@ fn hiccups(per_day: f64, start: u64, end: u64, rng: &mut Rng) -> Vec<Hiccup> {
             return list;
         }
         let seconds = rng.lognormal(20.0, 0.8).clamp(3.0, 180.0);
-        let kind = match rng.below(3) {
+        let kind = match rng.below(4) {
             0 => HiccupKind::ScscfSilent,
-            1 => HiccupKind::IcscfTimeout,
+            1 => HiccupKind::IcscfSilent,
+            2 => HiccupKind::IcscfTimeout,
             _ => HiccupKind::Restarting,
         };
         list.push(Hiccup { from: at, to: at + (seconds * SECOND as f64) as u64, kind });
@@ -278,10 +281,16 @@ impl Engine {
     /// A transaction enters the node at `at` and costs it `weight` (1 = served): the load
     /// goes up.
     pub(super) fn offer(&mut self, node: u16, at: u64, weight: f64) {
+        // The average is kept as of `last`; procedures play whole transactions ahead, so a
+        // transaction may enter before it: it then counts as already decayed.
         let (rate, last) = &mut self.nodes[node as usize].load;
-        let dt = at.saturating_sub(*last) as f64 / SECOND as f64;
-        *rate = *rate * (-dt / LOAD_WINDOW_S).exp() + weight / LOAD_WINDOW_S;
-        *last = (*last).max(at);
+        let seconds = |micros: u64| micros as f64 / SECOND as f64;
+        if at >= *last {
+            *rate = *rate * (-seconds(at - *last) / LOAD_WINDOW_S).exp() + weight / LOAD_WINDOW_S;
+            *last = at;
+        } else {
+            *rate += weight / LOAD_WINDOW_S * (-seconds(*last - at) / LOAD_WINDOW_S).exp();
+        }
     }
 
     /// Utilisation of the node: offered load over what it can serve now.

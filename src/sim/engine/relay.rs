@@ -318,7 +318,7 @@ mod tests {
         let mut engine = testkit::quiet_engine(testkit::profile(), &[]);
         let call = Dialog::new(0, Dir::Uplink, 1, 9);
         let outcome = Outcome {
-            provisional: [Some(Resp::new(100, 10_000)), Some(Resp::new(180, 90_000))],
+            provisional: [Some(Resp::new(100, 10_000)), Some(Resp::new(180, 90_000)), None],
             last: Some(Resp::new(404, 50_000)),
             ..Outcome::default()
         };

@@ -33,6 +33,8 @@ pub(super) fn profile() -> NetworkProfile {
         decline_share: 0.0,
         no_answer_share: 0.0,
         gone_share: 0.0,
+        precondition_failure_share: 0.0,
+        unreachable_share: 0.0,
         downlink_loss: 0.0,
         core_loss: 0.0,
         paging_share: 0.0,

@@ -176,7 +176,7 @@ pub(super) struct Outcome {
     /// Diameter answer that does not come).
     pub hold: u64,
     /// Provisional responses from the far end.
-    pub provisional: [Option<Resp>; 2],
+    pub provisional: [Option<Resp>; 3],
     /// The final response; `None` = never answered.
     pub last: Option<Resp>,
 }
