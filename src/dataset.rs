@@ -17,8 +17,21 @@ use crate::sources::lines::BoundedLines;
 /// Longest label line read (one JSON object of a few fields).
 const MAX_LABEL_LINE: usize = 16 * 1024;
 
-/// Ground truth by (node, minute start in µs): (class, severity).
-pub type Labels = HashMap<(String, u64), (String, f64)>;
+/// Ground truth by (node, minute start in µs).
+pub type Labels = HashMap<(String, u64), Label>;
+
+/// The ground truth of one node-minute (docs/simulator.md, Labels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    /// `normal` or the fault.
+    pub class: String,
+    /// Severity × share of subscribers hit.
+    pub severity: f64,
+    /// `onset`, `steady` or `recovery`; empty when normal or not given.
+    pub phase: String,
+    /// The benign event in progress; empty when none.
+    pub event: String,
+}
 
 /// Why a label file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +55,7 @@ pub enum LabelError {
 }
 
 /// Reads a label file: one JSON object per line with `node`, `minute` (RFC 3339), `class` and
-/// optionally `severity`.
+/// optionally `severity`, `phase` and `event`.
 pub fn read_labels(path: &Path) -> Result<Labels, LabelError> {
     let io = |error| LabelError::Io { path: path.to_owned(), error };
     let file = File::open(path).map_err(io)?;
@@ -59,7 +72,14 @@ pub fn read_labels(path: &Path) -> Result<Labels, LabelError> {
         let node = value["node"].as_str().ok_or_else(bad)?.to_owned();
         let minute = value["minute"].as_str().and_then(parse_timestamp).ok_or_else(bad)?;
         let class = value["class"].as_str().ok_or_else(bad)?.to_owned();
-        labels.insert((node, minute), (class, value["severity"].as_f64().unwrap_or(0.0)));
+        let text = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
+        let label = Label {
+            class,
+            severity: value["severity"].as_f64().unwrap_or(0.0),
+            phase: text("phase"),
+            event: text("event"),
+        };
+        labels.insert((node, minute), label);
     }
     Ok(labels)
 }
@@ -82,7 +102,8 @@ impl RowSink for Vec<FeatureRow> {
 /// multiple of 64 bytes).
 const NPY_PREFIX_LEN: usize = 128;
 
-/// Writes rows as they close: CSV (`node,minute,source_silent[,label,severity],<130 features>`),
+/// Writes rows as they close: CSV
+/// (`node,minute,source_silent[,label,severity,phase,event],<130 features>`),
 /// or, for an `out` ending in `.npy`, float32 `[rows, 130]` plus a `.rows.csv` index beside it.
 /// Memory does not grow with the input. Fields are quoted where they need it (a node name from
 /// the input may hold a comma or a newline).
@@ -106,7 +127,7 @@ impl RowWriter {
         let mut index = csv::Writer::from_writer(BufWriter::new(File::create(&index_path)?));
         let mut header = vec!["node", "minute", "source_silent"];
         if labels.is_some() {
-            header.extend(["label", "severity"]);
+            header.extend(["label", "severity", "phase", "event"]);
         }
         if !npy {
             header.extend(catalogue().iter().map(|f| f.name));
@@ -131,13 +152,16 @@ impl RowWriter {
         index.write_field(if row.source_silent { "1" } else { "0" })?;
         if let Some(labels) = &self.labels {
             match labels.get(&(node.to_owned(), row.minute)) {
-                Some((class, severity)) => {
-                    index.write_field(class)?;
-                    index.write_field(severity.to_string())?;
+                Some(label) => {
+                    index.write_field(&label.class)?;
+                    index.write_field(label.severity.to_string())?;
+                    index.write_field(&label.phase)?;
+                    index.write_field(&label.event)?;
                 }
                 None => {
-                    index.write_field("")?;
-                    index.write_field("")?;
+                    for _ in 0..4 {
+                        index.write_field("")?;
+                    }
                 }
             }
         }

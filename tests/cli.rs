@@ -294,9 +294,9 @@ fn features_writes_npy_with_a_row_index_and_joined_labels() {
 
     let index = std::fs::read_to_string(path("f.rows.csv")).unwrap();
     let lines: Vec<&str> = index.lines().collect();
-    assert_eq!(lines[0], "node,minute,source_silent,label,severity");
-    assert_eq!(lines[1], "p1,2026-11-21T09:00:00.000000Z,0,normal,0");
-    assert_eq!(lines[4], "p1,2026-11-21T09:03:00.000000Z,0,hss_link_down,1");
+    assert_eq!(lines[0], "node,minute,source_silent,label,severity,phase,event");
+    assert_eq!(lines[1], "p1,2026-11-21T09:00:00.000000Z,0,normal,0,,");
+    assert_eq!(lines[4], "p1,2026-11-21T09:03:00.000000Z,0,hss_link_down,1,steady,");
 
     let (code, stdout, _) = run(&mut imsight(&["features", "--schema", "--json"]));
     assert_eq!(code, 0);

@@ -25,7 +25,8 @@ pub struct FeaturesArgs {
     /// Output: `.csv`, or `.npy` (float32 [rows, 130]) with a `.rows.csv` index beside it.
     #[arg(long, value_name = "FILE", required_unless_present = "schema")]
     pub out: Option<PathBuf>,
-    /// Ground truth from `imsight simulate --labels`: adds `label` and `severity` columns.
+    /// Ground truth from `imsight simulate --labels`: adds `label`, `severity`, `phase` and
+    /// `event` columns.
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
     /// A node, added to the configured ones: `NAME=ACCESS/CORE`, each side a comma-separated
