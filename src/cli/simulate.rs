@@ -13,8 +13,12 @@ use crate::sim::{Outputs, Scenario, Summary};
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// The scenario (TOML): nodes, network profiles, faults.
-    #[arg(long, value_name = "FILE")]
-    pub scenario: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "list_profiles")]
+    pub scenario: Option<PathBuf>,
+    /// Print the built-in network profiles as JSON (every key, as a scenario's `[[profiles]]`
+    /// takes it) and exit.
+    #[arg(long)]
+    pub list_profiles: bool,
     /// Seed; overrides the scenario's. The same seed and scenario give identical bytes.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -44,8 +48,20 @@ const MAX_SPEED: f64 = 1_000_000.0;
 
 /// Runs `imsight simulate`.
 pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
-    let scenario = Scenario::load(&args.scenario).map_err(|problems| CommandError::Invalid {
-        what: format!("scenario {}", args.scenario.display()),
+    if args.list_profiles {
+        let profiles = serde_json::to_string_pretty(&crate::sim::NetworkProfile::builtin())
+            .map_err(|e| CommandError::Failed(e.into()))?;
+        println!("{profiles}");
+        return Ok(());
+    }
+    let Some(path) = &args.scenario else {
+        return Err(CommandError::Invalid {
+            what: "arguments".to_owned(),
+            problems: vec!["--scenario: required".to_owned()],
+        });
+    };
+    let scenario = Scenario::load(path).map_err(|problems| CommandError::Invalid {
+        what: format!("scenario {}", path.display()),
         problems,
     })?;
     // 0 = as fast as possible; otherwise simulated seconds per real second, within reason (a
