@@ -179,6 +179,15 @@ impl FaultSpec {
                 "{key}: flap_on_minutes and flap_off_minutes go together (both 0 = steady)"
             ));
         }
+        if self
+            .flap_on_minutes
+            .checked_add(self.flap_off_minutes)
+            .is_none_or(|p| p > self.duration_minutes)
+        {
+            problems.push(format!(
+                "{key}: flap_on_minutes + flap_off_minutes must not exceed duration_minutes"
+            ));
+        }
         problems
     }
 }
@@ -208,13 +217,14 @@ impl Default for ActiveFaults {
 }
 
 impl ActiveFaults {
-    /// The faults of `faults` in force in `minute`; of two faults of one kind, the stronger.
+    /// The faults of `faults` in force in `minute`; of two faults of one kind, the one with
+    /// the higher severity × share (the rule of the labels).
     pub fn at(faults: &[FaultSpec], minute: u32) -> Self {
         let mut active = Self::default();
         for fault in faults {
             let severity = fault.severity_at(minute);
             let i = fault.kind.index();
-            if severity > active.severity[i] {
+            if severity > 0.0 && severity * fault.share > active.severity[i] * active.share[i] {
                 active.severity[i] = severity;
                 active.share[i] = fault.share;
             }

@@ -470,6 +470,10 @@ impl NetworkProfile {
             "vendor.blacklist_after_failures must be 0 to 100",
         );
         check(
+            b.hiccups_per_day == 0.0 || b.hiccups_per_day >= 0.01,
+            "background.hiccups_per_day must be 0 or at least 0.01",
+        );
+        check(
             v.capacity_headroom.is_finite() && (1.05..=100.0).contains(&v.capacity_headroom),
             "vendor.capacity_headroom must be 1.05 to 100",
         );

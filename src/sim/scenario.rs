@@ -234,6 +234,25 @@ impl Scenario {
                 problems.push(format!("{key}: ends after the scenario"));
             }
         }
+        for (i, node) in self.nodes.iter().enumerate() {
+            // UE addresses give a node 2^20 subscribers, growth included.
+            let profile = node.profile.as_deref().unwrap_or(&self.profile);
+            let base =
+                node.subscribers.or_else(|| self.find_profile(profile).map(|p| p.subscribers));
+            let growth: f64 = self
+                .events
+                .iter()
+                .filter(|e| {
+                    e.node == node.name && e.kind == crate::sim::event::BenignKind::SubscriberGrowth
+                })
+                .map(|e| e.magnitude())
+                .sum();
+            if base.is_some_and(|b| f64::from(b) * (1.0 + growth) > 1_048_575.0) {
+                problems.push(format!(
+                    "nodes[{i}]: at most 1048575 subscribers, those of growth events included"
+                ));
+            }
+        }
         for (i, day) in self.holidays.iter().enumerate() {
             if parse_day(day).is_none() {
                 problems.push(format!("holidays[{i}]: `{day}` is not a date (YYYY-MM-DD)"));
@@ -336,6 +355,14 @@ mod tests {
             severity = 0.5
             share = 0.0
             flap_on_minutes = 2
+            [[faults]]
+            node = "a"
+            kind = "traffic_blocked"
+            onset_minute = 30
+            duration_minutes = 10
+            severity = 0.5
+            flap_on_minutes = 4294967295
+            flap_off_minutes = 1
             [[events]]
             node = "a"
             kind = "flash_crowd"
@@ -354,6 +381,7 @@ mod tests {
             "faults[0]: ends after the scenario",
             "faults[2].share",
             "faults[2]: flap_on_minutes and flap_off_minutes go together",
+            "faults[3]: flap_on_minutes + flap_off_minutes must not exceed duration_minutes",
             "events[0].magnitude: must be 1 to 20 for flash_crowd",
             "events[0]: ends after the scenario",
         ] {

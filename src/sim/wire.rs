@@ -58,6 +58,9 @@ pub mod flag {
     pub const DEREGISTER: u16 = 512;
     /// An SMS delivery report (RP-ACK) rather than the message itself (RP-DATA).
     pub const SMS_REPORT: u16 = 1024;
+    /// With TERMINATED: the UE de-registered itself (event `unregistered`), rather than the
+    /// network (event `deactivated`).
+    pub const UNREGISTERED: u16 = 2048;
 }
 
 /// One simulated SIP message.
@@ -440,6 +443,7 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
             Method::Prack => {
                 o.s("RAck: 1 ").n(u64::from(m.cseq.saturating_sub(1))).s(" INVITE\r\n");
             }
+            Method::Update => session_expires(&mut o, m.expires),
             Method::Bye => {
                 o.s("Reason: Q.850;cause=16;text=\"Normal call clearing\"\r\n");
             }
@@ -489,9 +493,14 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
                 if m.flags & flag::RELIABLE != 0 {
                     o.s("Require: 100rel\r\nRSeq: 1\r\n");
                 }
-                if m.status == 200 {
+                if m.status == 200 && m.expires > 0 {
                     session_expires(&mut o, m.expires);
+                    o.s("Require: timer\r\n");
                 }
+            }
+            (200, Method::Update) if m.expires > 0 => {
+                session_expires(&mut o, m.expires);
+                o.s("Require: timer\r\n");
             }
             (503, _) => {
                 o.s("Retry-After: ").n(retry_after_s(m.txn)).s("\r\n");
@@ -544,7 +553,11 @@ pub fn render(m: &SimMessage, out: &mut Vec<u8>) {
             let mut b = Out(&mut body);
             b.s("<?xml version=\"1.0\"?>\n<reginfo xmlns=\"urn:ietf:params:xml:ns:reginfo\" version=\"").n(u64::from(m.cseq)).s("\" state=\"full\">\n<registration aor=\"sip:+").n(number).s("@").s(DOMAIN).s("\" id=\"a").hex(hash(m.dialog, 7) & 0xffff_ffff);
             if m.flags & flag::TERMINATED != 0 {
-                b.s("\" state=\"terminated\">\n<contact id=\"c1\" state=\"terminated\" event=\"deactivated\"><uri>sip:+");
+                let event =
+                    if m.flags & flag::UNREGISTERED != 0 { "unregistered" } else { "deactivated" };
+                b.s("\" state=\"terminated\">\n<contact id=\"c1\" state=\"terminated\" event=\"")
+                    .s(event)
+                    .s("\"><uri>sip:+");
             } else {
                 b.s("\" state=\"active\">\n<contact id=\"c1\" state=\"active\" event=\"registered\"><uri>sip:+");
             }
@@ -595,7 +608,8 @@ fn session_expires(o: &mut Out<'_>, seconds: u32) {
 fn sms_body(m: &SimMessage, out: &mut Vec<u8>) {
     // The UE sends in its own dialogs; the network in the others.
     let from_ue = (m.dir == Dir::Uplink) != (m.flags & flag::REVERSE != 0);
-    let reference = (hash(m.dialog, 13) & 0xff) as u8;
+    // The report carries the reference of the message it acknowledges (same parties).
+    let reference = (hash(u64::from(m.sub) << 32 | u64::from(m.other), 13) & 0xff) as u8;
     if m.flags & flag::SMS_REPORT != 0 {
         out.extend_from_slice(&[if from_ue { 0x02 } else { 0x03 }, reference]);
         return;

@@ -47,7 +47,8 @@ impl Engine {
         if outcome.restore {
             self.restore_registration(node, answered, call.dialog.sub);
         }
-        if call.prack && matches!(code, Some(200 | 486 | 487)) {
+        if call.prack && code.is_some() {
+            // prack_update does nothing when no reliable 183 came.
             self.prack_update(at, &call, outcome);
         }
         if code == Some(200) {
@@ -61,10 +62,19 @@ impl Engine {
         let (originating, prack, update) =
             (profile.originating_share, profile.prack_share, profile.update_share);
         let sub = if flood {
-            // A flood comes from a few registered UEs (a hijacked device, a dialler).
+            // A flood comes from a few registered UEs (a hijacked device, a dialler); a source
+            // that is not registered is replaced by one that is.
             let state = &mut self.nodes[node as usize];
             let pick = state.rng.below(state.flood_sources.len() as u64) as usize;
-            state.flood_sources[pick]
+            let mut source = state.flood_sources[pick];
+            for _ in 0..8 {
+                if self.registered(node, source, at) {
+                    break;
+                }
+                source = self.active_subscriber(node);
+            }
+            self.nodes[node as usize].flood_sources[pick] = source;
+            source
         } else {
             self.active_subscriber(node)
         };
@@ -90,12 +100,14 @@ impl Engine {
     /// Whether the P-CSCF's per-UE rate limit refuses a request of `sub` at `at` (a token
     /// bucket of one second's worth).
     fn rate_limited(&mut self, node: u16, at: u64, sub: u32) -> bool {
-        let limit = self.profile(node).vendor.ue_rate_limit_per_s;
-        if limit <= 0.0 {
+        let rate = self.profile(node).vendor.ue_rate_limit_per_s;
+        if rate <= 0.0 {
             return false;
         }
+        // A bucket of one second's worth, at least one request.
+        let limit = rate.max(1.0);
         let (tokens, last) = self.nodes[node as usize].buckets.entry(sub).or_insert((limit, at));
-        let refill = at.saturating_sub(*last) as f64 / SECOND as f64 * limit;
+        let refill = at.saturating_sub(*last) as f64 / SECOND as f64 * rate;
         *tokens = (*tokens + refill).min(limit);
         *last = at;
         if *tokens >= 1.0 {
@@ -136,7 +148,7 @@ impl Engine {
         if call.flood {
             return Some(self.flood_outcome(call, core_ms));
         }
-        let outcome = self.callee_outcome(at, call, core_ms, rx_failure && rx_code != 0)?;
+        let outcome = self.callee_outcome(at + hold, call, core_ms, rx_failure && rx_code != 0)?;
         Some(Outcome { hold, ..outcome })
     }
 
@@ -310,8 +322,10 @@ impl Engine {
     /// The caller refreshes the session with an UPDATE (RFC 4028 §9), then again at the next
     /// half-interval while the call lasts; CSeq stays below the caller's BYE.
     pub(super) fn refresh_session(&mut self, at: u64, call: Dialog, cseq: u32, end: u64) {
-        let (_, done) = self.in_dialog(at, call.txn(Method::Update, cseq, flag::TO_TAG));
-        let half = u64::from(self.profile(call.node).vendor.session_expires_s) * SECOND / 2;
+        let session_expires = self.profile(call.node).vendor.session_expires_s;
+        let refresh = call.txn(Method::Update, cseq, flag::TO_TAG).expiring(session_expires);
+        let (_, done) = self.in_dialog(at, refresh);
+        let half = u64::from(session_expires) * SECOND / 2;
         let next = at + half;
         if next < end && done < next && cseq < 9 {
             let refresh = EventKind::SessionRefresh { call, cseq: cseq + 1, end };

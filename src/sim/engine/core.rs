@@ -35,14 +35,18 @@ impl Engine {
         let vendor = self.profile(node).vendor.clone();
         let rng = &mut self.nodes[node as usize].rng;
         // Discarded by IPsec before SIP sees it.
-        if protected && rng.chance(fault.for_sub(FaultKind::IpsecSaFailure, sub)) {
+        if protected
+            && rng.chance(fault.for_sub(FaultKind::IpsecSaFailure, sub))
+            && self.association_predates(node, sub, at, FaultKind::IpsecSaFailure)
+        {
             return Some(Outcome::unseen());
         }
         // The node sheds what it cannot serve, and a leaking node fails outright.
         let shed = self.shed_share(node, at);
         let leak = fault.node_wide(FaultKind::MemoryLeak);
         let rng = &mut self.nodes[node as usize].rng;
-        if rng.chance(shed) {
+        // Overload control sheds new work, not requests of dialogs it has accepted.
+        if route != Route::InDialog && rng.chance(shed) {
             return Some(Outcome::local(503));
         }
         if rng.chance(((leak - 0.5) * 1.2).max(0.0)) {
@@ -55,8 +59,8 @@ impl Engine {
         }
         let scscf = route != Route::Register;
         if scscf && self.blacklisted(node, at) {
-            let outcome = Outcome::local(503);
-            return Some(if vendor.scscf_restoration { outcome.restoring() } else { outcome });
+            // With Retry-After: the UE waits, it does not register again.
+            return Some(Outcome::local(503));
         }
         let rng = &mut self.nodes[node as usize].rng;
         if rng.chance(fault.for_sub(FaultKind::TrafficBlocked, sub)) {
@@ -118,11 +122,26 @@ impl Engine {
         // The UE cannot decrypt what the P-CSCF sends over the lost association, or is out of
         // coverage without having de-registered.
         let unreachable = self.profile(node).background.unreachable_share;
+        let lost = self.association_predates(node, sub, at, FaultKind::IpsecSaFailure);
         let rng = &mut self.nodes[node as usize].rng;
-        if rng.chance(fault.for_sub(FaultKind::IpsecSaFailure, sub)) || rng.chance(unreachable) {
+        if (lost && rng.chance(fault.for_sub(FaultKind::IpsecSaFailure, sub)))
+            || rng.chance(unreachable)
+        {
             return Some(Outcome::silence());
         }
         None
+    }
+
+    /// Whether `sub`'s security associations were set up before the fault of `kind` in force
+    /// at `at` began: those made after it (a new initial registration) work.
+    fn association_predates(&self, node: u16, sub: u32, at: u64, kind: FaultKind) -> bool {
+        let minute = self.minute_of(at);
+        let state = &self.nodes[node as usize];
+        let onset =
+            state.spec.faults.iter().filter(|f| f.kind == kind && f.minutes().contains(&minute));
+        let onset = onset.map(|f| f.onset_minute).min().unwrap_or(minute);
+        let onset_at = self.start + u64::from(onset) * super::MINUTE;
+        state.associated_at[sub as usize] <= onset_at
     }
 
     /// Whether terminating traffic from the core reaches the node at all.

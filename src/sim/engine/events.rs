@@ -188,9 +188,14 @@ impl Engine {
                 }
             }
             Process::Detach => {
-                let sub = self.rng(node).below(population) as u32;
-                if self.registered(node, sub, at) {
-                    self.power_off(node, at, sub);
+                // A registered UE powers off (as many as power on, so the switched-off share
+                // holds); a few draws find one.
+                for _ in 0..8 {
+                    let sub = self.rng(node).below(population) as u32;
+                    if self.registered(node, sub, at) {
+                        self.power_off(node, at, sub);
+                        break;
+                    }
                 }
             }
             Process::NetworkDeregistration => {
@@ -201,9 +206,9 @@ impl Engine {
                 }
             }
             Process::Storm => {
-                // UEs that are switched on re-register, whatever their timer said.
+                // Registered UEs re-register, whatever their timer said.
                 let sub = self.rng(node).below(population) as u32;
-                if !self.nodes[node as usize].offline.contains(sub) {
+                if self.registered(node, sub, at) {
                     self.new_generation(node, sub);
                     self.register(node, at, sub, true);
                 }
@@ -265,7 +270,9 @@ impl Engine {
     /// The current rate of `process`, per hour.
     fn rate(&self, node: u16, at: u64, process: Process) -> f64 {
         let profile = self.profile(node);
-        let subscribers = f64::from(profile.subscribers);
+        // Everyone, those a growth event adds included: only registered UEs act, so traffic
+        // follows the registered population.
+        let subscribers = self.population(node) as f64;
         let fault = self.active(node, at);
         let load = self.diurnal(node, at) * self.minute_factor(node, at);
         let crowd = self.crowd(node, at);
@@ -278,7 +285,7 @@ impl Engine {
             Process::Message => subscribers * profile.messages_per_sub_hour * load * crowd,
             // The extra requests are `severity` of all of their kind: severity / (1 − severity)
             // times the normal rate, at most ten times the refresh rate (a 3600 s lifetime:
-            // every UE within five minutes) and fifteen times the busy-hour call rate.
+            // every UE within five minutes) and fifteen times the call rate.
             Process::Storm => {
                 let refresh_s = refresh_after(u64::from(profile.registration_expires_s) * SECOND)
                     as f64
@@ -288,7 +295,7 @@ impl Engine {
             }
             Process::Flood => {
                 let extra = intensity(fault.node_wide(FaultKind::InviteFlood), 15.0);
-                subscribers * profile.calls_per_sub_hour * extra
+                subscribers * profile.calls_per_sub_hour * load * extra
             }
         }
     }

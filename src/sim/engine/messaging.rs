@@ -79,7 +79,7 @@ impl Engine {
             }
         };
         let (result, done) = self.relay(at, txn, outcome);
-        if outcome.restore {
+        if outcome.restore && txn.method != Method::Subscribe {
             self.restore_registration(node, done, sub);
         }
         (result, done)
@@ -123,10 +123,10 @@ impl Engine {
                 state.blacklisted_from = state.blacklisted_from.min(at + TIMEOUT);
             }
         } else {
+            // An answer lifts the blacklist, including one still waiting for its timeout.
+            let _ = done;
             state.keepalive_failures = 0;
-            if state.blacklisted_from <= done {
-                state.blacklisted_from = u64::MAX;
-            }
+            state.blacklisted_from = u64::MAX;
         }
     }
 
@@ -160,18 +160,19 @@ impl Engine {
         }
     }
 
-    /// The S-CSCF notifies the UE of its registration state (`terminated`: it was ended).
-    pub(super) fn notify_ue(&mut self, node: u16, at: u64, sub: u32, terminated: bool) {
+    /// The S-CSCF notifies the UE of its registration state (`state`: flag::TERMINATED,
+    /// flag::UNREGISTERED).
+    pub(super) fn notify_ue(&mut self, node: u16, at: u64, sub: u32, state: u16) {
         let id = self.id();
-        let flags = flag::TO_TAG | flag::REVERSE | if terminated { flag::TERMINATED } else { 0 };
+        let flags = flag::TO_TAG | flag::REVERSE | state;
         let notify = Dialog::new(node, Dir::Uplink, sub, id).txn(Method::Notify, 3, flags);
         self.send_to_ue(at, notify, 5.0);
     }
 
     /// The S-CSCF notifies the P-CSCF's subscription of `sub`'s registration state.
-    pub(super) fn notify_pcscf(&mut self, node: u16, at: u64, sub: u32, terminated: bool) {
+    pub(super) fn notify_pcscf(&mut self, node: u16, at: u64, sub: u32, state: u16) {
         let id = self.id();
-        let flags = flag::TO_TAG | flag::REVERSE | if terminated { flag::TERMINATED } else { 0 };
+        let flags = flag::TO_TAG | flag::REVERSE | state;
         let notify = Dialog::new(node, Dir::FromPcscf, sub, id).txn(Method::Notify, 3, flags);
         self.relay(at, notify, Outcome::local(200));
     }

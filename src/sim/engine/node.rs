@@ -27,6 +27,9 @@ pub(super) struct NodeSim {
     pub generation: Vec<u32>,
     /// Per subscriber: failed registration attempts in a row (RFC 5626 back-off).
     pub failures: Vec<u8>,
+    /// Per subscriber: when its IPsec security associations were last set up (its last
+    /// initial registration; 0 for the population registered at the start).
+    pub associated_at: Vec<u64>,
     /// Subscribers that are switched off; power-on picks one of them.
     pub offline: Pool,
     /// One stream per node, so that a node's traffic does not depend on its neighbours'.
@@ -75,10 +78,11 @@ fn hiccups(per_day: f64, start: u64, end: u64, rng: &mut Rng) -> Vec<Hiccup> {
     }
     let mut at = start;
     loop {
-        at += (rng.exponential(86_400.0 / per_day) * SECOND as f64) as u64;
-        if at >= end {
+        let gap = rng.exponential(86_400.0 / per_day) * SECOND as f64;
+        if gap >= (end - at) as f64 {
             return list;
         }
+        at += gap as u64;
         let seconds = rng.lognormal(20.0, 0.8).clamp(3.0, 180.0);
         let kind = match rng.below(4) {
             0 => HiccupKind::ScscfSilent,
@@ -86,7 +90,10 @@ fn hiccups(per_day: f64, start: u64, end: u64, rng: &mut Rng) -> Vec<Hiccup> {
             2 => HiccupKind::IcscfTimeout,
             _ => HiccupKind::Restarting,
         };
-        list.push(Hiccup { from: at, to: at + (seconds * SECOND as f64) as u64, kind });
+        let to = at + (seconds * SECOND as f64) as u64;
+        list.push(Hiccup { from: at, to, kind });
+        // The next one starts after this one has ended: the list stays sorted by both ends.
+        at = to;
     }
 }
 
@@ -153,14 +160,17 @@ impl Engine {
         let mut rng = root.fork(u64::from(index) + 1);
         spec.profile = spec.profile.jittered(&mut rng.fork(0x717));
         let profile = &spec.profile;
-        let growth = spec
+        let base = profile.subscribers as usize;
+        // Each growth event adds its own subscribers, switched off until it brings them in.
+        let added: Vec<usize> = spec
             .events
             .iter()
-            .filter(|e| e.kind == BenignKind::SubscriberGrowth)
-            .map(|e| e.magnitude())
-            .fold(0.0, f64::max);
-        let base = profile.subscribers as usize;
-        let total = base + (base as f64 * growth).round() as usize;
+            .map(|e| match e.kind {
+                BenignKind::SubscriberGrowth => (base as f64 * e.magnitude()).round() as usize,
+                _ => 0,
+            })
+            .collect();
+        let total = base + added.iter().sum::<usize>();
         let expires = u64::from(profile.registration_expires_s) * SECOND;
         let refresh = refresh_after(expires);
         let mut registered_until = vec![0; total];
@@ -191,19 +201,22 @@ impl Engine {
             self.schedule(at, index, EventKind::Benign(i as u16));
         }
         // The subscribers a growth event adds come online one by one during it.
-        if let Some(event) = spec.events.iter().find(|e| e.kind == BenignKind::SubscriberGrowth) {
+        let mut next = base as u32;
+        for (event, &count) in spec.events.iter().zip(&added) {
             let from = self.start + u64::from(event.onset_minute) * MINUTE;
             let span = u64::from(event.duration_minutes) * MINUTE;
-            for sub in base as u32..total as u32 {
+            for sub in next..next + count as u32 {
                 let at = from + rng.below(span);
                 self.schedule(at, index, EventKind::Register { sub, initial: true, timer: 0 });
             }
+            next += count as u32;
         }
         self.nodes.push(NodeSim {
             spec,
             registered_until,
             generation: vec![0; total],
             failures: vec![0; total],
+            associated_at: vec![0; total],
             offline,
             rng,
             load: (0.0, self.start),
@@ -317,9 +330,10 @@ impl Engine {
     /// P-CSCF processing time: grows with its load, and creeps up with a memory leak.
     pub(super) fn processing(&mut self, node: u16, at: u64) -> u64 {
         let leak = self.active(node, at).node_wide(FaultKind::MemoryLeak);
-        // 0.6 ms of work, and 2 ms per request queued ahead.
+        // 0.6 ms of work, and 2 ms per request queued ahead; a request that waits longer than
+        // 10 s is as good as lost, so the wait stops there.
         let median = (0.6 + 2.0 * self.congestion(node, at)) * (1.0 + 400.0 * leak * leak);
-        (self.rng(node).lognormal(median, 0.6) * 1000.0) as u64
+        (self.rng(node).lognormal(median, 0.6).min(10_000.0) * 1000.0) as u64
     }
 
     /// Core response time multiplier: the core shares the node's load.

@@ -41,6 +41,9 @@ impl Engine {
                     cseq += 1;
                 }
                 Some(200) => {
+                    if initial {
+                        self.nodes[node as usize].associated_at[sub as usize] = answered;
+                    }
                     self.bind(registration, answered, granted, initial);
                     return;
                 }
@@ -113,18 +116,21 @@ impl Engine {
         self.set_registered_until(node, sub, 0);
         self.new_generation(node, sub);
         self.nodes[node as usize].offline.insert(sub);
-        if code == Some(200) {
+        if code == Some(200) && self.core_reaches_node(node, answered, sub) {
             // The S-CSCF tells the P-CSCF's subscription that the registration is gone.
             let notify_at = answered + self.delay(node, 20.0);
-            self.notify_pcscf(node, notify_at, sub, true);
+            self.notify_pcscf(node, notify_at, sub, flag::TERMINATED | flag::UNREGISTERED);
         }
     }
 
     /// The network de-registers `sub` (NOTIFY, state terminated, event deactivated): the UE
     /// registers again at `back`.
     pub(super) fn network_deregister(&mut self, node: u16, at: u64, sub: u32, back: u64) {
-        self.notify_ue(node, at, sub, true);
-        self.notify_pcscf(node, at, sub, true);
+        if !self.core_reaches_node(node, at, sub) {
+            return;
+        }
+        self.notify_ue(node, at, sub, flag::TERMINATED);
+        self.notify_pcscf(node, at, sub, flag::TERMINATED);
         self.set_registered_until(node, sub, 0);
         let timer = self.new_generation(node, sub);
         self.schedule(back, node, EventKind::Register { sub, initial: true, timer });
@@ -133,8 +139,14 @@ impl Engine {
     /// A request of `sub` failed in a way that tells the UE to register again (S-CSCF
     /// restoration, or a lost IPsec association).
     pub(super) fn restore_registration(&mut self, node: u16, at: u64, sub: u32) {
+        if self.nodes[node as usize].offline.contains(sub) {
+            return;
+        }
+        // With the back-off of a failed registration, so that a UE whose requests keep failing
+        // does not register again and again.
+        let wait = self.registration_back_off(node, sub, None, 0);
         let timer = self.new_generation(node, sub);
-        let when = at + self.delay(node, 1000.0);
+        let when = at + wait;
         self.schedule(when, node, EventKind::Register { sub, initial: true, timer });
     }
 }
