@@ -121,7 +121,8 @@ def scenario_grid(cfg, builtin):
             "events": events,
             "profiles": [profiles[name] for name in sorted(used) if name.startswith("custom_")],
         }
-        scenarios.append({"scenario": scenario, "part": part, "split": split_of(seed, cfg)})
+        split = cfg.get("force_split") or split_of(seed, cfg)
+        scenarios.append({"scenario": scenario, "part": part, "split": split})
     if unseen:
         # The adaptation set: the unseen profile's normal traffic and faults, never trained on.
         for index in range(cfg.get("unseen_scenarios", 2)):

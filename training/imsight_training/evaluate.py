@@ -1,0 +1,409 @@
+"""Evaluates a trained model on held-out scenarios and writes its reference pack, golden
+verdicts and report (training/reports/<name>/report.md with PNGs).
+
+    python -m imsight_training.evaluate --run runs/small --data data/small --novel data/novel \
+        --model-dir ../models/siamese-lstm-small --report reports/siamese-lstm-small
+
+Window level: the test split's windows (not recovery tails), matched by the rule of
+docs/matching.md against references drawn from the training split. Episodes and false
+alarms: every minute of the test scenarios judged in turn, with the decision defaults of
+DESIGN §7 (raise after 2 abnormal minutes of one class, clear after 3 normal). Unknown
+faults: scenarios of the kinds never trained on. Adaptation: the profile kept out of
+training, with its own normal windows enrolled. Baselines on the same windows.
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import torch
+
+from .matching import UNKNOWN, match, thresholds
+from .model import SiameseLSTM
+from .scenarios import TRAINED
+from .train import WINDOW, Windows, embed
+
+REFS_PER_CLASS = 300
+RAISE, CLEAR = 2, 3
+
+
+def load_model(run):
+    checkpoint = torch.load(os.path.join(run, "model.pt"), weights_only=False)
+    cfg = checkpoint["config"]
+    model = SiameseLSTM(130, cfg["width"], cfg["dim"])
+    model.load_state_dict(checkpoint["state"])
+    return model.eval(), cfg
+
+
+def all_windows(data, split):
+    """Every 60-minute window (step 1) of the split's scenarios without a silent minute."""
+    ends = []
+    node, minute, silent = data.meta["node"], data.meta["minute"], data.meta["silent"]
+    scenario = data.meta["scenario"]
+    chosen = set(np.unique(data.scenario[data.split == split]).tolist())
+    run = 0
+    for i in range(len(minute)):
+        same = i > 0 and scenario[i] == scenario[i - 1] and node[i] == node[i - 1] \
+            and minute[i] - minute[i - 1] == 60_000_000
+        run = run + 1 if same and not silent[i] else (0 if silent[i] else 1)
+        if run >= WINDOW and scenario[i] in chosen:
+            ends.append(i)
+    return np.array(ends, dtype=np.int64)
+
+
+def embed_ends(model, data, ends, batch=512):
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(ends), batch):
+            rows = ends[i:i + batch, None] + np.arange(-WINDOW + 1, 1)[None, :]
+            out.append(model(torch.from_numpy(data.minutes[rows])).numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.project.out_features), np.float32)
+
+
+def scores(truth, predicted, classes):
+    """Per-class precision, recall, F1 and their macro mean over `classes`."""
+    rows = {}
+    for c in classes:
+        tp = sum(1 for t, p in zip(truth, predicted) if t == c and p == c)
+        fp = sum(1 for t, p in zip(truth, predicted) if t != c and p == c)
+        fn = sum(1 for t, p in zip(truth, predicted) if t == c and p != c)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows[c] = {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+    present = [c for c in classes if rows[c]["support"]]
+    return rows, float(np.mean([rows[c]["f1"] for c in present])) if present else 0.0
+
+
+def decisions(verdicts):
+    """Alarm raises of one node's minute verdicts: (index, class)."""
+    raises, active, streak, calm = [], None, (None, 0), 0
+    for i, v in enumerate(verdicts):
+        if v == "normal":
+            calm += 1
+            streak = (None, 0)
+            if active and calm >= CLEAR:
+                active = None
+            continue
+        calm = 0
+        streak = (v, streak[1] + 1) if streak[0] == v else (v, 1)
+        if streak[1] >= RAISE and active != v:
+            active = v
+            raises.append((i, v))
+    return raises
+
+
+def knn_eval(ref_x, ref_c, test_x, test_c, known, tau=None):
+    tau = tau or thresholds(ref_x, ref_c)
+    predicted = [v[0] for v in match(test_x, ref_x, ref_c, tau)]
+    return scores(test_c, predicted, known), predicted, tau
+
+
+def raw_summary(data, ends, mean, std):
+    """Baseline input: the log1p-standardised features averaged over the window and over its
+    last 5 minutes."""
+    rows = ends[:, None] + np.arange(-WINDOW + 1, 1)[None, :]
+    x = (np.log1p(np.clip(data.minutes[rows], 0, None)) - mean) / std
+    return np.concatenate([x.mean(1), x[:, -5:].mean(1)], axis=1).astype(np.float32)
+
+
+def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0):
+    rng = np.random.default_rng(seed)
+    model, cfg = load_model(run)
+    data = Windows(data_folder)
+    data.meta = np.load(os.path.join(data_folder, "minutes.npz"))
+    classes = data.classes
+    known = [c for c in ["normal"] + TRAINED if c not in cfg.get("held_out", [])]
+    # References: up to 300 training windows per class.
+    train = data.select("train", cfg.get("held_out", []))
+    ref_idx = np.concatenate([rng.permutation(train[data.label[train] == c])[:REFS_PER_CLASS]
+                              for c in np.unique(data.label[train])])
+    ref_x = embed(model, data, ref_idx).numpy()
+    ref_c = [classes[c] for c in data.label[ref_idx]]
+    test = data.select("test")
+    test_x = embed(model, data, test).numpy()
+    test_c = [classes[c] for c in data.label[test]]
+    (per_class, macro_f1), predicted, tau = knn_eval(ref_x, ref_c, test_x, test_c, known)
+    labels_out = known + [UNKNOWN]
+    confusion = {t: {p: sum(1 for a, b in zip(test_c, predicted) if a == t and b == p)
+                     for p in labels_out} for t in known}
+    # Baseline 1: nearest neighbours on raw window summaries, same rule.
+    train_rows = np.unique((data.end[train][:, None] + np.arange(-WINDOW + 1, 1)[None, :]).ravel())
+    logs = np.log1p(np.clip(data.minutes[train_rows], 0, None))
+    mean, std = logs.mean(0), np.maximum(logs.std(0), 1e-3)
+    raw_ref = raw_summary(data, data.end[ref_idx], mean, std)
+    raw_test = raw_summary(data, data.end[test], mean, std)
+    (raw_classes, raw_macro), raw_pred, raw_tau = knn_eval(raw_ref, ref_c, raw_test, test_c, known)
+    # Baseline 2: static thresholds per feature (ONAP TCA style) on the last minute: abnormal
+    # when any feature leaves its 0.1–99.9 % band of normal training minutes.
+    normal_rows = train_rows[data.meta["label"][train_rows] == classes.index("normal")]
+    normal_logs = np.log1p(np.clip(data.minutes[normal_rows], 0, None))
+    low, high = np.quantile(normal_logs, 0.001, axis=0), np.quantile(normal_logs, 0.999, axis=0)
+
+    def tca(windows, ends):
+        x = np.log1p(np.clip(windows.minutes[ends], 0, None))
+        return ((x < low) | (x > high)).any(1)
+
+    tca_test = tca(data, data.end[test])
+    truth_fault = np.array([c != "normal" for c in test_c])
+    tca_detect = float(tca_test[truth_fault].mean()) if truth_fault.any() else None
+    tca_false = float(tca_test[~truth_fault].mean()) if (~truth_fault).any() else None
+    knn_abnormal = np.array([p != "normal" for p in predicted])
+    raw_abnormal = np.array([p != "normal" for p in raw_pred])
+
+    # Episodes and false alarms, minute by minute over the test scenarios.
+    ends = all_windows(data, "test")
+    verdict_all = [v[0] for v in match(embed_ends(model, data, ends), ref_x, ref_c, tau)]
+    meta = data.meta
+    key = list(zip(meta["scenario"][ends], meta["node"][ends]))
+    episodes, false_alarms, normal_minutes, benign_alarms, benign_minutes = [], 0, 0, 0, 0
+    recovery = data.manifest["phases"].index("recovery")
+    for node_key in sorted(set(key)):
+        idx = [i for i, k in enumerate(key) if k == node_key]
+        rows = ends[idx]
+        truth = [classes[c] for c in meta["label"][rows]]
+        phase = meta["phase"][rows]
+        event = meta["event"][rows]
+        raises = decisions([verdict_all[i] for i in idx])
+        for i, c in raises:
+            if truth[i] == "normal" and phase[i] != recovery:
+                if event[i]:
+                    benign_alarms += 1
+                else:
+                    false_alarms += 1
+        normal_minutes += sum(1 for t, p, e in zip(truth, phase, event) if t == "normal" and not e)
+        benign_minutes += sum(1 for t, e in zip(truth, event) if t == "normal" and e)
+        i = 0
+        while i < len(truth):
+            if truth[i] != "normal" and phase[i] != recovery:
+                start, c = i, truth[i]
+                while i < len(truth) and truth[i] == c:
+                    i += 1
+                hits = [(j, v) for j, v in raises if start <= j < i]
+                episodes.append({"class": c, "minutes": i - start,
+                                 "detected": bool(hits),
+                                 "delay": hits[0][0] - start + 1 if hits else None,
+                                 "right_class": bool(hits) and hits[0][1] == c})
+            else:
+                i += 1
+    node_days = normal_minutes / 1440
+    # Unknown faults.
+    unknown = {}
+    if novel_folder:
+        novel = Windows(novel_folder)
+        idx = novel.select("novel")
+        idx = idx[np.isin(np.array(novel.classes)[novel.label[idx]], ["normal"], invert=True)]
+        nx = embed(model, novel, idx).numpy()
+        verdicts = [v[0] for v in match(nx, ref_x, ref_c, tau)]
+        raw_nx = raw_summary(novel, novel.end[idx], mean, std)
+        raw_verdicts = [v[0] for v in match(raw_nx, raw_ref, ref_c, raw_tau)]
+        tca_novel = tca(novel, novel.end[idx])
+        unknown = {
+            "windows": len(idx),
+            "unknown": float(np.mean([v == UNKNOWN for v in verdicts])),
+            "normal": float(np.mean([v == "normal" for v in verdicts])),
+            "wrong_known": float(np.mean([v not in (UNKNOWN, "normal") for v in verdicts])),
+            "raw_knn_unknown": float(np.mean([v == UNKNOWN for v in raw_verdicts])),
+            "raw_knn_abnormal": float(np.mean([v != "normal" for v in raw_verdicts])),
+            "tca_abnormal": float(tca_novel.mean()),
+        }
+    # Adaptation: the unseen profile, global references, then k of its normal windows enrolled.
+    adaptation = {}
+    unseen = data.select("unseen")
+    if len(unseen):
+        ux = embed(model, data, unseen).numpy()
+        uc = [classes[c] for c in data.label[unseen]]
+        normal_pos = [i for i, c in enumerate(uc) if c == "normal"]
+        for k in (0, 1, 5, 20):
+            enrolled = normal_pos[:: max(1, len(normal_pos) // max(k, 1))][:k] if k else []
+            rest = [i for i in range(len(uc)) if i not in set(enrolled)]
+            rx = np.concatenate([ref_x, ux[enrolled]]) if enrolled else ref_x
+            rc = ref_c + ["normal"] * len(enrolled)
+            (_, f1), _, _ = knn_eval(rx, rc, ux[rest], [uc[i] for i in rest], known)
+            raw_u = raw_summary(data, data.end[unseen], mean, std)
+            rrx = np.concatenate([raw_ref, raw_u[enrolled]]) if enrolled else raw_ref
+            (_, raw_f1), _, _ = knn_eval(rrx, rc, raw_u[rest], [uc[i] for i in rest], known)
+            adaptation[str(k)] = {"macro_f1": f1, "raw_knn_macro_f1": raw_f1}
+    metrics = {
+        "window": {"macro_f1": macro_f1, "per_class": per_class, "confusion": confusion,
+                   "windows": len(test)},
+        "episodes": {
+            "count": len(episodes),
+            "detected": float(np.mean([e["detected"] for e in episodes])) if episodes else None,
+            "detected_right_class": float(np.mean([e["right_class"] for e in episodes])) if episodes else None,
+            "within_5_min": float(np.mean([bool(e["delay"]) and e["delay"] <= 5 for e in episodes])) if episodes else None,
+            "median_delay": float(np.median([e["delay"] for e in episodes if e["delay"]])) if any(e["delay"] for e in episodes) else None,
+        },
+        "false_alarms": {"count": false_alarms, "node_days": node_days,
+                         "per_node_day": false_alarms / node_days if node_days else None,
+                         "benign_count": benign_alarms, "benign_node_days": benign_minutes / 1440},
+        "unknown": unknown,
+        "adaptation": adaptation,
+        "baselines": {
+            "raw_knn": {"macro_f1": raw_macro,
+                        "abnormal_detection": float(raw_abnormal[truth_fault].mean()) if truth_fault.any() else None,
+                        "false_alarm_windows": float(raw_abnormal[~truth_fault].mean())},
+            "tca_thresholds": {"abnormal_detection": tca_detect, "false_alarm_windows": tca_false},
+            "model_abnormal_detection": float(knn_abnormal[truth_fault].mean()) if truth_fault.any() else None,
+            "model_false_alarm_windows": float(knn_abnormal[~truth_fault].mean()),
+        },
+        "thresholds": tau,
+    }
+    os.makedirs(report_dir, exist_ok=True)
+    with open(os.path.join(report_dir, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=1)
+    if model_dir:
+        write_pack(model_dir, data, ref_idx, ref_x, ref_c, tau, test_x, test_c)
+    plots(report_dir, run, test_x, test_c)
+    write_report(report_dir, metrics, cfg, data.manifest, known)
+    return metrics
+
+
+def pct(v):
+    return "n/a" if v is None else f"{100 * v:.1f} %"
+
+
+def write_report(report_dir, m, cfg, manifest, known):
+    w, e, fa, u, a, b = (m["window"], m["episodes"], m["false_alarms"], m["unknown"],
+                         m["adaptation"], m["baselines"])
+    lines = [
+        "# Evaluation report",
+        "",
+        f"Model: width {cfg['width']}, embedding {cfg['dim']}, {cfg['steps']} steps, seed {cfg['seed']}; "
+        f"dataset `{manifest['config']['name']}` (content hash {manifest['content_hash'][:16]}), "
+        f"binary {manifest['binary']}, feature schema {manifest['feature_schema']}. Everything below is "
+        "measured on held-out scenario seeds (the test split), the unseen profile, and scenarios of "
+        "fault kinds never trained on. Matching: docs/matching.md with the references of the "
+        "training split (up to 300 windows per class).",
+        "",
+        "## Windows (last minute decides; recovery tails left out)",
+        "",
+        f"Macro-F1 over {len(known)} known classes: **{w['macro_f1']:.3f}** ({w['windows']} windows); "
+        f"nearest neighbours on raw window features with the same rule: {b['raw_knn']['macro_f1']:.3f}.",
+        "",
+        "| class | precision | recall | F1 | windows |",
+        "|---|---|---|---|---|",
+    ]
+    for c in known:
+        r = w["per_class"][c]
+        lines.append(f"| {c} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
+    cols = known + [UNKNOWN]
+    lines += ["", "Confusion (rows: truth, columns: verdict):", "",
+              "| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for t in known:
+        lines.append(f"| {t} | " + " | ".join(str(w["confusion"][t][p]) for p in cols) + " |")
+    lines += [
+        "",
+        "## Episodes and false alarms (every minute judged; raise after 2, clear after 3)",
+        "",
+        f"- fault episodes: {e['count']}; detected {pct(e['detected'])}, with the right class "
+        f"{pct(e['detected_right_class'])}, within 5 minutes of onset {pct(e['within_5_min'])}; "
+        f"median delay {e['median_delay']} min",
+        f"- false alarms on normal traffic: {fa['count']} over {fa['node_days']:.1f} node-days "
+        f"= **{fa['per_node_day'] if fa['per_node_day'] is None else round(fa['per_node_day'], 2)} per node-day**",
+        f"- alarms on benign events (counted apart): {fa['benign_count']} over {fa['benign_node_days']:.2f} node-days",
+        "",
+        "## Unknown faults (kinds never trained on)",
+        "",
+    ]
+    if u:
+        lines += [f"{u['windows']} windows: `unknown_anomaly` {pct(u['unknown'])}, `normal` {pct(u['normal'])}, "
+                  f"a wrong known class {pct(u['wrong_known'])}. Baselines: raw nearest neighbours "
+                  f"`unknown_anomaly` {pct(u['raw_knn_unknown'])} (not normal: {pct(u['raw_knn_abnormal'])}); "
+                  f"static thresholds flag {pct(u['tca_abnormal'])}."]
+    else:
+        lines += ["(no scenarios of novel kinds given)"]
+    lines += ["", "## Adaptation (a profile never trained on)", "",
+              "| enrolled normal windows | macro-F1 | raw kNN macro-F1 |", "|---|---|---|"]
+    for k, r in a.items():
+        lines.append(f"| {k} | {r['macro_f1']:.3f} | {r['raw_knn_macro_f1']:.3f} |")
+    lines += ["", "## Baselines: abnormal or not, per window", "",
+              "| method | detection of fault windows | false alarms on normal windows |", "|---|---|---|",
+              f"| this model + matching | {pct(b['model_abnormal_detection'])} | {pct(b['model_false_alarm_windows'])} |",
+              f"| nearest neighbours on raw features | {pct(b['raw_knn']['abnormal_detection'])} | {pct(b['raw_knn']['false_alarm_windows'])} |",
+              f"| static thresholds (TCA style, 0.1–99.9 % of normal minutes) | {pct(b['tca_thresholds']['abnormal_detection'])} | {pct(b['tca_thresholds']['false_alarm_windows'])} |",
+              "", "A supervised classifier baseline (gradient boosting) is not run yet.", "",
+              "![embedding](embedding-pca.png)", "", "![training](training-curve.png)", ""]
+    with open(os.path.join(report_dir, "report.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def write_pack(model_dir, data, ref_idx, ref_x, ref_c, tau, test_x, test_c):
+    """The shipped global references (format: docs/matching.md, references.json) and golden
+    verdicts for the Rust matcher."""
+    scen = data.manifest["scenarios"]
+    meta = data.meta
+    refs = []
+    for i, e, c in zip(ref_idx, ref_x, ref_c):
+        row = data.end[i]
+        s = scen[int(meta["scenario"][row])]
+        refs.append({"class": c, "embedding": [round(float(v), 6) for v in e],
+                     "provenance": {"scenario": s["name"], "seed": s["seed"], "node": int(meta["node"][row]),
+                                    "minute_us": int(meta["minute"][row]), "profiles": s["profiles"]}})
+    pack = {"format": "imsight.references/1", "k": 5, "quantile": 0.95, "scale": 1.5,
+            "thresholds": tau, "references": refs}
+    with open(os.path.join(model_dir, "references.json"), "w") as f:
+        json.dump(pack, f)
+    queries = test_x[:: max(1, len(test_x) // 12)][:12]
+    rx = np.array([r["embedding"] for r in refs], dtype=np.float32)
+    verdicts = match(queries, rx, ref_c, tau)
+    golden = {"rule": "docs/matching.md", "references": "references.json",
+              "queries": [[round(float(v), 6) for v in q] for q in queries],
+              "expected": [{"class": c, "distance": d, "confidence": conf} for c, d, conf in verdicts]}
+    with open(os.path.join(model_dir, "golden-verdicts.json"), "w") as f:
+        json.dump(golden, f, indent=1)
+
+
+def plots(report_dir, run, test_x, test_c):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    centred = test_x - test_x.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ vt[:2].T
+    fig, ax = plt.subplots(figsize=(8, 6))
+    for c in sorted(set(test_c)):
+        m = np.array([t == c for t in test_c])
+        ax.scatter(xy[m, 0], xy[m, 1], s=4, label=c, alpha=0.6)
+    ax.legend(fontsize=7, markerscale=3)
+    ax.set_title("test windows, first two principal components of the embedding")
+    fig.tight_layout()
+    fig.savefig(os.path.join(report_dir, "embedding-pca.png"), dpi=90)
+    plt.close(fig)
+    with open(os.path.join(run, "training.json")) as f:
+        curve = json.load(f)["curve"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot([e["step"] for e in curve], [e["loss"] for e in curve], lw=0.5, label="triplet loss")
+    evals = [e for e in curve if e.get("val_knn_macro_recall") is not None]
+    if evals:
+        ax2 = ax.twinx()
+        ax2.plot([e["step"] for e in evals], [e["val_knn_macro_recall"] for e in evals], "o-",
+                 color="tab:red", label="validation kNN macro recall")
+        ax2.set_ylim(0, 1)
+        ax2.legend(loc="upper right", fontsize=8)
+    ax.set_xlabel("step")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(report_dir, "training-curve.png"), dpi=90)
+    plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--novel")
+    parser.add_argument("--model-dir")
+    parser.add_argument("--report", required=True)
+    args = parser.parse_args()
+    metrics = evaluate(args.run, args.data, args.novel, args.model_dir, args.report)
+    print(json.dumps({k: metrics[k] for k in ("episodes", "false_alarms", "unknown", "adaptation")}, indent=1))
+    print("window macro-F1", round(metrics["window"]["macro_f1"], 3), "raw kNN",
+          round(metrics["baselines"]["raw_knn"]["macro_f1"], 3))
+
+
+if __name__ == "__main__":
+    main()

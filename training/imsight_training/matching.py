@@ -1,0 +1,48 @@
+"""The matching rule of docs/matching.md: k nearest references with distance weighting, a
+per-class unknown threshold calibrated from the references, a confidence."""
+
+import numpy as np
+
+UNKNOWN = "unknown_anomaly"
+
+
+def thresholds(embeddings, classes, quantile=0.95, scale=1.5):
+    """τ_c = scale × quantile of each reference's distance to its nearest other reference of
+    the same class; a class with one reference takes the largest other threshold."""
+    out = {}
+    for c in sorted(set(classes)):
+        members = embeddings[np.asarray(classes) == c]
+        if len(members) < 2:
+            continue
+        d = np.linalg.norm(members[:, None, :] - members[None, :, :], axis=2)
+        np.fill_diagonal(d, np.inf)
+        out[c] = float(scale * np.quantile(d.min(1), quantile))
+    largest = max(out.values()) if out else float("inf")
+    for c in set(classes):
+        out.setdefault(c, largest)
+    return out
+
+
+def match(queries, embeddings, classes, tau, k=5, epsilon=1e-6):
+    """Verdicts for `queries` [n, D]: a list of (class, nearest distance, confidence)."""
+    classes = np.asarray(classes)
+    verdicts = []
+    for start in range(0, len(queries), 512):
+        block = queries[start:start + 512]
+        d = np.linalg.norm(block[:, None, :] - embeddings[None, :, :], axis=2)
+        order = np.argsort(d, axis=1, kind="stable")[:, :k]
+        for row, neighbours in zip(d, order):
+            dist = row[neighbours]
+            weights = 1.0 / (dist + epsilon)
+            scores = {}
+            for c, w in zip(classes[neighbours], weights):
+                scores[c] = scores.get(c, 0.0) + w
+            best = max(scores.values())
+            tied = [c for c in scores if scores[c] == best]
+            winner = next(c for c in classes[neighbours] if c in tied)
+            nearest_class, nearest = classes[neighbours[0]], float(dist[0])
+            if nearest > tau[nearest_class]:
+                verdicts.append((UNKNOWN, nearest, 1.0 - tau[nearest_class] / nearest))
+            else:
+                verdicts.append((str(winner), nearest, float(best / weights.sum())))
+    return verdicts
