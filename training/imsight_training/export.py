@@ -73,7 +73,8 @@ def export(run, data_folder, out, name, version):
         "window_minutes": WINDOW,
         "feature_count": FEATURES,
         "embedding_dim": cfg["dim"],
-        "classes": [c for c in manifest["classes"] if c not in cfg.get("held_out", [])],
+        # The classes it was trained on: those with training windows, less any held out.
+        "classes": [c for c in manifest["windows"].get("train", {}) if c not in cfg.get("held_out", [])],
         "held_out_kinds": cfg.get("held_out", []),
         "dataset_content_hash": manifest["content_hash"],
         "dataset_binary": manifest["binary"],
