@@ -128,7 +128,7 @@ fn an_hour_after_a_storm_the_register_rate_is_back_to_its_baseline() {
         start = "2026-11-23T06:00:00Z"
         duration_minutes = 290
         nodes = [{ name = "pcscf-a", subscribers = 2000 }]
-        faults = [{ node = "pcscf-a", kind = "registration_storm", onset_minute = 100, duration_minutes = 10, severity = 0.7 }]
+        faults = [{ node = "pcscf-a", kind = "registration_storm", onset_minute = 100, duration_minutes = 10, severity = 0.8 }]
     "#;
     let summary = summarise(text, 21);
     let minutes = &summary.nodes[0].minutes;
