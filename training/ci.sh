@@ -15,7 +15,7 @@ if [ ! -x training/.venv/bin/python ]; then
         -r training/requirements.lock
 fi
 cargo build -q --locked --bin imsight
-export IMSIGHT="$PWD/target/debug/imsight"
+export IMSIGHT="${CARGO_TARGET_DIR:-$PWD/target}/debug/imsight"
 export SOURCE_DATE_EPOCH=1764460800
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
