@@ -360,3 +360,23 @@ fn an_absurd_replay_speed_is_refused_with_its_key() {
     assert!(stderr.contains("--speed: must be 0 or"), "{stderr}");
     assert_no_panic(&stderr);
 }
+
+/// The training side reads the simulator's profiles and kinds from the binary: one definition.
+#[test]
+fn simulate_lists_its_profiles_and_kinds_as_json() {
+    let (code, stdout, stderr) = run(&mut imsight(&["simulate", "--list-profiles"]));
+    assert_eq!(code, 0, "{stderr}");
+    let profiles: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let names: Vec<&str> =
+        profiles.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["small_operator", "large_operator", "enterprise_trunk", "volte_heavy"]);
+    assert!(profiles[0]["background"]["hiccups_per_day"].is_number());
+
+    let (code, stdout, _) = run(&mut imsight(&["simulate", "--list-faults"]));
+    assert_eq!(code, 0);
+    let kinds: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let faults = kinds["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 11);
+    assert!(kinds["novel"].as_array().unwrap().iter().all(|k| faults.contains(k)));
+    assert_eq!(kinds["benign"].as_array().unwrap().len(), 5);
+}

@@ -13,12 +13,16 @@ use crate::sim::{Outputs, Scenario, Summary};
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// The scenario (TOML): nodes, network profiles, faults.
-    #[arg(long, value_name = "FILE", required_unless_present = "list_profiles")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["list_profiles", "list_faults"])]
     pub scenario: Option<PathBuf>,
     /// Print the built-in network profiles as JSON (every key, as a scenario's `[[profiles]]`
     /// takes it) and exit.
     #[arg(long)]
     pub list_profiles: bool,
+    /// Print the fault kinds (and which are novel: kept out of the shipped model's training)
+    /// and the benign event kinds as JSON, and exit.
+    #[arg(long)]
+    pub list_faults: bool,
     /// Seed; overrides the scenario's. The same seed and scenario give identical bytes.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -52,6 +56,24 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
         let profiles = serde_json::to_string_pretty(&crate::sim::NetworkProfile::builtin())
             .map_err(|e| CommandError::Failed(e.into()))?;
         println!("{profiles}");
+        return Ok(());
+    }
+    if args.list_faults {
+        use crate::sim::{BenignKind, FaultKind};
+        let label = |kinds: &[FaultKind]| kinds.iter().map(|k| k.label()).collect::<Vec<_>>();
+        let benign = [
+            BenignKind::PlannedRestart,
+            BenignKind::FlashCrowd,
+            BenignKind::MaintenanceDrain,
+            BenignKind::ProbeGap,
+            BenignKind::SubscriberGrowth,
+        ];
+        let listing = serde_json::json!({
+            "faults": label(&FaultKind::ALL),
+            "novel": label(&FaultKind::NOVEL),
+            "benign": benign.iter().map(|k| k.label()).collect::<Vec<_>>(),
+        });
+        println!("{listing}");
         return Ok(());
     }
     let Some(path) = &args.scenario else {

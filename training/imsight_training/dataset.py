@@ -125,6 +125,14 @@ def windows_of(meta, step):
     return ends
 
 
+def check_kinds(listing):
+    """The kinds this package names must be the binary's (the simulator defines them)."""
+    from .scenarios import NOVEL, TRAINED
+
+    if listing["faults"] != TRAINED + NOVEL or listing["novel"] != NOVEL or listing["benign"] != BENIGN:
+        sys.exit(f"the binary's fault and event kinds differ from training's: {listing}")
+
+
 def sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -137,6 +145,7 @@ def build(cfg, out, jobs):
     started = time.time()
     os.makedirs(out, exist_ok=True)
     builtin = run_json(["simulate", "--list-profiles"])
+    check_kinds(run_json(["simulate", "--list-faults"]))
     schema = run_json(["features", "--schema", "--json"])
     grid = scenario_grid(cfg, builtin)
     rows, metas, scenario_of = [], [], []
