@@ -47,7 +47,9 @@ fn shipped_models_reproduce_their_golden_embeddings() {
         let embeddings = model.embed(inputs.len(), 60, &values).unwrap();
         let tolerance = golden["tolerance"].as_f64().unwrap();
         let expected = golden["embeddings"].as_array().unwrap();
+        assert_eq!(embeddings.rows().count(), expected.len(), "{}", path.display());
         for (row, (actual, expected)) in embeddings.rows().zip(expected).enumerate() {
+            assert_eq!(actual.len(), expected.as_array().unwrap().len(), "row {row} width");
             for (col, (a, e)) in actual.iter().zip(expected.as_array().unwrap()).enumerate() {
                 let e = e.as_f64().unwrap();
                 let gap = (f64::from(*a) - e).abs();

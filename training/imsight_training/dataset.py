@@ -60,16 +60,21 @@ def simulate_features(item, work):
     nodes = []
     for i, node in enumerate(scenario["nodes"]):
         nodes += ["--node", f"{node['name']}=172.20.{i}.10/172.21.{i}.10"]
+    # The simulator's messages go to a file: a pipe nobody reads could fill and stall it.
+    sim_log = open(os.path.join(folder, "simulate.log"), "w+")
     simulate = subprocess.Popen(
         [imsight_binary(), "simulate", "--scenario", path, "--pcap", "/dev/stdout",
          "--labels", labels_path],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE, stderr=sim_log)
     features = subprocess.run(
         [imsight_binary(), "features", "-", "--out", rows_path, *nodes],
         stdin=simulate.stdout, capture_output=True, text=True)
     simulate.stdout.close()
-    sim_err = simulate.stderr.read().decode()
-    if simulate.wait() != 0 or features.returncode != 0:
+    status = simulate.wait()
+    sim_log.seek(0)
+    sim_err = sim_log.read()
+    sim_log.close()
+    if status != 0 or features.returncode != 0:
         raise RuntimeError(f"{scenario['name']}: simulate: {sim_err}\nfeatures: {features.stderr}")
     if "damaged" in features.stderr:
         raise RuntimeError(f"{scenario['name']}: the capture arrived damaged: {features.stderr}")

@@ -79,21 +79,23 @@ def scores(truth, predicted, classes):
 
 
 def decisions(verdicts):
-    """Alarm raises of one node's minute verdicts: (index, class)."""
-    raises, active, streak, calm = [], None, (None, 0), 0
+    """Alarm raises of one node's minute verdicts, (index, class), and the alarm in force at
+    each minute (None when clear)."""
+    raises, active, streak, calm, state = [], None, (None, 0), 0, []
     for i, v in enumerate(verdicts):
         if v == "normal":
             calm += 1
             streak = (None, 0)
             if active and calm >= CLEAR:
                 active = None
-            continue
-        calm = 0
-        streak = (v, streak[1] + 1) if streak[0] == v else (v, 1)
-        if streak[1] >= RAISE and active != v:
-            active = v
-            raises.append((i, v))
-    return raises
+        else:
+            calm = 0
+            streak = (v, streak[1] + 1) if streak[0] == v else (v, 1)
+            if streak[1] >= RAISE and active != v:
+                active = v
+                raises.append((i, v))
+        state.append(active)
+    return raises, state
 
 
 def knn_eval(ref_x, ref_c, test_x, test_c, known, tau=None):
@@ -170,7 +172,7 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
         truth = [classes[c] for c in meta["label"][rows]]
         phase = meta["phase"][rows]
         event = meta["event"][rows]
-        raises = decisions([verdict_all[i] for i in idx])
+        raises, state = decisions([verdict_all[i] for i in idx])
         for i, c in raises:
             if truth[i] == "normal" and phase[i] != recovery:
                 if event[i]:
@@ -179,17 +181,20 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
                     false_alarms += 1
         normal_minutes += sum(1 for t, p, e in zip(truth, phase, event) if t == "normal" and not e)
         benign_minutes += sum(1 for t, e in zip(truth, event) if t == "normal" and e)
+        # An episode: the minutes of one fault class in force (its recovery tail excluded).
+        # Detected when an alarm is in force during it; the delay counts to the first minute
+        # one is.
         i = 0
         while i < len(truth):
             if truth[i] != "normal" and phase[i] != recovery:
                 start, c = i, truth[i]
-                while i < len(truth) and truth[i] == c:
+                while i < len(truth) and truth[i] == c and phase[i] != recovery:
                     i += 1
-                hits = [(j, v) for j, v in raises if start <= j < i]
+                on = [j for j in range(start, i) if state[j] is not None]
                 episodes.append({"class": c, "minutes": i - start,
-                                 "detected": bool(hits),
-                                 "delay": hits[0][0] - start + 1 if hits else None,
-                                 "right_class": bool(hits) and hits[0][1] == c})
+                                 "detected": bool(on),
+                                 "delay": on[0] - start + 1 if on else None,
+                                 "right_class": bool(on) and state[on[0]] == c})
             else:
                 i += 1
     node_days = normal_minutes / 1440
@@ -197,8 +202,11 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
     unknown = {}
     if novel_folder:
         novel = Windows(novel_folder)
-        idx = novel.select("novel")
-        idx = idx[np.isin(np.array(novel.classes)[novel.label[idx]], ["normal"], invert=True)]
+        everything = novel.select("novel")
+        normal_mask = np.array(novel.classes)[novel.label[everything]] == "normal"
+        control = everything[normal_mask]
+        idx = everything[~normal_mask]
+        control_verdicts = [v[0] for v in match(embed(model, novel, control).numpy(), ref_x, ref_c, tau)]
         nx = embed(model, novel, idx).numpy()
         verdicts = [v[0] for v in match(nx, ref_x, ref_c, tau)]
         raw_nx = raw_summary(novel, novel.end[idx], mean, std)
@@ -212,24 +220,38 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
             "raw_knn_unknown": float(np.mean([v == UNKNOWN for v in raw_verdicts])),
             "raw_knn_abnormal": float(np.mean([v != "normal" for v in raw_verdicts])),
             "tca_abnormal": float(tca_novel.mean()),
+            "control_normal_windows": len(control),
+            "control_flagged": float(np.mean([v != "normal" for v in control_verdicts])) if len(control) else None,
         }
     # Adaptation: the unseen profile, global references, then k of its normal windows enrolled.
     adaptation = {}
     unseen = data.select("unseen")
     if len(unseen):
+        # Per node: enrol k normal windows from its first four (fault-free) hours, score the
+        # windows that start after the last enrolled one ends, with that node's references.
         ux = embed(model, data, unseen).numpy()
-        uc = [classes[c] for c in data.label[unseen]]
-        normal_pos = [i for i, c in enumerate(uc) if c == "normal"]
+        raw_u = raw_summary(data, data.end[unseen], mean, std)
+        uc = np.array([classes[c] for c in data.label[unseen]])
+        minute = data.meta["minute"][data.end[unseen]]
+        nodes = list(zip(data.scenario[unseen], data.meta["node"][data.end[unseen]]))
         for k in (0, 1, 5, 20):
-            enrolled = normal_pos[:: max(1, len(normal_pos) // max(k, 1))][:k] if k else []
-            rest = [i for i in range(len(uc)) if i not in set(enrolled)]
-            rx = np.concatenate([ref_x, ux[enrolled]]) if enrolled else ref_x
-            rc = ref_c + ["normal"] * len(enrolled)
-            (_, f1), _, _ = knn_eval(rx, rc, ux[rest], [uc[i] for i in rest], known)
-            raw_u = raw_summary(data, data.end[unseen], mean, std)
-            rrx = np.concatenate([raw_ref, raw_u[enrolled]]) if enrolled else raw_ref
-            (_, raw_f1), _, _ = knn_eval(rrx, rc, raw_u[rest], [uc[i] for i in rest], known)
-            adaptation[str(k)] = {"macro_f1": f1, "raw_knn_macro_f1": raw_f1}
+            truth, found, raw_found = [], [], []
+            for node_key in sorted(set(nodes)):
+                mine = np.array([i for i, n in enumerate(nodes) if n == node_key])
+                first = minute[mine].min()
+                early = mine[(minute[mine] < first + 180 * 60_000_000) & (uc[mine] == "normal")]
+                enrolled = early[:: max(1, len(early) // max(k, 1))][:k] if k else early[:0]
+                last = minute[enrolled].max() if len(enrolled) else first + 180 * 60_000_000
+                scored = mine[minute[mine] > last + WINDOW * 60_000_000]
+                rx = np.concatenate([ref_x, ux[enrolled]])
+                rc = ref_c + ["normal"] * len(enrolled)
+                found += [v[0] for v in match(ux[scored], rx, rc, thresholds(rx, rc))]
+                rrx = np.concatenate([raw_ref, raw_u[enrolled]])
+                raw_found += [v[0] for v in match(raw_u[scored], rrx, rc, thresholds(rrx, rc))]
+                truth += list(uc[scored])
+            adaptation[str(k)] = {"macro_f1": scores(truth, found, known)[1],
+                                  "raw_knn_macro_f1": scores(truth, raw_found, known)[1],
+                                  "windows": len(truth)}
     metrics = {
         "window": {"macro_f1": macro_f1, "per_class": per_class, "confusion": confusion,
                    "windows": len(test)},
@@ -242,7 +264,9 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
         },
         "false_alarms": {"count": false_alarms, "node_days": node_days,
                          "per_node_day": false_alarms / node_days if node_days else None,
-                         "benign_count": benign_alarms, "benign_node_days": benign_minutes / 1440},
+                         "benign_count": benign_alarms, "benign_node_days": benign_minutes / 1440,
+                         "all_per_node_day": (false_alarms + benign_alarms) / ((normal_minutes + benign_minutes) / 1440)
+                         if normal_minutes + benign_minutes else None},
         "unknown": unknown,
         "adaptation": adaptation,
         "baselines": {
@@ -258,7 +282,7 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
     os.makedirs(report_dir, exist_ok=True)
     with open(os.path.join(report_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
-    if model_dir:
+    if model_dir and split == "test":
         write_pack(model_dir, data, ref_idx, ref_x, ref_c, tau, test_x, test_c)
         card_path = os.path.join(model_dir, "model-card.json")
         if os.path.exists(card_path) and split == "test":
@@ -322,7 +346,8 @@ def write_report(report_dir, m, cfg, manifest, known):
         f"median delay {e['median_delay']} min",
         f"- false alarms on normal traffic: {fa['count']} over {fa['node_days']:.1f} node-days "
         f"= **{fa['per_node_day'] if fa['per_node_day'] is None else round(fa['per_node_day'], 2)} per node-day**",
-        f"- alarms on benign events (counted apart): {fa['benign_count']} over {fa['benign_node_days']:.2f} node-days",
+        f"- alarms on benign events (counted apart): {fa['benign_count']} over {fa['benign_node_days']:.2f} node-days; "
+        f"all together {fa['all_per_node_day']:.2f} per node-day",
         "",
         "## Unknown faults (kinds never trained on)",
         "",
@@ -331,25 +356,29 @@ def write_report(report_dir, m, cfg, manifest, known):
         lines += [f"{u['windows']} windows: `unknown_anomaly` {pct(u['unknown'])}, `normal` {pct(u['normal'])}, "
                   f"a wrong known class {pct(u['wrong_known'])}. Baselines: raw nearest neighbours "
                   f"`unknown_anomaly` {pct(u['raw_knn_unknown'])} (not normal: {pct(u['raw_knn_abnormal'])}); "
-                  f"static thresholds flag {pct(u['tca_abnormal'])}."]
+                  f"static thresholds flag {pct(u['tca_abnormal'])}. Control: of the same scenarios' "
+                  f"{u['control_normal_windows']} normal windows, the model flags {pct(u['control_flagged'])}."]
     else:
         lines += ["(no scenarios of novel kinds given)"]
     lines += ["", "## Adaptation (a profile never trained on)", "",
-              "| enrolled normal windows | macro-F1 | raw kNN macro-F1 |", "|---|---|---|"]
+              "Per node: k normal windows from its first (fault-free) hours are enrolled as its own "
+              "references; the windows after them are scored. The unseen profile is a variation of "
+              "a built-in one, so this measures less shift than a foreign network would bring.", "",
+              "| enrolled normal windows | macro-F1 | raw kNN macro-F1 | windows scored |", "|---|---|---|---|"]
     for k, r in a.items():
-        lines.append(f"| {k} | {r['macro_f1']:.3f} | {r['raw_knn_macro_f1']:.3f} |")
+        lines.append(f"| {k} | {r['macro_f1']:.3f} | {r['raw_knn_macro_f1']:.3f} | {r['windows']} |")
     lines += ["", "## Baselines: abnormal or not, per window", "",
               "| method | detection of fault windows | false alarms on normal windows |", "|---|---|---|",
               f"| this model + matching | {pct(b['model_abnormal_detection'])} | {pct(b['model_false_alarm_windows'])} |",
               f"| nearest neighbours on raw features | {pct(b['raw_knn']['abnormal_detection'])} | {pct(b['raw_knn']['false_alarm_windows'])} |",
               f"| static thresholds (TCA style, 0.1–99.9 % of normal minutes) | {pct(b['tca_thresholds']['abnormal_detection'])} | {pct(b['tca_thresholds']['false_alarm_windows'])} |",
               "", "A supervised classifier baseline (gradient boosting) is not run yet.", ""]
-    fa_week = None if fa["per_node_day"] is None else 7 * fa["per_node_day"]
+    fa_week = None if fa["all_per_node_day"] is None else 7 * fa["all_per_node_day"]
     k5 = a.get("5", {}).get("macro_f1")
     aims = [
         ("macro-F1 on known faults ≥ 0.95", f"{w['macro_f1']:.3f}", w["macro_f1"] >= 0.95),
         ("every episode detected within 5 min", pct(e["within_5_min"]), (e["within_5_min"] or 0) >= 1.0),
-        ("≤ 1 false alarm per node-week", "n/a" if fa_week is None else f"{fa_week:.1f}", fa_week is not None and fa_week <= 1),
+        ("≤ 1 false alarm per node-week (benign events included)", "n/a" if fa_week is None else f"{fa_week:.1f}", fa_week is not None and fa_week <= 1),
         ("unknown-fault recall ≥ 0.8", pct(u.get("unknown")), (u.get("unknown") or 0) >= 0.8),
         ("adaptation, 5 enrolled windows, F1 ≥ 0.9", "n/a" if k5 is None else f"{k5:.3f}", (k5 or 0) >= 0.9),
         ("unknown recall above the raw-kNN baseline", f"{pct(u.get('unknown'))} vs {pct(u.get('raw_knn_unknown'))}",
@@ -383,11 +412,17 @@ def write_pack(model_dir, data, ref_idx, ref_x, ref_c, tau, test_x, test_c):
             "thresholds": tau, "references": refs}
     with open(os.path.join(model_dir, "references.json"), "w") as f:
         json.dump(pack, f)
-    queries = test_x[:: max(1, len(test_x) // 12)][:12]
-    rx = np.array([r["embedding"] for r in refs], dtype=np.float32)
+    # Golden verdicts from the values as stored (rounded to 6 decimals), thresholds included.
+    picks = np.concatenate([np.flatnonzero(np.array(test_c) == c)[:2] for c in sorted(set(test_c))])
+    queries = np.round(test_x[picks], 6)
+    rx = np.array([r["embedding"] for r in refs], dtype=np.float64)
+    tau = thresholds(rx, ref_c)
+    pack["thresholds"] = tau
+    with open(os.path.join(model_dir, "references.json"), "w") as f:
+        json.dump(pack, f)
     verdicts = match(queries, rx, ref_c, tau)
     golden = {"rule": "docs/matching.md", "references": "references.json",
-              "queries": [[round(float(v), 6) for v in q] for q in queries],
+              "queries": [[float(v) for v in q] for q in queries],
               "expected": [{"class": c, "distance": d, "confidence": conf} for c, d, conf in verdicts]}
     with open(os.path.join(model_dir, "golden-verdicts.json"), "w") as f:
         json.dump(golden, f, indent=1)

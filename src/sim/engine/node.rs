@@ -79,7 +79,7 @@ fn hiccups(per_day: f64, start: u64, end: u64, rng: &mut Rng) -> Vec<Hiccup> {
     let mut at = start;
     loop {
         let gap = rng.exponential(86_400.0 / per_day) * SECOND as f64;
-        if gap >= (end - at) as f64 {
+        if at >= end || gap >= (end - at) as f64 {
             return list;
         }
         at += gap as u64;
@@ -401,6 +401,15 @@ mod tests {
         assert_eq!(refresh_after(3600 * SECOND), 3000 * SECOND);
         assert_eq!(refresh_after(1200 * SECOND), 600 * SECOND);
         assert_eq!(refresh_after(600 * SECOND), 300 * SECOND);
+    }
+
+    #[test]
+    fn hiccups_stay_in_order_and_end_even_when_one_outlasts_the_run() {
+        for per_day in [8.0, 1440.0] {
+            let list = hiccups(per_day, 0, 600 * SECOND, &mut Rng::new(3));
+            assert!(list.windows(2).all(|w| w[0].to <= w[1].from), "{per_day}");
+            assert!(list.iter().all(|h| h.from < 600 * SECOND));
+        }
     }
 
     #[test]
