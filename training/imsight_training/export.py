@@ -52,6 +52,8 @@ def git_commit():
 
 
 def export(run, data_folder, out, name, version):
+    # Before anything is written: the outputs may live in the checkout.
+    commit = git_commit()
     checkpoint = torch.load(os.path.join(run, "model.pt"), weights_only=False)
     cfg = checkpoint["config"]
     model = SiameseLSTM(FEATURES, cfg["width"], cfg["dim"])
@@ -79,7 +81,7 @@ def export(run, data_folder, out, name, version):
         "held_out_kinds": cfg.get("held_out", []),
         "dataset_content_hash": manifest["content_hash"],
         "dataset_binary": manifest["binary"],
-        "git_commit": git_commit(),
+        "git_commit": commit,
         "hyper_parameters": cfg,
         "metrics": {"best_val_knn_macro_recall": training["best_val_knn_macro_recall"]},
         "training_seconds": training["seconds"],
