@@ -114,7 +114,7 @@ impl Engine {
         };
         let id = self.id();
         let keep_alive = Dialog::new(node, Dir::FromPcscf, 0, id);
-        let (_, done) = self.relay(at, keep_alive.txn(Method::Options, 1, 0), outcome);
+        self.relay(at, keep_alive.txn(Method::Options, 1, 0), outcome);
         let threshold = self.profile(node).vendor.blacklist_after_failures;
         let state = &mut self.nodes[node as usize];
         if silent {
@@ -124,7 +124,6 @@ impl Engine {
             }
         } else {
             // An answer lifts the blacklist, including one still waiting for its timeout.
-            let _ = done;
             state.keepalive_failures = 0;
             state.blacklisted_from = u64::MAX;
         }
