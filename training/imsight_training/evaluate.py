@@ -19,7 +19,7 @@ import os
 import numpy as np
 import torch
 
-from .matching import UNKNOWN, match, thresholds
+from .matching import K, QUANTILE, SCALE, UNKNOWN, match, thresholds
 from .model import SiameseLSTM
 from .scenarios import TRAINED
 from .train import WINDOW, Windows, embed
@@ -408,7 +408,7 @@ def write_pack(model_dir, data, ref_idx, ref_x, ref_c, tau, test_x, test_c):
         refs.append({"class": c, "embedding": [round(float(v), 6) for v in e],
                      "provenance": {"scenario": s["name"], "seed": s["seed"], "node": int(meta["node"][row]),
                                     "minute_us": int(meta["minute"][row]), "profiles": s["profiles"]}})
-    pack = {"format": "imsight.references/1", "k": 5, "quantile": 0.95, "scale": 1.5,
+    pack = {"format": "imsight.references/1", "k": K, "quantile": QUANTILE, "scale": SCALE,
             "thresholds": tau, "references": refs}
     with open(os.path.join(model_dir, "references.json"), "w") as f:
         json.dump(pack, f)

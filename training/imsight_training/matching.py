@@ -4,9 +4,11 @@ per-class unknown threshold calibrated from the references, a confidence."""
 import numpy as np
 
 UNKNOWN = "unknown_anomaly"
+# The rule's parameters (docs/matching.md); the reference pack records them.
+K, QUANTILE, SCALE = 5, 0.95, 1.5
 
 
-def thresholds(embeddings, classes, quantile=0.95, scale=1.5):
+def thresholds(embeddings, classes, quantile=QUANTILE, scale=SCALE):
     """τ_c = scale × quantile of each reference's distance to its nearest other reference of
     the same class; a class with one reference takes the largest other threshold."""
     out = {}
@@ -23,7 +25,7 @@ def thresholds(embeddings, classes, quantile=0.95, scale=1.5):
     return out
 
 
-def match(queries, embeddings, classes, tau, k=5, epsilon=1e-6):
+def match(queries, embeddings, classes, tau, k=K, epsilon=1e-6):
     """Verdicts for `queries` [n, D]: a list of (class, nearest distance, confidence)."""
     classes = np.asarray(classes)
     verdicts = []

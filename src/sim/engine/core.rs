@@ -41,17 +41,11 @@ impl Engine {
         {
             return Some(Outcome::unseen());
         }
-        // The node sheds what it cannot serve, and a leaking node fails outright.
-        let shed = self.shed_share(node, at);
-        let leak = fault.node_wide(FaultKind::MemoryLeak);
-        let rng = &mut self.nodes[node as usize].rng;
         // Overload control sheds new work, not requests of dialogs it has accepted.
-        if route != Route::InDialog && rng.chance(shed) {
-            return Some(Outcome::local(503));
+        if let Some(failure) = self.own_failure(node, at, route != Route::InDialog) {
+            return Some(failure);
         }
-        if rng.chance(((leak - 0.5) * 1.2).max(0.0)) {
-            return Some(Outcome::local(500));
-        }
+        let rng = &mut self.nodes[node as usize].rng;
         if route != Route::InDialog && rng.chance(fault.for_sub(FaultKind::DnsFailure, sub)) {
             // The resolver's timeouts and retries, then "no route".
             let wait = (rng.lognormal(4000.0, 0.3) * 1000.0) as u64;
@@ -109,16 +103,10 @@ impl Engine {
     /// A request from the core to subscriber `sub`'s UE: what stops it before the UE, or
     /// `None` when it gets there.
     pub(super) fn downlink_failure(&mut self, node: u16, at: u64, sub: u32) -> Option<Outcome> {
+        if let Some(failure) = self.own_failure(node, at, true) {
+            return Some(failure);
+        }
         let fault = self.active(node, at);
-        let shed = self.shed_share(node, at);
-        let leak = fault.node_wide(FaultKind::MemoryLeak);
-        let rng = &mut self.nodes[node as usize].rng;
-        if rng.chance(shed) {
-            return Some(Outcome::local(503));
-        }
-        if rng.chance(((leak - 0.5) * 1.2).max(0.0)) {
-            return Some(Outcome::local(500));
-        }
         // The UE cannot decrypt what the P-CSCF sends over the lost association, or is out of
         // coverage without having de-registered.
         let unreachable = self.profile(node).background.unreachable_share;
@@ -142,6 +130,21 @@ impl Engine {
         let onset = onset.map(|f| f.onset_minute).min().unwrap_or(minute);
         let onset_at = self.start + u64::from(onset) * super::MINUTE;
         state.associated_at[sub as usize] <= onset_at
+    }
+
+    /// The P-CSCF's own failures: it sheds what it cannot serve (when `sheds`), and a leaking
+    /// node fails outright.
+    fn own_failure(&mut self, node: u16, at: u64, sheds: bool) -> Option<Outcome> {
+        let shed = self.shed_share(node, at);
+        let leak = self.active(node, at).node_wide(FaultKind::MemoryLeak);
+        let rng = &mut self.nodes[node as usize].rng;
+        if sheds && rng.chance(shed) {
+            return Some(Outcome::local(503));
+        }
+        if rng.chance(((leak - 0.5) * 1.2).max(0.0)) {
+            return Some(Outcome::local(500));
+        }
+        None
     }
 
     /// Whether terminating traffic from the core reaches the node at all.
