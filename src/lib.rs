@@ -15,6 +15,7 @@
 //! dataset     edge: feature rows streamed to CSV or .npy, ground-truth labels joined
 //! replay      the synchronous driver of sources -> pipeline (features, replay, test oracle)
 //! infer/      edge: ONNX Runtime loading, the model contract, model sessions
+//! matcher/    k nearest references, class thresholds, unknown anomalies (docs/matching.md)
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`; reads through sources)
 //! runtime/    edge: the actors (actix on tokio); topology.rs wires them
 //! sim/        the IMS traffic simulator with fault injection (`imsight simulate`; writes files)
@@ -22,7 +23,7 @@
 //! cli/        edge: argument parsing and printing only
 //! ```
 //!
-//! Rooms still to come: `matcher/`, `decide/`, `explain/`, `store/` (edge),
+//! Rooms still to come: `decide/`, `explain/`, `store/` (edge),
 //! `publish/`, `sample/`, `monitor/`, `lifecycle/`, `api/` (edge); docs/architecture.md says
 //! where each goes and what it may import. The pure parsers live in the `imsight-parsers`
 //! crate (`parsers/`).
@@ -34,6 +35,7 @@ pub mod correlate;
 pub mod dataset;
 pub mod infer;
 pub mod inspect;
+pub mod matcher;
 pub mod pipeline;
 pub mod replay;
 pub mod runtime;
