@@ -16,6 +16,7 @@
 //! replay      the synchronous driver of sources -> pipeline (features, replay, test oracle)
 //! infer/      edge: ONNX Runtime loading, the model contract, model sessions
 //! matcher/    k nearest references, class thresholds, unknown anomalies (docs/matching.md)
+//! decide/     per-node alarm state machine: raise, clear, hold, flap guard, alarm identity
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`; reads through sources)
 //! runtime/    edge: the actors (actix on tokio); topology.rs wires them
 //! sim/        the IMS traffic simulator with fault injection (`imsight simulate`; writes files)
@@ -23,7 +24,7 @@
 //! cli/        edge: argument parsing and printing only
 //! ```
 //!
-//! Rooms still to come: `decide/`, `explain/`, `store/` (edge),
+//! Rooms still to come: `explain/`, `store/` (edge),
 //! `publish/`, `sample/`, `monitor/`, `lifecycle/`, `api/` (edge); docs/architecture.md says
 //! where each goes and what it may import. The pure parsers live in the `imsight-parsers`
 //! crate (`parsers/`).
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod correlate;
 pub mod dataset;
+pub mod decide;
 pub mod infer;
 pub mod inspect;
 pub mod matcher;
