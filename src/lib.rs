@@ -17,6 +17,7 @@
 //! infer/      edge: ONNX Runtime loading, the model contract, model sessions
 //! matcher/    k nearest references, class thresholds, unknown anomalies (docs/matching.md)
 //! decide/     per-node alarm state machine: raise, clear, hold, flap guard, alarm identity
+//! judge/      node-minutes -> windows -> batched embedding -> verdicts, alarms, explanations
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`; reads through sources)
 //! runtime/    edge: the actors (actix on tokio); topology.rs wires them
 //! sim/        the IMS traffic simulator with fault injection (`imsight simulate`; writes files)
@@ -37,6 +38,7 @@ pub mod dataset;
 pub mod decide;
 pub mod infer;
 pub mod inspect;
+pub mod judge;
 pub mod matcher;
 pub mod pipeline;
 pub mod replay;

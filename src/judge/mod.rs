@@ -1,0 +1,590 @@
+//! From closed node-minutes to verdicts and alarms: the window ring of each node, batched
+//! embedding, matching against the global and the node's enrolled references, the decision
+//! state machine, and an explanation for abnormal verdicts (docs/verdicts.md).
+//!
+//! Sans-IO: the model is behind [`Embedder`] (ONNX Runtime in the appliance, a stand-in in
+//! tests), time is the minute of the rows. `imsight replay` drives it from files, the live
+//! appliance from its actors; both get the same judgements for the same minutes.
+//!
+//! Per node and minute:
+//! - the source was silent (`source_silent`): `no_data`; the minute does not enter the
+//!   window (the window is the node's last 60 minutes *with* data);
+//! - the node had no record although the source spoke (a probe gap of that node): `no_data`;
+//!   the empty minute enters the window, as in training;
+//! - fewer than 60 minutes held (first hour, or after a gap longer than a window, which
+//!   empties the ring): `warming_up`. The appliance does not judge a partial hour: the model
+//!   was trained on full windows only, and padding would invent traffic;
+//! - otherwise the window is embedded and matched; a non-finite embedding is counted and
+//!   the minute is `no_data`.
+
+pub mod explain;
+pub mod score;
+
+use std::collections::HashMap;
+
+use crate::aggregate::FeatureRow;
+use crate::aggregate::window::WindowRing;
+use crate::decide::{Decision, DecisionSettings, NodeDecider, Observation, Status};
+use crate::matcher::{Reference, ReferenceError, ReferenceSet, Verdict};
+use crate::schema::index_of;
+use crate::time::MINUTE_US;
+
+pub use explain::GroupShare;
+
+/// A model that turns windows into embeddings.
+pub trait Embedder {
+    /// Embeds `windows` windows, each `window_minutes × 130` raw values, oldest minute first,
+    /// laid end to end; returns one embedding per window.
+    fn embed(&mut self, windows: usize, values: &[f32]) -> Result<Vec<Vec<f32>>, String>;
+}
+
+/// How nodes are judged.
+#[derive(Debug, Clone)]
+pub struct JudgeSettings {
+    /// The appliance's name (part of alarm identities).
+    pub appliance: String,
+    /// Minutes in a window (the model's).
+    pub window_minutes: usize,
+    /// The decision rule.
+    pub decisions: DecisionSettings,
+    /// Most windows per call to the model.
+    pub max_batch: usize,
+    /// Explain abnormal verdicts (one extra embedding per feature group).
+    pub explain: bool,
+}
+
+impl Default for JudgeSettings {
+    fn default() -> Self {
+        Self {
+            appliance: "imsight".into(),
+            window_minutes: 60,
+            decisions: DecisionSettings::default(),
+            max_batch: 256,
+            explain: true,
+        }
+    }
+}
+
+/// One node's judgement of one minute.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MinuteVerdict {
+    /// The node.
+    pub node: String,
+    /// Minute start, µs since the epoch.
+    pub minute: u64,
+    /// The node's state after this minute.
+    pub status: Status,
+    /// The match, when the minute was judged.
+    pub verdict: Option<Verdict>,
+    /// The class of the alarm in force after this minute.
+    pub alarm: Option<String>,
+    /// For an abnormal verdict: the feature groups that moved the embedding most.
+    pub explanation: Vec<GroupShare>,
+}
+
+/// What the judge says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judgement {
+    /// A node-minute.
+    Minute(MinuteVerdict),
+    /// An alarm raised or cleared.
+    Alarm(Decision),
+}
+
+/// What the judge counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct JudgeStats {
+    /// Node-minutes judged (a verdict).
+    pub judged: u64,
+    /// Node-minutes without data.
+    pub no_data: u64,
+    /// Node-minutes before a full window.
+    pub warming_up: u64,
+    /// Windows the model embedded (explanations included).
+    pub embedded: u64,
+    /// Embeddings rejected for NaN, infinity or a wrong length.
+    pub invalid_embeddings: u64,
+    /// Rows of a minute older than one already judged (dropped).
+    pub out_of_order_rows: u64,
+}
+
+/// Why judging stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    /// The model failed.
+    #[error("embedding failed: {0}")]
+    Embedding(String),
+    /// Enrolled references do not fit the global ones.
+    #[error("references of node {node}: {error}")]
+    References {
+        /// The node.
+        node: String,
+        /// The problem.
+        error: ReferenceError,
+    },
+}
+
+struct NodeState {
+    name: String,
+    ring: WindowRing,
+    last_minute: Option<u64>,
+    decider: NodeDecider,
+    baseline: explain::Baseline,
+}
+
+/// A judged window: its verdict, the window and its embedding (for the explanation).
+struct Seen {
+    verdict: Verdict,
+    window: Vec<f32>,
+    embedding: Vec<f32>,
+}
+
+/// One node-minute on its way out.
+struct Judged {
+    node: usize,
+    minute: u64,
+    status: Status,
+    seen: Option<Seen>,
+    decisions: Vec<Decision>,
+}
+
+/// A minute waiting for the rest of its nodes.
+struct Pending {
+    node: usize,
+    minute: u64,
+    kind: PendingKind,
+}
+
+enum PendingKind {
+    NoData,
+    WarmingUp,
+    Window(Vec<f32>),
+}
+
+/// The judge of every node.
+pub struct Judge<E> {
+    settings: JudgeSettings,
+    embedder: E,
+    global: ReferenceSet,
+    per_node: HashMap<String, ReferenceSet>,
+    nodes: Vec<Option<NodeState>>,
+    pending: Vec<Pending>,
+    minute: Option<u64>,
+    no_records: Option<usize>,
+    groups: explain::Groups,
+    stats: JudgeStats,
+}
+
+impl<E> std::fmt::Debug for Judge<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Judge")
+            .field("stats", &self.stats)
+            .field("references", &self.global.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Embedder> Judge<E> {
+    /// A judge with the global references.
+    pub fn new(settings: JudgeSettings, embedder: E, global: ReferenceSet) -> Self {
+        Self {
+            settings,
+            embedder,
+            global,
+            per_node: HashMap::new(),
+            nodes: Vec::new(),
+            pending: Vec::new(),
+            minute: None,
+            no_records: index_of("no_records"),
+            groups: explain::Groups::from_catalogue(),
+            stats: JudgeStats::default(),
+        }
+    }
+
+    /// Adds a node's enrolled references (they join the global ones for that node only).
+    pub fn enroll(&mut self, node: &str, references: &[Reference]) -> Result<(), JudgeError> {
+        let base = self.per_node.get(node).unwrap_or(&self.global);
+        let set = base
+            .with(references)
+            .map_err(|error| JudgeError::References { node: node.into(), error })?;
+        self.per_node.insert(node.into(), set);
+        Ok(())
+    }
+
+    /// What was counted.
+    pub fn stats(&self) -> JudgeStats {
+        self.stats
+    }
+
+    /// The embedder (to read its own counters).
+    pub fn embedder(&self) -> &E {
+        &self.embedder
+    }
+
+    /// Takes one closed node-minute (`nodes` names node indexes). A row of a later minute
+    /// first judges the minute before it.
+    pub fn push(
+        &mut self,
+        row: &FeatureRow,
+        nodes: &[String],
+        out: &mut Vec<Judgement>,
+    ) -> Result<(), JudgeError> {
+        match self.minute {
+            Some(current) if row.minute < current => {
+                self.stats.out_of_order_rows += 1;
+                return Ok(());
+            }
+            Some(current) if row.minute > current => self.flush(out)?,
+            _ => {}
+        }
+        self.minute = Some(row.minute);
+        let window_minutes = self.settings.window_minutes;
+        if self.nodes.len() <= row.node {
+            self.nodes.resize_with(row.node + 1, || None);
+        }
+        let (appliance, decisions) = (&self.settings.appliance, self.settings.decisions);
+        let state = self.nodes[row.node].get_or_insert_with(|| {
+            let name = nodes.get(row.node).cloned().unwrap_or_else(|| format!("node-{}", row.node));
+            NodeState {
+                decider: NodeDecider::new(appliance, &name, decisions),
+                name,
+                ring: WindowRing::new(window_minutes),
+                last_minute: None,
+                baseline: explain::Baseline::default(),
+            }
+        });
+        if state
+            .last_minute
+            .is_some_and(|last| row.minute.saturating_sub(last) > window_minutes as u64 * MINUTE_US)
+        {
+            state.ring = WindowRing::new(window_minutes);
+        }
+        let kind = if row.source_silent {
+            PendingKind::NoData
+        } else {
+            state.last_minute = Some(row.minute);
+            let window = state.ring.push(row.values);
+            let node_silent = self.no_records.is_some_and(|i| row.values[i] > 0.5);
+            match window {
+                _ if node_silent => PendingKind::NoData,
+                Some(window) => PendingKind::Window(window),
+                None => PendingKind::WarmingUp,
+            }
+        };
+        self.pending.push(Pending { node: row.node, minute: row.minute, kind });
+        Ok(())
+    }
+
+    /// Judges what is pending (the end of the input).
+    pub fn finish(&mut self, out: &mut Vec<Judgement>) -> Result<(), JudgeError> {
+        self.flush(out)
+    }
+
+    /// Judges the pending minute of every node: one batched embedding, then matching,
+    /// decisions and explanations.
+    fn flush(&mut self, out: &mut Vec<Judgement>) -> Result<(), JudgeError> {
+        let pending = std::mem::take(&mut self.pending);
+        let windows: Vec<&[f32]> = pending
+            .iter()
+            .filter_map(|p| match &p.kind {
+                PendingKind::Window(w) => Some(w.as_slice()),
+                _ => None,
+            })
+            .collect();
+        let mut embeddings = self.embed_all(&windows)?.into_iter();
+        let mut judged = Vec::with_capacity(pending.len());
+        for p in pending {
+            let Some(state) = self.nodes[p.node].as_mut() else { continue };
+            let references = self.per_node.get(&state.name).unwrap_or(&self.global);
+            // Without a verdict, what the minute was instead.
+            let (seen, instead) = match p.kind {
+                PendingKind::NoData => (None, Observation::NoData),
+                PendingKind::WarmingUp => (None, Observation::WarmingUp),
+                PendingKind::Window(window) => {
+                    let embedding = embeddings.next().flatten();
+                    match embedding.and_then(|e| references.judge(&e).map(|v| (v, e))) {
+                        Some((verdict, embedding)) => {
+                            (Some(Seen { verdict, window, embedding }), Observation::NoData)
+                        }
+                        None => {
+                            self.stats.invalid_embeddings += 1;
+                            (None, Observation::NoData)
+                        }
+                    }
+                }
+            };
+            let mut decisions = Vec::new();
+            let observation =
+                seen.as_ref().map_or(instead, |s| Observation::Verdict(&s.verdict.class));
+            let status = state.decider.observe(p.minute, observation, &mut decisions);
+            match status {
+                Status::NoData => self.stats.no_data += 1,
+                Status::WarmingUp => self.stats.warming_up += 1,
+                _ => self.stats.judged += 1,
+            }
+            if let Some(s) = seen.as_ref().filter(|s| !s.verdict.is_abnormal()) {
+                state.baseline.learn_normal(&s.window, self.settings.window_minutes);
+            }
+            judged.push(Judged { node: p.node, minute: p.minute, status, seen, decisions });
+        }
+        let explanations =
+            if self.settings.explain { self.explain(&judged)? } else { HashMap::new() };
+        for (i, j) in judged.into_iter().enumerate() {
+            let Some(state) = self.nodes[j.node].as_ref() else { continue };
+            out.push(Judgement::Minute(MinuteVerdict {
+                node: state.name.clone(),
+                minute: j.minute,
+                status: j.status,
+                verdict: j.seen.map(|s| s.verdict),
+                alarm: state.decider.active().map(|a| a.class.clone()),
+                explanation: explanations.get(&i).cloned().unwrap_or_default(),
+            }));
+            out.extend(j.decisions.into_iter().map(Judgement::Alarm));
+        }
+        Ok(())
+    }
+
+    /// Occlusion for every abnormal verdict of the minute: each feature group in turn is
+    /// replaced by the node's normal baseline, all in one batch; a group's share is how far
+    /// that moved the embedding, against the sum over groups.
+    fn explain(
+        &mut self,
+        judged: &[Judged],
+    ) -> Result<HashMap<usize, Vec<GroupShare>>, JudgeError> {
+        let minutes = self.settings.window_minutes;
+        let mut occluded = Vec::new();
+        let mut baselines = HashMap::new();
+        for (i, j) in judged.iter().enumerate() {
+            let (Some(seen), Some(state)) = (&j.seen, self.nodes[j.node].as_ref()) else {
+                continue;
+            };
+            if !seen.verdict.is_abnormal() {
+                continue;
+            }
+            let baseline = state.baseline.values_or_window_start(&seen.window, minutes);
+            for group in 0..self.groups.len() {
+                occluded.push((
+                    i,
+                    group,
+                    self.groups.occlude(&seen.window, minutes, group, &baseline),
+                ));
+            }
+            baselines.insert(i, baseline);
+        }
+        let views: Vec<&[f32]> = occluded.iter().map(|(_, _, w)| w.as_slice()).collect();
+        let moved = self.embed_all(&views)?;
+        let mut moves: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
+        for ((i, group, _), embedding) in occluded.iter().zip(moved) {
+            let Some(seen) = &judged[*i].seen else { continue };
+            let distance = embedding.map_or(0.0, |e| crate::matcher::distance(&e, &seen.embedding));
+            moves.entry(*i).or_default().push((*group, distance));
+        }
+        Ok(moves
+            .into_iter()
+            .filter_map(|(i, m)| {
+                let seen = judged[i].seen.as_ref()?;
+                Some((i, self.groups.explain(&m, &seen.window, minutes, baselines.get(&i)?)))
+            })
+            .collect())
+    }
+
+    /// Embeds windows in batches of at most `max_batch`; a row that is not finite or not of
+    /// the model's size comes back as `None`.
+    fn embed_all(&mut self, windows: &[&[f32]]) -> Result<Vec<Option<Vec<f32>>>, JudgeError> {
+        let mut out = Vec::with_capacity(windows.len());
+        for chunk in windows.chunks(self.settings.max_batch.max(1)) {
+            let values: Vec<f32> = chunk.iter().flat_map(|w| w.iter().copied()).collect();
+            let rows = self.embedder.embed(chunk.len(), &values).map_err(JudgeError::Embedding)?;
+            if rows.len() != chunk.len() {
+                return Err(JudgeError::Embedding(format!(
+                    "{} embeddings for {} windows",
+                    rows.len(),
+                    chunk.len()
+                )));
+            }
+            self.stats.embedded += chunk.len() as u64;
+            out.extend(rows.into_iter().map(|r| r.iter().all(|v| v.is_finite()).then_some(r)));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matcher::MatchParams;
+    use crate::schema::FEATURE_COUNT;
+
+    const T0: u64 = 1_764_460_800_000_000;
+    const WINDOW: usize = 3;
+
+    /// A model whose embedding is the last minute's first feature (and NaN when it is 99).
+    #[derive(Debug, Default)]
+    struct LastValue {
+        calls: Vec<usize>,
+    }
+
+    impl Embedder for LastValue {
+        fn embed(&mut self, windows: usize, values: &[f32]) -> Result<Vec<Vec<f32>>, String> {
+            self.calls.push(windows);
+            let size = WINDOW * FEATURE_COUNT;
+            Ok(values
+                .chunks(size)
+                .map(|w| {
+                    let v = w[(WINDOW - 1) * FEATURE_COUNT];
+                    if v == 99.0 { vec![f32::NAN, 0.0] } else { vec![v, 0.0] }
+                })
+                .collect())
+        }
+    }
+
+    fn references() -> ReferenceSet {
+        let r = |class: &str, x: f32| Reference { class: class.into(), embedding: vec![x, 0.0] };
+        let refs = vec![r("normal", 0.0), r("normal", 1.0), r("hss", 10.0), r("hss", 11.0)];
+        ReferenceSet::new(MatchParams { k: 2, ..MatchParams::default() }, refs).expect("refs")
+    }
+
+    fn row(node: usize, minute: u64, value: f32) -> FeatureRow {
+        let mut values = [0.0; FEATURE_COUNT];
+        values[0] = value;
+        values[1] = 5.0; // traffic: not a node without records
+        FeatureRow { node, minute: T0 + minute * MINUTE_US, values, source_silent: false }
+    }
+
+    fn judge() -> Judge<LastValue> {
+        let settings =
+            JudgeSettings { window_minutes: WINDOW, max_batch: 2, ..JudgeSettings::default() };
+        Judge::new(settings, LastValue::default(), references())
+    }
+
+    fn statuses(out: &[Judgement], node: &str) -> Vec<Status> {
+        out.iter()
+            .filter_map(|j| match j {
+                Judgement::Minute(m) if m.node == node => Some(m.status),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn warms_up_judges_raises_explains_and_clears() {
+        let mut j = judge();
+        let nodes = vec!["a".to_string(), "b".to_string()];
+        let mut out = Vec::new();
+        for minute in 0..14 {
+            j.push(&row(0, minute, 0.5), &nodes, &mut out).expect("push");
+            let fault = if (5..9).contains(&minute) { 10.5 } else { 0.5 };
+            j.push(&row(1, minute, fault), &nodes, &mut out).expect("push");
+        }
+        j.finish(&mut out).expect("finish");
+        use Status::*;
+        assert_eq!(statuses(&out, "a"), [vec![WarmingUp; 2], vec![Normal; 12]].concat());
+        assert_eq!(
+            statuses(&out, "b"),
+            [
+                vec![WarmingUp, WarmingUp, Normal, Normal, Normal, Suspect],
+                vec![Alarm; 5],
+                vec![Normal; 3]
+            ]
+            .concat()
+        );
+        let alarms: Vec<_> = out
+            .iter()
+            .filter_map(|j| match j {
+                Judgement::Alarm(Decision::Raise { alarm }) => {
+                    Some(format!("raise {} {}", alarm.node, (alarm.raised_at - T0) / MINUTE_US))
+                }
+                Judgement::Alarm(Decision::Clear { alarm, cleared_at, .. }) => {
+                    Some(format!("clear {} {}", alarm.node, (cleared_at - T0) / MINUTE_US))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(alarms, ["raise b 6", "clear b 11"]);
+        let explained = out.iter().find_map(|j| match j {
+            Judgement::Minute(m) if m.verdict.as_ref().is_some_and(|v| v.class == "hss") => {
+                Some(m.explanation.clone())
+            }
+            _ => None,
+        });
+        let explained = explained.expect("an hss minute");
+        // Only the group of feature 0 moves this model's embedding.
+        assert_eq!(explained.len(), 1);
+        assert!((explained[0].share - 1.0).abs() < 1e-9);
+        assert_eq!(explained[0].group, crate::schema::catalogue()[0].group);
+        // Batches never exceed the maximum.
+        assert!(j.embedder().calls.iter().all(|&n| n <= 2));
+        let stats = j.stats();
+        assert_eq!(stats.warming_up, 4);
+        assert_eq!(stats.judged, 24);
+    }
+
+    #[test]
+    fn silence_gaps_and_bad_embeddings() {
+        let mut j = judge();
+        let nodes = vec!["a".to_string()];
+        let mut out = Vec::new();
+        for minute in 0..3 {
+            j.push(&row(0, minute, 0.5), &nodes, &mut out).expect("push");
+        }
+        // The source is silent: no data, and the minute stays out of the window.
+        let mut silent = row(0, 3, 0.0);
+        silent.source_silent = true;
+        j.push(&silent, &nodes, &mut out).expect("push");
+        j.push(&row(0, 4, 0.5), &nodes, &mut out).expect("push");
+        // The node alone saw nothing: no data, but the minute enters the window.
+        let mut empty = row(0, 5, 0.0);
+        empty.values = [0.0; FEATURE_COUNT];
+        if let Some(i) = index_of("no_records") {
+            empty.values[i] = 1.0;
+        }
+        j.push(&empty, &nodes, &mut out).expect("push");
+        // A window the model cannot embed.
+        j.push(&row(0, 6, 99.0), &nodes, &mut out).expect("push");
+        // More than a window later: warming up again.
+        j.push(&row(0, 20, 0.5), &nodes, &mut out).expect("push");
+        // An old row is dropped and counted.
+        j.push(&row(0, 1, 0.5), &nodes, &mut out).expect("push");
+        j.finish(&mut out).expect("finish");
+        use Status::*;
+        assert_eq!(
+            statuses(&out, "a"),
+            [WarmingUp, WarmingUp, Normal, NoData, Normal, NoData, NoData, WarmingUp]
+        );
+        let stats = j.stats();
+        assert_eq!(stats.invalid_embeddings, 1);
+        assert_eq!(stats.out_of_order_rows, 1);
+    }
+
+    #[test]
+    fn enrolled_references_apply_to_their_node_only() {
+        let mut j = judge();
+        j.enroll(
+            "b",
+            &[
+                Reference { class: "normal".into(), embedding: vec![5.0, 0.0] },
+                Reference { class: "normal".into(), embedding: vec![6.0, 0.0] },
+            ],
+        )
+        .expect("enroll");
+        let nodes = vec!["a".to_string(), "b".to_string()];
+        let mut out = Vec::new();
+        for minute in 0..3 {
+            j.push(&row(0, minute, 5.5), &nodes, &mut out).expect("push");
+            j.push(&row(1, minute, 5.5), &nodes, &mut out).expect("push");
+        }
+        j.finish(&mut out).expect("finish");
+        let class = |node: &str| {
+            out.iter().rev().find_map(|j| match j {
+                Judgement::Minute(m) if m.node == node => {
+                    m.verdict.as_ref().map(|v| v.class.clone())
+                }
+                _ => None,
+            })
+        };
+        assert_eq!(class("a").as_deref(), Some(crate::matcher::UNKNOWN_ANOMALY));
+        assert_eq!(class("b").as_deref(), Some("normal"));
+        let wrong = j.enroll("a", &[Reference { class: "normal".into(), embedding: vec![1.0] }]);
+        assert!(matches!(wrong, Err(JudgeError::References { .. })));
+    }
+}
