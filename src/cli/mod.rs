@@ -2,6 +2,7 @@
 
 mod error;
 mod features;
+mod inputs;
 mod inspect;
 mod model;
 mod simulate;

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 /// Where the deb/rpm package installs the ONNX Runtime library.
 pub const PACKAGED_ONNXRUNTIME_LIB: &str = "/usr/lib/imsight/libonnxruntime.so.1.31.1";
+/// Where the package installs the shipped model (its reference pack lies beside it).
+pub const PACKAGED_MODEL: &str =
+    "/usr/share/imsight/models/siamese-lstm-small/siamese-lstm-small.onnx";
 
 /// The whole configuration of one appliance instance.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -29,6 +32,8 @@ pub struct Config {
     pub mqtt: MqttConfig,
     /// The HTTP endpoint for health, metrics and the API.
     pub http: HttpConfig,
+    /// When a node's minutes raise and clear alarms.
+    pub decisions: crate::decide::DecisionSettings,
     /// The monitored nodes (`[[nodes]]`): name, addresses per leg, HEP agents.
     pub nodes: Vec<super::nodes::NodeConfig>,
 }
@@ -85,6 +90,10 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InferenceConfig {
+    /// The ONNX model that embeds windows; its reference pack (`references.json`) lies beside
+    /// it. The package installs the shipped model at this default path; when nothing is
+    /// there, a development build uses the copy in its checkout (`models/`).
+    pub model: PathBuf,
     /// Path of the ONNX Runtime shared library, loaded at start. The package installs it at
     /// `/usr/lib/imsight/`; when this default path does not exist, a development build also
     /// looks for `.onnxruntime/lib/` in the checkout it was built in (made by
@@ -106,6 +115,7 @@ pub struct InferenceConfig {
 impl Default for InferenceConfig {
     fn default() -> Self {
         Self {
+            model: PathBuf::from(PACKAGED_MODEL),
             onnxruntime_lib: PathBuf::from(PACKAGED_ONNXRUNTIME_LIB),
             execution_provider: ExecutionProvider::Cpu,
             cuda_device: 0,

@@ -40,7 +40,13 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
         problem("log.level", format!("`{}` is not a valid filter: {error}", config.log.level));
     }
 
+    for (key, message) in config.decisions.problems() {
+        problem(key, message);
+    }
     let inference = &config.inference;
+    if inference.model.as_os_str().is_empty() {
+        problem("inference.model", "must not be empty".to_owned());
+    }
     if inference.onnxruntime_lib.as_os_str().is_empty() {
         problem("inference.onnxruntime_lib", "must not be empty".to_owned());
     }

@@ -50,8 +50,8 @@ impl Default for DecisionSettings {
 }
 
 impl DecisionSettings {
-    /// Every problem, each naming its key.
-    pub fn problems(&self) -> Vec<String> {
+    /// Every problem: the key and what is wrong with it.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         for (key, value) in [
             ("decisions.raise_after", self.raise_after),
@@ -60,11 +60,14 @@ impl DecisionSettings {
             ("decisions.flap_clear_after", self.flap_clear_after),
         ] {
             if value == 0 {
-                out.push(format!("{key}: must be at least 1"));
+                out.push((key, "must be at least 1".to_owned()));
             }
         }
         if self.flap_clear_after < self.clear_after {
-            out.push("decisions.flap_clear_after: must not be below decisions.clear_after".into());
+            out.push((
+                "decisions.flap_clear_after",
+                "must not be below decisions.clear_after".to_owned(),
+            ));
         }
         out
     }
@@ -452,8 +455,8 @@ mod tests {
             ..DecisionSettings::default()
         };
         let problems = bad.problems();
-        assert!(problems.iter().any(|p| p.starts_with("decisions.raise_after")));
-        assert!(problems.iter().any(|p| p.starts_with("decisions.flap_clear_after")));
+        assert!(problems.iter().any(|(key, _)| *key == "decisions.raise_after"));
+        assert!(problems.iter().any(|(key, _)| *key == "decisions.flap_clear_after"));
         assert!(DecisionSettings::default().problems().is_empty());
         assert_eq!(camel_case("unknown_anomaly"), "UnknownAnomaly");
         assert_eq!(
