@@ -73,6 +73,38 @@ pub fn check(
     problems
 }
 
+/// Checks the model's `imsight.*` metadata (prefix removed): it must be made for this
+/// binary's feature schema (id and hash) and for a window of `window_minutes`; returns every
+/// mismatch.
+pub fn check_metadata(
+    metadata: &std::collections::BTreeMap<String, String>,
+    window_minutes: u32,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let hash = crate::schema::schema_hash();
+    let window = window_minutes.to_string();
+    for (key, expected, what) in [
+        ("feature_schema", crate::schema::SCHEMA_ID, "the feature schema of this binary"),
+        (
+            "feature_schema_hash",
+            hash.as_str(),
+            "the feature schema hash of this binary (`imsight features --schema`)",
+        ),
+        ("window_minutes", window.as_str(), "the configured pipeline.window_minutes"),
+    ] {
+        match metadata.get(key) {
+            None => problems.push(format!(
+                "metadata `{METADATA_PREFIX}{key}` is missing; expected {expected} ({what})"
+            )),
+            Some(found) if found != expected => problems.push(format!(
+                "metadata `{METADATA_PREFIX}{key}` is {found}, expected {expected} ({what})"
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
 /// `[batch, 60, 130]` style text of a declared shape.
 pub fn shape_text(shape: &[Option<i64>]) -> String {
     let dims: Vec<String> =
@@ -129,5 +161,24 @@ mod tests {
                 "output `embedding` has shape [?, 4, 10], expected [batch, dim]".to_owned(),
             ]
         );
+    }
+
+    #[test]
+    fn metadata_must_name_this_binarys_schema_and_window() {
+        let mut metadata: std::collections::BTreeMap<String, String> = [
+            ("feature_schema", crate::schema::SCHEMA_ID.to_owned()),
+            ("feature_schema_hash", crate::schema::schema_hash()),
+            ("window_minutes", "60".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        assert!(check_metadata(&metadata, 60).is_empty());
+        metadata.insert("feature_schema_hash".into(), "0000".into());
+        metadata.remove("window_minutes");
+        let problems = check_metadata(&metadata, 60);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("`imsight.feature_schema_hash` is 0000"), "{problems:?}");
+        assert!(problems[1].contains("`imsight.window_minutes` is missing"), "{problems:?}");
     }
 }

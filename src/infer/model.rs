@@ -121,10 +121,12 @@ impl ModelSession {
         &self.description
     }
 
-    /// Checks the declared interface against the contract for `window_minutes`.
+    /// Checks the declared interface and the metadata against the contract for
+    /// `window_minutes` and this binary's feature schema.
     pub fn check_contract(&self, window_minutes: u32) -> Result<(), InferenceError> {
-        let problems =
+        let mut problems =
             contract::check(&self.declared_inputs, &self.declared_outputs, window_minutes);
+        problems.extend(contract::check_metadata(&self.description.metadata, window_minutes));
         if problems.is_empty() {
             Ok(())
         } else {

@@ -76,7 +76,9 @@ def build() -> onnx.ModelProto:
     helper.set_model_props(model, {
         "imsight.model_name": "tiny-test-fixture",
         "imsight.model_version": "0.0.1",
-        "imsight.feature_schema": "imsight.features/test-fixture",
+        # The binary's schema (`imsight features --schema --json`): re-run when it changes.
+        "imsight.feature_schema": "imsight.features/2",
+        "imsight.feature_schema_hash": "f29a079ab62a05f04246ca63e14e6e50c4052916a67ca7979d15287c7fbc529f",
         "imsight.window_minutes": str(WINDOW),
         "imsight.feature_count": str(FEATURES),
         "imsight.embedding_dim": str(EMBEDDING),
