@@ -19,15 +19,16 @@
 //! decide/     per-node alarm state machine: raise, clear, hold, flap guard, alarm identity
 //! judge/      node-minutes -> windows -> batched embedding -> verdicts, alarms, explanations
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`; reads through sources)
+//! store/      edge: the state database (redb): references with provenance
 //! runtime/    edge: the actors (actix on tokio); topology.rs wires them
 //! sim/        the IMS traffic simulator with fault injection (`imsight simulate`; writes files)
 //! telemetry   edge: logging setup
 //! cli/        edge: argument parsing and printing only
 //! ```
 //!
-//! Rooms still to come: `explain/`, `store/` (edge),
-//! `publish/`, `sample/`, `monitor/`, `lifecycle/`, `api/` (edge); docs/architecture.md says
-//! where each goes and what it may import. The pure parsers live in the `imsight-parsers`
+//! Rooms still to come: `publish/`, `sample/`, `monitor/`, `lifecycle/`, `api/` (edge);
+//! docs/architecture.md says where each goes and what it may import (explanations live in
+//! `judge/explain.rs`). The pure parsers live in the `imsight-parsers`
 //! crate (`parsers/`).
 
 pub mod aggregate;
@@ -46,5 +47,6 @@ pub mod runtime;
 pub mod schema;
 pub mod sim;
 pub mod sources;
+pub mod store;
 pub mod telemetry;
 pub mod time;

@@ -12,26 +12,7 @@ const NOT_BUILT: i32 = 69;
 const CONFIG: i32 = 78;
 
 mod common;
-use common::{corpus_file, repo};
-
-/// The binary with a clean environment: no `IMSIGHT*` variables leak in, and any panic would
-/// print a backtrace (so the tests below would see it).
-fn imsight(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_imsight"));
-    command.args(args).env("RUST_BACKTRACE", "1").env("NO_COLOR", "1");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("IMSIGHT") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
-fn run(command: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = command.output().expect("the binary runs");
-    let code = status.code().expect("exited, not killed by a signal");
-    (code, String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap())
-}
+use common::{corpus_file, imsight, repo, run};
 
 fn assert_no_panic(stderr: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -89,7 +70,7 @@ fn validate_reads_the_environment_and_shows_the_effective_config_with_secrets_ma
 
 #[test]
 fn commands_not_built_yet_say_so_with_their_own_exit_code() {
-    for command in ["run", "demo", "replay", "refs", "bench"] {
+    for command in ["run", "demo", "refs", "bench"] {
         let (code, stdout, stderr) = run(&mut imsight(&[command, "--some-option", "file.pcap"]));
         assert_eq!(code, NOT_BUILT, "{command}: {stderr}");
         assert!(stdout.is_empty(), "{command} printed {stdout}");

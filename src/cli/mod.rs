@@ -5,6 +5,7 @@ mod features;
 mod inputs;
 mod inspect;
 mod model;
+mod replay;
 mod simulate;
 mod validate;
 
@@ -63,9 +64,9 @@ pub enum Command {
     /// Generate P-CSCF traffic with injected faults as pcap, HEP, probe records, ground-truth
     /// labels and a summary
     Simulate(simulate::SimulateArgs),
-    /// Run captures through the whole pipeline in event time and print the verdicts [not built
-    /// yet]
-    Replay(NotBuilt),
+    /// Judge captures or probe records offline in event time: verdicts and alarms per node and
+    /// minute as JSON lines, scored against simulator labels when given
+    Replay(replay::ReplayArgs),
     /// Compute the 130 features per node per minute of captures or probe records (CSV or
     /// .npy), or print the feature schema
     Features(features::FeaturesArgs),
@@ -101,7 +102,7 @@ impl Cli {
             Command::Inspect(args) => inspect::run(&args),
             Command::Demo(_) => Err(CommandError::NotBuilt("demo")),
             Command::Simulate(args) => simulate::run(&args),
-            Command::Replay(_) => Err(CommandError::NotBuilt("replay")),
+            Command::Replay(args) => replay::run(&global, &args),
             Command::Features(args) => features::run(&global, &args),
             Command::Refs(_) => Err(CommandError::NotBuilt("refs")),
             Command::Samples(_) => Err(CommandError::NotBuilt("samples")),

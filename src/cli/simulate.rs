@@ -44,6 +44,11 @@ pub struct SimulateArgs {
     /// Write the summary JSON (counts per node and overall, per-minute series).
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
+    /// Write the scenario's nodes as site configuration (`[[nodes]]` with their access and
+    /// core addresses and HEP agent names), for `--config FILE` of `features`, `replay`,
+    /// `refs enroll` and `run`.
+    #[arg(long, value_name = "FILE")]
+    pub nodes: Option<PathBuf>,
 }
 
 /// Slowest and fastest replay speeds of `--hep`, simulated seconds per real second.
@@ -93,6 +98,12 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
             what: "arguments".to_owned(),
             problems: vec![format!("--speed: must be 0 or {MIN_SPEED} to {MAX_SPEED}")],
         });
+    }
+    if let Some(path) = &args.nodes {
+        let text = nodes_config(&scenario);
+        std::fs::write(path, text).map_err(|e| {
+            CommandError::Failed(anyhow::anyhow!("cannot write nodes {}: {e}", path.display()))
+        })?;
     }
     let seed = args.seed.unwrap_or(scenario.seed);
     let start = scenario.start_micros().unwrap_or_default();
@@ -160,4 +171,33 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
         )),
     );
     Ok(())
+}
+
+/// The scenario's nodes as a configuration fragment: each simulated P-CSCF with its access
+/// and core address and its HEP agent name.
+fn nodes_config(scenario: &Scenario) -> String {
+    use crate::config::{NodeAddress, NodeConfig};
+    use crate::sim::wire::{pcscf_access, pcscf_core};
+
+    #[derive(serde::Serialize)]
+    struct Fragment {
+        nodes: Vec<NodeConfig>,
+    }
+    let nodes = scenario
+        .resolve()
+        .iter()
+        .map(|node| NodeConfig {
+            name: node.name.clone(),
+            access: vec![NodeAddress::Ip(pcscf_access(node.index as u16).into())],
+            core: vec![NodeAddress::Ip(pcscf_core(node.index as u16).into())],
+            capture_ids: Vec::new(),
+            hep_names: vec![node.name.clone()],
+        })
+        .collect();
+    let body = toml::to_string(&Fragment { nodes }).unwrap_or_default();
+    format!(
+        "# The nodes of scenario `{}`, written by `imsight simulate --nodes`: pass this file\n\
+         # to --config of features, replay, refs enroll or run.\n\n{body}",
+        scenario.name
+    )
 }

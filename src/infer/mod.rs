@@ -11,8 +11,8 @@ pub mod model;
 pub mod probe;
 pub mod runtime;
 
-pub use model::{Embeddings, ModelDescription, ModelSession, TensorDescription};
-pub use runtime::{OnnxRuntime, resolve_library};
+pub use model::{Embeddings, ModelDescription, ModelSession, TensorDescription, WindowEmbedder};
+pub use runtime::{OnnxRuntime, resolve_library, resolve_model};
 
 use std::path::PathBuf;
 

@@ -236,3 +236,31 @@ fn describe(tensor: &DeclaredTensor) -> TensorDescription {
         shape: contract::shape_text(&tensor.shape),
     }
 }
+
+/// The judge's view of a model: windows of this session's window length in, embeddings out.
+#[derive(Debug)]
+pub struct WindowEmbedder {
+    session: ModelSession,
+    window_minutes: usize,
+}
+
+impl WindowEmbedder {
+    /// A session that embeds windows of `window_minutes` (checked against the contract).
+    pub fn new(session: ModelSession, window_minutes: u32) -> Result<Self, InferenceError> {
+        session.check_contract(window_minutes)?;
+        Ok(Self { session, window_minutes: window_minutes as usize })
+    }
+
+    /// The session.
+    pub fn session(&self) -> &ModelSession {
+        &self.session
+    }
+}
+
+impl crate::judge::Embedder for WindowEmbedder {
+    fn embed(&mut self, windows: usize, values: &[f32]) -> Result<Vec<Vec<f32>>, String> {
+        let embeddings =
+            self.session.embed(windows, self.window_minutes, values).map_err(|e| e.to_string())?;
+        Ok(embeddings.rows().map(<[f32]>::to_vec).collect())
+    }
+}

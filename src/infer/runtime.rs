@@ -17,6 +17,8 @@ use crate::telemetry::one_line;
 /// Where a development checkout keeps the library fetched by `packaging/fetch-onnxruntime`,
 /// relative to the checkout.
 const CHECKOUT_LIBRARY: &str = ".onnxruntime/lib/libonnxruntime.so.1.31.1";
+/// Where a development checkout keeps the shipped model, relative to the checkout.
+const CHECKOUT_MODEL: &str = "models/siamese-lstm-small/siamese-lstm-small.onnx";
 
 /// The process-wide ONNX Runtime: the library it came from and its environment.
 #[derive(Clone)]
@@ -99,4 +101,21 @@ pub fn resolve_library(configured: &Path) -> Result<PathBuf, InferenceError> {
         String::new()
     };
     Err(InferenceError::LibraryMissing { path: configured.to_path_buf(), hint })
+}
+
+/// The model file to load for the configured path: as [`resolve_library`], a configured path
+/// that exists is used; the packaged default falls back to the checkout's `models/` in a
+/// development build.
+pub fn resolve_model(configured: &Path) -> Result<PathBuf, InferenceError> {
+    if configured.is_file() {
+        return Ok(configured.to_path_buf());
+    }
+    let checkout_copy = Path::new(env!("CARGO_MANIFEST_DIR")).join(CHECKOUT_MODEL);
+    if configured == Path::new(crate::config::PACKAGED_MODEL) && checkout_copy.is_file() {
+        return Ok(checkout_copy);
+    }
+    Err(InferenceError::ModelUnreadable {
+        path: configured.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file (inference.model)"),
+    })
 }

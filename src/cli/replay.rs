@@ -1,0 +1,327 @@
+//! `imsight replay`: captures or probe records through the whole judgement offline, in event
+//! time, as fast as the machine allows: per node and minute the verdict, and the alarms, as
+//! JSON lines; scored against the simulator's labels when given.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use imsight_parsers::xdr::time::format_timestamp;
+
+use super::inputs::{InputArgs, report_stats, require_nodes};
+use super::{CommandError, GlobalArgs};
+use crate::aggregate::FeatureRow;
+use crate::config::Config;
+use crate::dataset::{Labels, RowSink, read_labels};
+use crate::decide::Decision;
+use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder, resolve_model};
+use crate::judge::score::{Scorer, Summary};
+use crate::judge::{Judge, JudgeSettings, Judgement};
+use crate::matcher::pack::ReferencePack;
+use crate::replay::FeatureReplay;
+use crate::store::Store;
+
+/// Options of `imsight replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Inputs and their nodes.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where the verdicts go: one JSON object per line.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Ground truth from `imsight simulate --labels`: score the replay and print a summary.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// With --labels: write the summary as JSON.
+    #[arg(long, value_name = "FILE", requires = "labels")]
+    pub summary_json: Option<PathBuf>,
+    /// The model (default: inference.model).
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// The global references (default: the store's, else `references.json` beside the
+    /// model).
+    #[arg(long, value_name = "FILE")]
+    pub references: Option<PathBuf>,
+    /// The state directory whose reference store holds enrolled references (default:
+    /// appliance.state_dir; none is used when it holds no store).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Leave explanations out (faster: no extra embeddings for abnormal minutes).
+    #[arg(long)]
+    pub no_explain: bool,
+}
+
+/// The judge fed by the feature replay, writing verdicts as they come.
+struct VerdictSink {
+    judge: Judge<WindowEmbedder>,
+    writer: BufWriter<File>,
+    labels: Option<Labels>,
+    scorer: Scorer,
+    judgements: Vec<Judgement>,
+    timeline: Vec<String>,
+    /// The first failure; later rows are ignored.
+    error: Option<anyhow::Error>,
+}
+
+impl VerdictSink {
+    fn write(&mut self) -> anyhow::Result<()> {
+        for judgement in self.judgements.drain(..) {
+            if let Some(labels) = &self.labels {
+                self.scorer.observe(&judgement, labels);
+            }
+            let line = match &judgement {
+                Judgement::Minute(m) => serde_json::json!({
+                    "type": "minute",
+                    "node": m.node,
+                    "minute": format_timestamp(m.minute),
+                    "status": m.status,
+                    "class": m.verdict.as_ref().map(|v| &v.class),
+                    "distance": m.verdict.as_ref().map(|v| v.distance),
+                    "confidence": m.verdict.as_ref().map(|v| v.confidence),
+                    "alarm": m.alarm,
+                    "neighbours": m.verdict.as_ref().map(|v| &v.neighbours),
+                    "explanation": m.explanation,
+                }),
+                Judgement::Alarm(decision) => {
+                    self.timeline.push(timeline_line(decision));
+                    alarm_line(decision)
+                }
+            };
+            serde_json::to_writer(&mut self.writer, &line)?;
+            self.writer.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}
+
+impl RowSink for VerdictSink {
+    fn row(&mut self, row: FeatureRow, nodes: &[String]) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = self
+            .judge
+            .push(&row, nodes, &mut self.judgements)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| self.write());
+        if let Err(error) = result {
+            self.error = Some(error);
+        }
+    }
+}
+
+fn alarm_line(decision: &Decision) -> serde_json::Value {
+    match decision {
+        Decision::Raise { alarm } => serde_json::json!({
+            "type": "raise",
+            "node": alarm.node,
+            "minute": format_timestamp(alarm.raised_at),
+            "class": alarm.class,
+            "request_id": alarm.request_id,
+            "ves_event_id": alarm.ves_event_id,
+        }),
+        Decision::Clear { alarm, cleared_at, reason } => serde_json::json!({
+            "type": "clear",
+            "node": alarm.node,
+            "minute": format_timestamp(*cleared_at),
+            "class": alarm.class,
+            "raised": format_timestamp(alarm.raised_at),
+            "reason": reason,
+            "request_id": alarm.request_id,
+            "ves_event_id": alarm.ves_event_id,
+        }),
+    }
+}
+
+fn timeline_line(decision: &Decision) -> String {
+    match decision {
+        Decision::Raise { alarm } => {
+            format!(
+                "{}  {:<12} RAISE {}",
+                format_timestamp(alarm.raised_at),
+                alarm.node,
+                alarm.class
+            )
+        }
+        Decision::Clear { alarm, cleared_at, reason } => format!(
+            "{}  {:<12} CLEAR {} ({})",
+            format_timestamp(*cleared_at),
+            alarm.node,
+            alarm.class,
+            serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// Loads the model and the references a judge needs, and the nodes' enrolled references.
+pub fn build_judge(
+    config: &Config,
+    model: Option<&Path>,
+    references: Option<&Path>,
+    state_dir: Option<&Path>,
+    explain: bool,
+) -> Result<Judge<WindowEmbedder>, CommandError> {
+    let runtime =
+        OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
+    let model_path =
+        resolve_model(model.unwrap_or(&config.inference.model)).map_err(CommandError::failed)?;
+    let session = ModelSession::load(&runtime, &model_path, &config.inference)
+        .map_err(CommandError::failed)?;
+    let embedder = WindowEmbedder::new(session, config.pipeline.window_minutes)
+        .map_err(CommandError::failed)?;
+    let model_id = crate::store::model_id(&model_path).map_err(CommandError::failed)?;
+    let state_dir = state_dir.unwrap_or(&config.appliance.state_dir);
+    let store = Store::open_existing(state_dir).map_err(CommandError::failed)?;
+    let pack_path =
+        references.map_or_else(|| model_path.with_file_name("references.json"), Path::to_path_buf);
+    let pack = match (&store, references) {
+        (Some(store), None) => store.global_pack(&model_id).map_err(CommandError::failed)?,
+        _ => None,
+    };
+    let pack = match pack {
+        Some(pack) => pack,
+        None => {
+            let text = std::fs::read_to_string(&pack_path).with_context(|| {
+                format!("cannot read the reference pack {}", pack_path.display())
+            })?;
+            ReferencePack::from_json(&text).with_context(|| pack_path.display().to_string())?
+        }
+    };
+    let global = pack.reference_set().map_err(CommandError::failed)?;
+    let settings = JudgeSettings {
+        appliance: config.appliance.name.clone(),
+        window_minutes: config.pipeline.window_minutes as usize,
+        decisions: config.decisions,
+        max_batch: usize::from(config.inference.max_batch),
+        explain,
+    };
+    let mut judge = Judge::new(settings, embedder, global);
+    if let Some(store) = &store {
+        for (node, refs) in store.node_references(&model_id).map_err(CommandError::failed)? {
+            tracing::info!(node, references = refs.len(), "enrolled references");
+            judge.enroll(&node, &refs).map_err(CommandError::failed)?;
+        }
+    }
+    Ok(judge)
+}
+
+/// Runs `imsight replay`.
+pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> Result<(), CommandError> {
+    if args.input.inputs.is_empty() {
+        return Err(CommandError::failed("no INPUT given (captures or probe records)"));
+    }
+    let config = global.load_config()?.config;
+    let labels = match &args.labels {
+        Some(path) => Some(read_labels(path).map_err(anyhow::Error::from)?),
+        None => None,
+    };
+    let judge = build_judge(
+        &config,
+        args.model.as_deref(),
+        args.references.as_deref(),
+        args.state_dir.as_deref(),
+        !args.no_explain,
+    )?;
+    let file =
+        File::create(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
+    let sink = VerdictSink {
+        judge,
+        writer: BufWriter::new(file),
+        labels,
+        scorer: Scorer::new(),
+        judgements: Vec::new(),
+        timeline: Vec::new(),
+        error: None,
+    };
+    let started = std::time::Instant::now();
+    let mut replay = FeatureReplay::with_sink(&args.input.settings(&config), sink);
+    args.input.feed(&mut replay, "replay")?;
+    let run = replay.finish();
+    require_nodes(&run)?;
+    let mut sink = run.rows;
+    if let Some(error) = sink.error.take() {
+        return Err(error.into());
+    }
+    sink.judge.finish(&mut sink.judgements).map_err(CommandError::failed)?;
+    sink.write()
+        .and_then(|()| Ok(sink.writer.flush()?))
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let stats = sink.judge.stats();
+    let node_minutes = stats.judged + stats.no_data + stats.warming_up;
+    eprintln!(
+        "judged {} node-minutes of {} nodes in {seconds:.1} s ({:.0} node-minutes/s): {} judged, {} without data, {} warming up; {} windows embedded, {} invalid embeddings; verdicts in {}",
+        node_minutes,
+        run.nodes.len(),
+        node_minutes as f64 / seconds.max(1e-9),
+        stats.judged,
+        stats.no_data,
+        stats.warming_up,
+        stats.embedded,
+        stats.invalid_embeddings,
+        args.out.display()
+    );
+    report_stats(&run.stats);
+    if !sink.timeline.is_empty() {
+        eprintln!("alarms:");
+        for line in &sink.timeline {
+            eprintln!("  {line}");
+        }
+    }
+    if let Some(labels) = &sink.labels {
+        let summary = sink.scorer.finish(labels);
+        print_summary(&summary);
+        if let Some(path) = &args.summary_json {
+            let text = serde_json::to_string_pretty(&summary).map_err(CommandError::failed)?;
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn print_summary(summary: &Summary) {
+    let n = summary.episodes.len();
+    eprintln!(
+        "score: {} fault episodes, {} detected with the right class, {} within 5 minutes; {} false alarms over {:.2} node-days of normal traffic; {} judged minutes with a label",
+        n,
+        summary.detected(),
+        summary.detected_within(5),
+        summary.false_alarms,
+        summary.normal_node_days,
+        summary.minutes
+    );
+    for e in &summary.episodes {
+        eprintln!(
+            "  {:<12} {:<20} onset {}  {}",
+            e.node,
+            e.class,
+            e.onset,
+            match (e.detected, e.delay_minutes, &e.alarm_class) {
+                (true, Some(d), _) => format!(
+                    "detected after {d} min{}",
+                    e.cleared_after_minutes
+                        .map(|c| format!(", cleared {c} min after its end"))
+                        .unwrap_or_default()
+                ),
+                (false, _, Some(other)) => format!("MISSED (alarm {other} instead)"),
+                _ => "MISSED".to_owned(),
+            }
+        );
+    }
+    for f in &summary.false_alarm_list {
+        eprintln!(
+            "  false alarm {} {} {}{}",
+            f.minute,
+            f.node,
+            f.class,
+            f.event.as_ref().map(|e| format!(" (during {e})")).unwrap_or_default()
+        );
+    }
+}

@@ -1,0 +1,398 @@
+//! The state database (redb, one file `imsight.redb` under `appliance.state_dir`): the
+//! reference store (DESIGN §7, §9). Edge room: it does file I/O; callers off the async
+//! reactor only.
+//!
+//! References are labelled embeddings, each tied to the model that made it (the model id:
+//! the first 16 hex digits of the SHA-256 of the ONNX file), with a scope (global, or one
+//! node's own), provenance, and for enrolled references the raw window they were made from,
+//! so that they can be embedded again by another model.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use sha2::{Digest, Sha256};
+
+use crate::matcher::Reference;
+use crate::matcher::pack::{FORMAT, PackedReference, ReferencePack};
+
+/// The database file inside the state directory.
+pub const DATABASE_FILE: &str = "imsight.redb";
+
+/// id → the reference as JSON.
+const REFERENCES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("references");
+/// id → the raw window (little-endian f32, minutes × 130) an enrolled reference came from.
+const WINDOWS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("reference_windows");
+/// model id → the matching parameters of its shipped pack, as JSON.
+const PACK_PARAMS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("pack_params");
+
+/// Where a reference applies.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "scope", content = "node")]
+pub enum Scope {
+    /// Every node (the shipped pack, or operator-added).
+    Global,
+    /// One node.
+    Node(String),
+}
+
+/// One stored reference.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StoredReference {
+    /// Its id in the store.
+    #[serde(default)]
+    pub id: u64,
+    /// `normal` or a fault kind.
+    pub class: String,
+    /// Where it applies.
+    #[serde(flatten)]
+    pub scope: Scope,
+    /// The model that made the embedding.
+    pub model: String,
+    /// The embedding.
+    pub embedding: Vec<f32>,
+    /// Where it came from: the file, node and minutes for an enrolment, the scenario for the
+    /// shipped pack; who or what added it and when.
+    #[serde(default)]
+    pub provenance: serde_json::Value,
+}
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb failed (the file is named).
+    #[error("state database {}: {reason}", path.display())]
+    Database {
+        /// The file.
+        path: PathBuf,
+        /// What redb said.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A stored record does not decode (written by another version?).
+    #[error("state database {}: reference {id} does not decode: {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The record.
+        id: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The model id of an ONNX file.
+pub fn model_id(path: &Path) -> Result<String, StoreError> {
+    let bytes = std::fs::read(path)
+        .map_err(|source| StoreError::Io { path: path.to_path_buf(), source })?;
+    let digest = Sha256::digest(&bytes);
+    Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+/// The state database.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    db: Database,
+}
+
+impl Store {
+    /// Opens the database in `state_dir`, creating both when missing.
+    pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(state_dir)
+            .map_err(|source| StoreError::Io { path: state_dir.to_path_buf(), source })?;
+        let path = state_dir.join(DATABASE_FILE);
+        let db = Database::create(&path)
+            .map_err(|e| StoreError::Database { path: path.clone(), reason: e.to_string() })?;
+        let store = Self { path, db };
+        store.write(|txn| {
+            txn.open_table(REFERENCES)?;
+            txn.open_table(WINDOWS)?;
+            txn.open_table(PACK_PARAMS)?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// Opens the database in `state_dir` if there is one.
+    pub fn open_existing(state_dir: &Path) -> Result<Option<Self>, StoreError> {
+        if state_dir.join(DATABASE_FILE).is_file() {
+            Self::open(state_dir).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn fail(&self, error: impl std::fmt::Display) -> StoreError {
+        StoreError::Database { path: self.path.clone(), reason: error.to_string() }
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.fail(e))?;
+        let value = f(&txn).map_err(|e| self.fail(e))?;
+        txn.commit().map_err(|e| self.fail(e))?;
+        Ok(value)
+    }
+
+    /// Adds references (their ids are assigned), with the raw windows of those that have
+    /// one; returns the ids.
+    pub fn add(
+        &self,
+        references: &[(StoredReference, Option<&[f32]>)],
+    ) -> Result<Vec<u64>, StoreError> {
+        let path = self.path.clone();
+        self.write(|txn| {
+            let mut table = txn.open_table(REFERENCES)?;
+            let mut windows = txn.open_table(WINDOWS)?;
+            let first = table.last()?.map_or(1, |(k, _)| k.value() + 1);
+            let mut ids = Vec::with_capacity(references.len());
+            for (next, (reference, window)) in (first..).zip(references) {
+                let record = StoredReference { id: next, ..reference.clone() };
+                let json = serde_json::to_vec(&record)
+                    .map_err(|e| redb::Error::Corrupted(format!("{}: {e}", path.display())))?;
+                table.insert(next, json.as_slice())?;
+                if let Some(window) = window {
+                    let bytes: Vec<u8> = window.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    windows.insert(next, bytes.as_slice())?;
+                }
+                ids.push(next);
+            }
+            Ok(ids)
+        })
+    }
+
+    /// Every reference, in id order.
+    pub fn list(&self) -> Result<Vec<StoredReference>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = txn.open_table(REFERENCES).map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| self.fail(e))? {
+            let (key, value) = entry.map_err(|e| self.fail(e))?;
+            let record: StoredReference =
+                serde_json::from_slice(value.value()).map_err(|e| StoreError::Corrupt {
+                    path: self.path.clone(),
+                    id: key.value(),
+                    reason: e.to_string(),
+                })?;
+            out.push(record);
+        }
+        Ok(out)
+    }
+
+    /// The raw window of an enrolled reference.
+    pub fn window(&self, id: u64) -> Result<Option<Vec<f32>>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = txn.open_table(WINDOWS).map_err(|e| self.fail(e))?;
+        let Some(value) = table.get(id).map_err(|e| self.fail(e))? else { return Ok(None) };
+        Ok(Some(
+            value
+                .value()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ))
+    }
+
+    /// Removes references by id; returns how many existed.
+    pub fn remove(&self, ids: &[u64]) -> Result<usize, StoreError> {
+        self.write(|txn| {
+            let mut table = txn.open_table(REFERENCES)?;
+            let mut windows = txn.open_table(WINDOWS)?;
+            let mut removed = 0;
+            for id in ids {
+                if table.remove(id)?.is_some() {
+                    removed += 1;
+                }
+                windows.remove(id)?;
+            }
+            Ok(removed)
+        })
+    }
+
+    /// Imports a model's shipped reference pack as its global references (once: a model
+    /// whose pack is already imported is left as it is); returns how many were added.
+    pub fn import_pack(
+        &self,
+        model: &str,
+        pack: &ReferencePack,
+        source: &str,
+    ) -> Result<usize, StoreError> {
+        if self.pack_params(model)?.is_some() {
+            return Ok(0);
+        }
+        let records: Vec<(StoredReference, Option<&[f32]>)> = pack
+            .references
+            .iter()
+            .map(|r| {
+                let provenance = serde_json::json!({"pack": source, "origin": r.provenance});
+                (
+                    StoredReference {
+                        id: 0,
+                        class: r.class.clone(),
+                        scope: Scope::Global,
+                        model: model.to_owned(),
+                        embedding: r.embedding.clone(),
+                        provenance,
+                    },
+                    None,
+                )
+            })
+            .collect();
+        let added = self.add(&records)?.len();
+        let params =
+            serde_json::json!({"k": pack.k, "quantile": pack.quantile, "scale": pack.scale});
+        let bytes = params.to_string().into_bytes();
+        self.write(|txn| {
+            txn.open_table(PACK_PARAMS)?.insert(model, bytes.as_slice())?;
+            Ok(())
+        })?;
+        Ok(added)
+    }
+
+    fn pack_params(&self, model: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = txn.open_table(PACK_PARAMS).map_err(|e| self.fail(e))?;
+        let value = table.get(model).map_err(|e| self.fail(e))?;
+        Ok(value.and_then(|v| serde_json::from_slice(v.value()).ok()))
+    }
+
+    /// The global references of `model` as a pack, when its pack was imported.
+    pub fn global_pack(&self, model: &str) -> Result<Option<ReferencePack>, StoreError> {
+        let Some(params) = self.pack_params(model)? else { return Ok(None) };
+        let references = self
+            .list()?
+            .into_iter()
+            .filter(|r| r.model == model && r.scope == Scope::Global)
+            .map(|r| PackedReference {
+                class: r.class,
+                embedding: r.embedding,
+                provenance: r.provenance,
+            })
+            .collect();
+        Ok(Some(ReferencePack {
+            format: FORMAT.to_owned(),
+            k: params["k"].as_u64().unwrap_or(5) as usize,
+            quantile: params["quantile"].as_f64().unwrap_or(0.95),
+            scale: params["scale"].as_f64().unwrap_or(1.5),
+            thresholds: BTreeMap::new(),
+            references,
+        }))
+    }
+
+    /// The per-node references of `model`, by node.
+    pub fn node_references(
+        &self,
+        model: &str,
+    ) -> Result<BTreeMap<String, Vec<Reference>>, StoreError> {
+        let mut out: BTreeMap<String, Vec<Reference>> = BTreeMap::new();
+        for r in self.list()? {
+            if let (Scope::Node(node), true) = (&r.scope, r.model == model) {
+                out.entry(node.clone())
+                    .or_default()
+                    .push(Reference { class: r.class, embedding: r.embedding });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(class: &str, scope: Scope, x: f32) -> StoredReference {
+        StoredReference {
+            id: 0,
+            class: class.into(),
+            scope,
+            model: "m1".into(),
+            embedding: vec![x, 0.0],
+            provenance: serde_json::json!({"test": true}),
+        }
+    }
+
+    #[test]
+    fn references_persist_with_windows_scopes_and_removal() {
+        let dir = tempfile::tempdir().expect("dir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            let window = [1.5f32, -2.0, 3.25];
+            let ids = store
+                .add(&[
+                    (reference("normal", Scope::Node("pcscf-1".into()), 1.0), Some(&window[..])),
+                    (reference("normal", Scope::Node("pcscf-2".into()), 2.0), None),
+                ])
+                .expect("add");
+            assert_eq!(ids, [1, 2]);
+            assert_eq!(store.window(1).expect("read"), Some(window.to_vec()));
+            assert_eq!(store.window(2).expect("read"), None);
+        }
+        let store = Store::open_existing(dir.path()).expect("open").expect("exists");
+        let all = store.list().expect("list");
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].scope, Scope::Node("pcscf-1".into()));
+        let by_node = store.node_references("m1").expect("nodes");
+        assert_eq!(by_node["pcscf-2"][0].embedding, [2.0, 0.0]);
+        assert!(store.node_references("other").expect("nodes").is_empty());
+        assert_eq!(store.remove(&[1, 99]).expect("remove"), 1);
+        assert_eq!(store.list().expect("list").len(), 1);
+        assert_eq!(store.window(1).expect("read"), None);
+        // Ids are not reused while later ones exist.
+        assert_eq!(
+            store.add(&[(reference("normal", Scope::Global, 0.0), None)]).expect("add"),
+            [3]
+        );
+    }
+
+    #[test]
+    fn a_pack_is_imported_once_and_read_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        assert!(Store::open_existing(dir.path()).expect("none").is_none());
+        let store = Store::open(dir.path()).expect("open");
+        let pack = ReferencePack {
+            format: FORMAT.into(),
+            k: 3,
+            quantile: 0.9,
+            scale: 2.0,
+            thresholds: BTreeMap::new(),
+            references: vec![PackedReference {
+                class: "normal".into(),
+                embedding: vec![0.0, 1.0],
+                provenance: serde_json::Value::Null,
+            }],
+        };
+        assert_eq!(store.import_pack("m1", &pack, "references.json").expect("import"), 1);
+        assert_eq!(store.import_pack("m1", &pack, "references.json").expect("again"), 0);
+        let back = store.global_pack("m1").expect("read").expect("imported");
+        assert_eq!((back.k, back.quantile, back.scale), (3, 0.9, 2.0));
+        assert_eq!(back.references.len(), 1);
+        assert!(store.global_pack("m2").expect("read").is_none());
+    }
+
+    #[test]
+    fn model_ids_are_content_hashes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let a = dir.path().join("a.onnx");
+        std::fs::write(&a, b"model bytes").expect("write");
+        let id = model_id(&a).expect("id");
+        assert_eq!(id.len(), 16);
+        std::fs::write(&a, b"other bytes").expect("write");
+        assert_ne!(model_id(&a).expect("id"), id);
+        assert!(matches!(model_id(&dir.path().join("missing")), Err(StoreError::Io { .. })));
+    }
+}
