@@ -6,7 +6,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
 
 const NOT_BUILT: i32 = 69;
 const CONFIG: i32 = 78;

@@ -4,16 +4,16 @@
 # symbolic batch axis, and batch 1 against batch 64) -> `imsight model verify`; and
 # reproducibility: two trainings with one seed give identical weights and identical ONNX bytes.
 #
-#   training/ci.sh            (installs the pinned stack into training/.venv the first time)
+#   training/ci.sh            (installs the pinned stack into training/.venv, or brings it up to the lock)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if [ ! -x training/.venv/bin/python ]; then
+python3 -m uv --version >/dev/null 2>&1 ||
     python3 -m pip install -q --disable-pip-version-check uv==0.13.9
-    python3 -m uv venv -q --python python3 training/.venv
-    python3 -m uv pip install -q --python training/.venv/bin/python --require-hashes \
-        -r training/requirements.lock
-fi
+[ -x training/.venv/bin/python ] || python3 -m uv venv -q --python python3 training/.venv
+# Every run: a no-op when the environment already matches the lock, an update when it changed.
+python3 -m uv pip install -q --python training/.venv/bin/python --require-hashes \
+    -r training/requirements.lock
 cargo build -q --locked --bin imsight
 export IMSIGHT="${CARGO_TARGET_DIR:-$PWD/target}/debug/imsight"
 export SOURCE_DATE_EPOCH=1764460800

@@ -20,7 +20,7 @@ import onnx
 import onnxruntime
 import torch
 
-from .model import SiameseLSTM
+from .model import build
 from .train import Windows
 
 WINDOW = 60
@@ -56,7 +56,7 @@ def export(run, data_folder, out, name, version):
     commit = git_commit()
     checkpoint = torch.load(os.path.join(run, "model.pt"), weights_only=False)
     cfg = checkpoint["config"]
-    model = SiameseLSTM(FEATURES, cfg["width"], cfg["dim"])
+    model = build(cfg, FEATURES)
     model.load_state_dict(checkpoint["state"])
     model.eval()
     manifest = checkpoint["manifest"]

@@ -5,6 +5,11 @@ the training statistics), so the appliance never needs this code.
 Reference architecture (the published Siamese LSTM for P-CSCF traffic): BatchNorm over the
 features, LSTM (sequence), LSTM (last state), BatchNorm, Dense, BatchNorm, Dense D, BatchNorm.
 BatchNorm uses Keras' defaults (eps 1e-3, momentum 0.99 = torch's 0.01).
+
+With `relative` (configuration key), each normalised feature also enters as its deviation
+from the window's own mean: a fault is a change against the node's recent past, and a
+network whose levels differ from every training profile still shows its changes on the same
+scale. Both channels are computed in the graph; the input stays the raw [batch, 60, 130].
 """
 
 import torch
@@ -28,13 +33,15 @@ class Normalise(nn.Module):
 
 
 class SiameseLSTM(nn.Module):
-    def __init__(self, features=130, width=512, dim=10, mean=None, std=None):
+    def __init__(self, features=130, width=512, dim=10, mean=None, std=None, relative=False):
         super().__init__()
         mean = torch.zeros(features) if mean is None else mean
         std = torch.ones(features) if std is None else std
         self.normalise = Normalise(mean, std)
-        self.bn_in = batch_norm(features)
-        self.lstm_sequence = nn.LSTM(features, width, batch_first=True)
+        self.relative = relative
+        channels = 2 * features if relative else features
+        self.bn_in = batch_norm(channels)
+        self.lstm_sequence = nn.LSTM(channels, width, batch_first=True)
         self.lstm_last = nn.LSTM(width, width, batch_first=True)
         self.bn_state = batch_norm(width)
         self.dense = nn.Linear(width, width)
@@ -45,12 +52,19 @@ class SiameseLSTM(nn.Module):
     def forward(self, x):
         """x: [batch, minutes, features] of raw values; returns [batch, dim]."""
         x = self.normalise(x)
+        if self.relative:
+            x = torch.cat([x, x - x.mean(1, keepdim=True)], dim=2)
         x = self.bn_in(x.transpose(1, 2)).transpose(1, 2)
         x, _ = self.lstm_sequence(x)
         _, (state, _) = self.lstm_last(x)
         h = self.bn_state(state[-1])
         h = self.bn_dense(torch.relu(self.dense(h)))
         return self.bn_out(self.project(h))
+
+
+def build(cfg, features=130, mean=None, std=None):
+    """The model a training configuration describes (untrained, or to load a state into)."""
+    return SiameseLSTM(features, cfg["width"], cfg["dim"], mean, std, relative=cfg.get("relative", False))
 
 
 def feature_statistics(minutes):

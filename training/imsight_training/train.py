@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .model import SiameseLSTM, feature_statistics
+from .model import build, feature_statistics
 
 WINDOW = 60
 
@@ -35,6 +35,11 @@ class Windows:
             self.manifest = json.load(f)
         self.classes = self.manifest["classes"]
         self.recovery = self.manifest["phases"].index("recovery")
+        self.meta = dict(np.load(os.path.join(folder, "minutes.npz")))
+        # A minute in which the node sent and received nothing is `no_data` for the appliance
+        # (a probe gap of that node): no window ends on one.
+        seen = [i for i, n in enumerate(self.manifest["feature_names"]) if n.startswith(("req_", "resp_"))]
+        self.empty = self.minutes[:, seen].sum(1) == 0
 
     def batch(self, indices):
         """[len(indices), 60, 130] float32 raw values."""
@@ -43,10 +48,19 @@ class Windows:
         return torch.from_numpy(self.minutes[rows])
 
     def select(self, split, held_out=()):
-        keep = (self.split == split) & (self.phase != self.recovery)
-        for name in held_out:
-            keep &= self.label != self.classes.index(name)
+        """The windows of a split, recovery tails and `no_data` minutes left out. Kinds held
+        out take whole scenarios with them: no window of a scenario in which one occurs, its
+        normal minutes before and after included, is given."""
+        keep = (self.split == split) & (self.phase != self.recovery) & ~self.empty[self.end]
+        tainted = self.scenarios_with(held_out)
+        if len(tainted):
+            keep &= ~np.isin(self.scenario, tainted)
         return np.flatnonzero(keep)
+
+    def scenarios_with(self, kinds):
+        """The scenarios in which any minute is labelled with one of `kinds`."""
+        codes = [self.classes.index(name) for name in kinds]
+        return np.unique(self.meta["scenario"][np.isin(self.meta["label"], codes)])
 
 
 def pairwise(e):
@@ -126,7 +140,7 @@ def train(data_folder, out, cfg):
     # Normalisation statistics from the training scenarios' minutes only.
     train_rows = np.unique((data.end[train_idx][:, None] + np.arange(-WINDOW + 1, 1)[None, :]).ravel())
     mean, std = feature_statistics(data.minutes[train_rows])
-    model = SiameseLSTM(130, cfg["width"], cfg["dim"], mean, std)
+    model = build(cfg, 130, mean, std)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     curve, best = [], (-1.0, None)  # with no validation windows, the last state wins
     progress = tqdm(range(cfg["steps"]), desc="training", unit="step")
