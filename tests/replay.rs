@@ -147,3 +147,97 @@ fn replay_of_traffic_that_matches_no_node_says_how_to_name_one() {
     assert!(stderr.contains("--single-node"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn enrolled_references_are_stored_listed_exported_imported_and_removed() {
+    let dir = tempfile::tempdir().expect("dir");
+    simulate(dir.path());
+    let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let state = d("state");
+    let refs = |args: &[&str]| {
+        let mut all = vec!["refs"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--state-dir", &state]);
+        run(&mut imsight(&all))
+    };
+    let (code, _, stderr) = refs(&[
+        "enroll",
+        "--config",
+        &d("nodes.toml"),
+        "--label",
+        "normal",
+        "--node",
+        "pcscf-a",
+        "--input",
+        &d("records.csv"),
+        "--to",
+        "2026-11-24T10:05:00Z",
+        "--windows",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("imported the shipped reference pack"), "{stderr}");
+    // Windows end from minute 59 (09:59) to 10:05: 7 candidates, 3 taken.
+    assert!(
+        stderr.contains("enrolled 3 window(s) of pcscf-a as `normal` (of 7 in range)"),
+        "{stderr}"
+    );
+
+    let (code, stdout, stderr) = refs(&["list", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let listed: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    let mine: Vec<_> = listed.iter().filter(|r| r["node"] == "pcscf-a").collect();
+    assert_eq!(mine.len(), 3);
+    assert!(mine.iter().all(|r| r["scope"] == "node"
+        && r["class"] == "normal"
+        && r["provenance"]["window_end"].is_string()));
+    assert!(listed.iter().filter(|r| r["scope"] == "global").count() > 1000);
+
+    // Replay picks them up for that node.
+    let (code, _, stderr) = run(imsight(&[
+        "replay",
+        &d("records.csv"),
+        "--config",
+        &d("nodes.toml"),
+        "--out",
+        &d("v.jsonl"),
+        "--state-dir",
+        &state,
+    ])
+    .env("IMSIGHT_LOG", "info"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("enrolled references") && stderr.contains("pcscf-a"), "{stderr}");
+
+    let (code, _, stderr) = refs(&["export", "--out", &d("export.json"), "--of-node", "pcscf-a"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = refs(&["import", &d("export.json")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("imported 3 reference(s)"), "{stderr}");
+    let ids: Vec<String> = mine.iter().map(|r| r["id"].to_string()).collect();
+    let mut remove = vec!["remove"];
+    remove.extend(ids.iter().map(String::as_str));
+    let (code, _, stderr) = refs(&remove);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("removed 3 of 3"), "{stderr}");
+    let (_, stdout, _) = refs(&["list", "--json"]);
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains("\"pcscf-a\"")).count(),
+        3,
+        "the imported copies remain"
+    );
+
+    let (code, _, stderr) = refs(&[
+        "enroll",
+        "--label",
+        "normal",
+        "--node",
+        "nowhere",
+        "--input",
+        &d("records.csv"),
+        "--config",
+        &d("nodes.toml"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("node `nowhere` is not in the input"), "{stderr}");
+}

@@ -5,6 +5,7 @@ mod features;
 mod inputs;
 mod inspect;
 mod model;
+mod refs;
 mod replay;
 mod simulate;
 mod validate;
@@ -70,8 +71,9 @@ pub enum Command {
     /// Compute the 130 features per node per minute of captures or probe records (CSV or
     /// .npy), or print the feature schema
     Features(features::FeaturesArgs),
-    /// Manage the reference-vector store: list, enrol, remove, export, import [not built yet]
-    Refs(NotBuilt),
+    /// Manage the reference-vector store: list, enrol, remove, export, import
+    #[command(subcommand)]
+    Refs(refs::RefsCommand),
     /// Inspect and verify ONNX models
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -104,7 +106,7 @@ impl Cli {
             Command::Simulate(args) => simulate::run(&args),
             Command::Replay(args) => replay::run(&global, &args),
             Command::Features(args) => features::run(&global, &args),
-            Command::Refs(_) => Err(CommandError::NotBuilt("refs")),
+            Command::Refs(command) => refs::run(&global, command),
             Command::Samples(_) => Err(CommandError::NotBuilt("samples")),
             Command::Bench(_) => Err(CommandError::NotBuilt("bench")),
         }

@@ -126,8 +126,7 @@ pub enum JudgeError {
 
 struct NodeState {
     name: String,
-    ring: WindowRing,
-    last_minute: Option<u64>,
+    windows: NodeWindows,
     decider: NodeDecider,
     baseline: explain::Baseline,
 }
@@ -152,13 +151,59 @@ struct Judged {
 struct Pending {
     node: usize,
     minute: u64,
-    kind: PendingKind,
+    kind: MinuteWindow,
 }
 
-enum PendingKind {
+/// What a node's minute gives to judge (the rules in the module documentation).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MinuteWindow {
+    /// The source was silent, or the node had no record.
     NoData,
+    /// Fewer minutes than a window so far.
     WarmingUp,
+    /// The window ending at this minute (`minutes × 130` values, oldest first).
     Window(Vec<f32>),
+}
+
+/// One node's minutes made into windows: the one definition of which minutes a window holds,
+/// for judging and for enrolment alike.
+#[derive(Debug, Clone)]
+pub struct NodeWindows {
+    ring: WindowRing,
+    window_minutes: usize,
+    last_minute: Option<u64>,
+    no_records: Option<usize>,
+}
+
+impl NodeWindows {
+    /// A node with nothing seen.
+    pub fn new(window_minutes: usize) -> Self {
+        Self {
+            ring: WindowRing::new(window_minutes),
+            window_minutes,
+            last_minute: None,
+            no_records: index_of("no_records"),
+        }
+    }
+
+    /// Takes the node's next minute.
+    pub fn next(&mut self, row: &FeatureRow) -> MinuteWindow {
+        if row.source_silent {
+            return MinuteWindow::NoData;
+        }
+        let span = self.window_minutes as u64 * MINUTE_US;
+        if self.last_minute.is_some_and(|last| row.minute.saturating_sub(last) > span) {
+            self.ring = WindowRing::new(self.window_minutes);
+        }
+        self.last_minute = Some(row.minute);
+        let window = self.ring.push(row.values);
+        let node_silent = self.no_records.is_some_and(|i| row.values[i] > 0.5);
+        match window {
+            _ if node_silent => MinuteWindow::NoData,
+            Some(window) => MinuteWindow::Window(window),
+            None => MinuteWindow::WarmingUp,
+        }
+    }
 }
 
 /// The judge of every node.
@@ -170,7 +215,6 @@ pub struct Judge<E> {
     nodes: Vec<Option<NodeState>>,
     pending: Vec<Pending>,
     minute: Option<u64>,
-    no_records: Option<usize>,
     groups: explain::Groups,
     stats: JudgeStats,
 }
@@ -195,7 +239,6 @@ impl<E: Embedder> Judge<E> {
             nodes: Vec::new(),
             pending: Vec::new(),
             minute: None,
-            no_records: index_of("no_records"),
             groups: explain::Groups::from_catalogue(),
             stats: JudgeStats::default(),
         }
@@ -248,29 +291,11 @@ impl<E: Embedder> Judge<E> {
             NodeState {
                 decider: NodeDecider::new(appliance, &name, decisions),
                 name,
-                ring: WindowRing::new(window_minutes),
-                last_minute: None,
+                windows: NodeWindows::new(window_minutes),
                 baseline: explain::Baseline::default(),
             }
         });
-        if state
-            .last_minute
-            .is_some_and(|last| row.minute.saturating_sub(last) > window_minutes as u64 * MINUTE_US)
-        {
-            state.ring = WindowRing::new(window_minutes);
-        }
-        let kind = if row.source_silent {
-            PendingKind::NoData
-        } else {
-            state.last_minute = Some(row.minute);
-            let window = state.ring.push(row.values);
-            let node_silent = self.no_records.is_some_and(|i| row.values[i] > 0.5);
-            match window {
-                _ if node_silent => PendingKind::NoData,
-                Some(window) => PendingKind::Window(window),
-                None => PendingKind::WarmingUp,
-            }
-        };
+        let kind = state.windows.next(row);
         self.pending.push(Pending { node: row.node, minute: row.minute, kind });
         Ok(())
     }
@@ -287,7 +312,7 @@ impl<E: Embedder> Judge<E> {
         let windows: Vec<&[f32]> = pending
             .iter()
             .filter_map(|p| match &p.kind {
-                PendingKind::Window(w) => Some(w.as_slice()),
+                MinuteWindow::Window(w) => Some(w.as_slice()),
                 _ => None,
             })
             .collect();
@@ -298,9 +323,9 @@ impl<E: Embedder> Judge<E> {
             let references = self.per_node.get(&state.name).unwrap_or(&self.global);
             // Without a verdict, what the minute was instead.
             let (seen, instead) = match p.kind {
-                PendingKind::NoData => (None, Observation::NoData),
-                PendingKind::WarmingUp => (None, Observation::WarmingUp),
-                PendingKind::Window(window) => {
+                MinuteWindow::NoData => (None, Observation::NoData),
+                MinuteWindow::WarmingUp => (None, Observation::WarmingUp),
+                MinuteWindow::Window(window) => {
                     let embedding = embeddings.next().flatten();
                     match embedding.and_then(|e| references.judge(&e).map(|v| (v, e))) {
                         Some((verdict, embedding)) => {
