@@ -1,5 +1,6 @@
 //! The command line: `imsight <command>`, one module per command that is built.
 
+mod bench;
 mod error;
 mod features;
 mod inputs;
@@ -81,8 +82,9 @@ pub enum Command {
     Samples(NotBuilt),
     /// Check the configuration and report every problem with its key
     Validate(validate::ValidateArgs),
-    /// Measure parsing, feature and inference throughput on this machine [not built yet]
-    Bench(NotBuilt),
+    /// Measure inference and matching throughput on this machine
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Arguments of a command that is not built yet: accepted and ignored, so that the command
@@ -108,7 +110,7 @@ impl Cli {
             Command::Features(args) => features::run(&global, &args),
             Command::Refs(command) => refs::run(&global, command),
             Command::Samples(_) => Err(CommandError::NotBuilt("samples")),
-            Command::Bench(_) => Err(CommandError::NotBuilt("bench")),
+            Command::Bench(command) => bench::run(&global, command),
         }
     }
 }
