@@ -241,3 +241,70 @@ fn enrolled_references_are_stored_listed_exported_imported_and_removed() {
     assert_eq!(code, 1);
     assert!(stderr.contains("node `nowhere` is not in the input"), "{stderr}");
 }
+
+#[test]
+fn activating_a_model_embeds_enrolled_references_again_and_rollback_returns() {
+    let dir = tempfile::tempdir().expect("dir");
+    simulate(dir.path());
+    let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let state = d("state");
+    let with_state = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--state-dir", &state]);
+        run(&mut imsight(&all))
+    };
+    let (code, _, stderr) = with_state(&[
+        "refs",
+        "enroll",
+        "--config",
+        &d("nodes.toml"),
+        "--label",
+        "normal",
+        "--node",
+        "pcscf-b",
+        "--input",
+        &d("records.csv"),
+        "--windows",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let tiny = common::repo("tests/data/tiny-model/tiny-siamese.onnx");
+    let (code, _, stderr) = with_state(&["model", "activate", tiny.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("2 enrolled reference(s) embedded again"), "{stderr}");
+    assert!(stderr.contains("no reference pack"), "{stderr}");
+
+    let (code, stdout, stderr) = with_state(&["model", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    let active = stdout.lines().find(|l| l.starts_with("active")).expect("an active model");
+    assert!(active.contains("tiny-test-fixture"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("previous") && l.contains("siamese-lstm-small")),
+        "{stdout}"
+    );
+
+    let (_, stdout, _) = with_state(&["refs", "list", "--json"]);
+    let moved: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .filter(|r: &serde_json::Value| r["provenance"]["embedded_again_from"].is_u64())
+        .collect();
+    assert_eq!(moved.len(), 2);
+    assert!(
+        moved.iter().all(|r| r["embedding"].as_array().map(Vec::len) == Some(8)),
+        "the tiny model's dimension"
+    );
+
+    let (code, _, stderr) = with_state(&["model", "rollback"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, stdout, _) = with_state(&["model", "list"]);
+    assert!(
+        stdout.lines().any(|l| l.starts_with("active") && l.contains("siamese-lstm-small")),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = with_state(&["model", "inspect"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["contract"], "ok");
+    assert_eq!(report["model_card"]["model_name"], "siamese-lstm-small");
+}

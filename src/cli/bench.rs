@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use super::{CommandError, GlobalArgs};
 use crate::infer::probe::probe_input;
-use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder, resolve_model};
+use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder};
 use crate::judge::Embedder;
 use crate::matcher::pack::ReferencePack;
 
@@ -52,8 +52,7 @@ fn inference(global: &GlobalArgs, args: &InferenceArgs) -> Result<(), CommandErr
     let window = config.pipeline.window_minutes;
     let runtime =
         OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
-    let path = resolve_model(args.model.as_deref().unwrap_or(&config.inference.model))
-        .map_err(CommandError::failed)?;
+    let path = super::lifecycle::model_in_use(&config, args.model.as_deref(), None)?;
     let session =
         ModelSession::load(&runtime, &path, &config.inference).map_err(CommandError::failed)?;
     let provider = session.description().execution_provider;

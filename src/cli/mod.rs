@@ -5,6 +5,7 @@ mod error;
 mod features;
 mod inputs;
 mod inspect;
+mod lifecycle;
 mod model;
 mod refs;
 mod replay;

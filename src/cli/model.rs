@@ -14,6 +14,41 @@ pub enum ModelCommand {
     /// Load a model through ONNX Runtime, check it against the model contract and embed a
     /// deterministic probe input
     Verify(VerifyArgs),
+    /// The models registered in the state database, the active one marked
+    List(StateArgs),
+    /// A model's metadata and model card (a file, or the active model)
+    Inspect(InspectArgs),
+    /// Check a model, register it, import its reference pack, embed the enrolled references
+    /// again with it, and make it the active model
+    Activate(ActivateArgs),
+    /// Make the previous model active again
+    Rollback(StateArgs),
+}
+
+/// The state directory.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The state directory (default: appliance.state_dir).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Options of `model inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The ONNX file (default: the active model, else inference.model).
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+/// Options of `model activate`.
+#[derive(Debug, Args)]
+pub struct ActivateArgs {
+    /// The ONNX file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    state: StateArgs,
 }
 
 /// Options of `imsight model verify`.
@@ -33,6 +68,16 @@ pub struct VerifyArgs {
 pub fn run(global: &GlobalArgs, command: ModelCommand) -> Result<(), CommandError> {
     match command {
         ModelCommand::Verify(args) => verify(global, &args),
+        ModelCommand::List(args) => super::lifecycle::list(global, args.state_dir.as_deref()),
+        ModelCommand::Inspect(args) => {
+            super::lifecycle::inspect(global, args.file.as_deref(), args.state.state_dir.as_deref())
+        }
+        ModelCommand::Activate(args) => {
+            super::lifecycle::activate(global, &args.file, args.state.state_dir.as_deref())
+        }
+        ModelCommand::Rollback(args) => {
+            super::lifecycle::rollback(global, args.state_dir.as_deref())
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use imsight_parsers::xdr::time::{format_timestamp, parse_timestamp};
 use super::inputs::{InputArgs, require_nodes};
 use super::{CommandError, GlobalArgs};
 use crate::config::Config;
-use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder, resolve_model};
+use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder};
 use crate::judge::{Embedder, MinuteWindow, NodeWindows};
 use crate::matcher::pack::ReferencePack;
 use crate::replay::FeatureReplay;
@@ -145,8 +145,8 @@ pub fn run(global: &GlobalArgs, command: RefsCommand) -> Result<(), CommandError
 /// The store, the model file and its id; the model's shipped pack is imported into a store
 /// that does not hold it yet.
 fn open(config: &Config, args: &StoreArgs) -> Result<(Store, PathBuf, String), CommandError> {
-    let model = resolve_model(args.model.as_deref().unwrap_or(&config.inference.model))
-        .map_err(CommandError::failed)?;
+    let model =
+        super::lifecycle::model_in_use(config, args.model.as_deref(), args.state_dir.as_deref())?;
     let id = model_id(&model).map_err(CommandError::failed)?;
     let store = Store::open(args.state_dir.as_deref().unwrap_or(&config.appliance.state_dir))
         .map_err(CommandError::failed)?;

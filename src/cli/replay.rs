@@ -16,7 +16,7 @@ use crate::aggregate::FeatureRow;
 use crate::config::Config;
 use crate::dataset::{Labels, RowSink, read_labels};
 use crate::decide::Decision;
-use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder, resolve_model};
+use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder};
 use crate::judge::score::{Scorer, Summary};
 use crate::judge::{Judge, JudgeSettings, Judgement};
 use crate::matcher::pack::ReferencePack;
@@ -169,8 +169,7 @@ pub fn build_judge(
 ) -> Result<Judge<WindowEmbedder>, CommandError> {
     let runtime =
         OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
-    let model_path =
-        resolve_model(model.unwrap_or(&config.inference.model)).map_err(CommandError::failed)?;
+    let model_path = super::lifecycle::model_in_use(config, model, state_dir)?;
     let session = ModelSession::load(&runtime, &model_path, &config.inference)
         .map_err(CommandError::failed)?;
     let embedder = WindowEmbedder::new(session, config.pipeline.window_minutes)

@@ -25,6 +25,25 @@ const REFERENCES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("refere
 const WINDOWS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("reference_windows");
 /// model id → the matching parameters of its shipped pack, as JSON.
 const PACK_PARAMS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("pack_params");
+/// model id → the registered model, as JSON.
+const MODELS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("models");
+/// `active`, `previous` → model id.
+const MODEL_SLOTS: TableDefinition<'_, &str, &str> = TableDefinition::new("model_slots");
+
+/// A model known to the store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RegisteredModel {
+    /// The model id (content hash).
+    pub id: String,
+    /// The ONNX file.
+    pub path: PathBuf,
+    /// `imsight.model_name` and `imsight.model_version` of its metadata.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// When it was registered (RFC 3339).
+    pub registered: String,
+}
 
 /// Where a reference applies.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -116,6 +135,8 @@ impl Store {
             txn.open_table(REFERENCES)?;
             txn.open_table(WINDOWS)?;
             txn.open_table(PACK_PARAMS)?;
+            txn.open_table(MODELS)?;
+            txn.open_table(MODEL_SLOTS)?;
             Ok(())
         })?;
         Ok(store)
@@ -311,6 +332,58 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Registers a model (again: its record is replaced).
+    pub fn register_model(&self, model: &RegisteredModel) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(model).map_err(|e| self.fail(e))?;
+        self.write(|txn| {
+            txn.open_table(MODELS)?.insert(model.id.as_str(), json.as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// Every registered model.
+    pub fn models(&self) -> Result<Vec<RegisteredModel>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = txn.open_table(MODELS).map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| self.fail(e))? {
+            let (_, value) = entry.map_err(|e| self.fail(e))?;
+            out.push(serde_json::from_slice(value.value()).map_err(|e| self.fail(e))?);
+        }
+        Ok(out)
+    }
+
+    /// The active and the previous model ids.
+    pub fn model_slots(&self) -> Result<(Option<String>, Option<String>), StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = txn.open_table(MODEL_SLOTS).map_err(|e| self.fail(e))?;
+        let get = |key: &str| -> Result<Option<String>, StoreError> {
+            Ok(table.get(key).map_err(|e| self.fail(e))?.map(|v| v.value().to_owned()))
+        };
+        Ok((get("active")?, get("previous")?))
+    }
+
+    /// The active model, if one was activated.
+    pub fn active_model(&self) -> Result<Option<RegisteredModel>, StoreError> {
+        let (active, _) = self.model_slots()?;
+        Ok(active.and_then(|id| self.models().ok()?.into_iter().find(|m| m.id == id)))
+    }
+
+    /// Makes `id` the active model; the one active before becomes the previous one.
+    pub fn activate(&self, id: &str) -> Result<(), StoreError> {
+        let (active, _) = self.model_slots()?;
+        self.write(|txn| {
+            let mut slots = txn.open_table(MODEL_SLOTS)?;
+            if let Some(old) = active.as_deref().filter(|old| *old != id) {
+                slots.insert("previous", old)?;
+            }
+            slots.insert("active", id)?;
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -394,5 +467,28 @@ mod tests {
         std::fs::write(&a, b"other bytes").expect("write");
         assert_ne!(model_id(&a).expect("id"), id);
         assert!(matches!(model_id(&dir.path().join("missing")), Err(StoreError::Io { .. })));
+    }
+
+    #[test]
+    fn activation_keeps_the_previous_model_for_rollback() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("open");
+        let model = |id: &str| RegisteredModel {
+            id: id.into(),
+            path: PathBuf::from(format!("/m/{id}.onnx")),
+            name: "m".into(),
+            version: "1".into(),
+            registered: "2026-11-30T00:00:00Z".into(),
+        };
+        store.register_model(&model("a")).expect("register");
+        store.register_model(&model("b")).expect("register");
+        assert_eq!(store.active_model().expect("read"), None);
+        store.activate("a").expect("activate");
+        store.activate("b").expect("activate");
+        assert_eq!(store.model_slots().expect("slots"), (Some("b".into()), Some("a".into())));
+        assert_eq!(store.active_model().expect("read").map(|m| m.id), Some("b".into()));
+        store.activate("b").expect("again");
+        assert_eq!(store.model_slots().expect("slots").1.as_deref(), Some("a"));
+        assert_eq!(store.models().expect("models").len(), 2);
     }
 }
