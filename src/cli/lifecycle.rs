@@ -22,10 +22,10 @@ pub fn model_in_use(
         return resolve_model(path).map_err(CommandError::failed);
     }
     let dir = state_dir.unwrap_or(&config.appliance.state_dir);
-    if let Some(store) = Store::open_existing(dir).map_err(CommandError::failed)? {
-        if let Some(active) = store.active_model().map_err(CommandError::failed)? {
-            return resolve_model(&active.path).map_err(CommandError::failed);
-        }
+    if let Some(store) = Store::open_existing(dir).map_err(CommandError::failed)?
+        && let Some(active) = store.active_model().map_err(CommandError::failed)?
+    {
+        return resolve_model(&active.path).map_err(CommandError::failed);
     }
     resolve_model(&config.inference.model).map_err(CommandError::failed)
 }
@@ -131,7 +131,7 @@ pub fn activate(
         let name = before.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let old = RegisteredModel {
             id: before_id.clone(),
-            path: before.clone(),
+            path: before,
             name,
             version: String::new(),
             ..registered.clone()

@@ -105,12 +105,15 @@ def knn_eval(ref_x, ref_c, test_x, test_c, known, tau=None):
     return scores(test_c, predicted, known), predicted, tau
 
 
-def raw_summary(data, ends, mean, std):
+def raw_summary(data, ends, mean, std, chunk=2048):
     """Baseline input: the log1p-standardised features averaged over the window and over its
-    last 5 minutes."""
-    rows = ends[:, None] + np.arange(-WINDOW + 1, 1)[None, :]
-    x = (np.log1p(np.clip(data.minutes[rows], 0, None)) - mean) / std
-    return np.concatenate([x.mean(1), x[:, -5:].mean(1)], axis=1).astype(np.float32)
+    last 5 minutes (in chunks: a window is 7,800 values)."""
+    out = [np.zeros((0, 2 * data.minutes.shape[1]), np.float32)]
+    for start in range(0, len(ends), chunk):
+        rows = ends[start:start + chunk, None] + np.arange(-WINDOW + 1, 1)[None, :]
+        x = (np.log1p(np.clip(data.minutes[rows], 0, None)) - mean) / std
+        out.append(np.concatenate([x.mean(1), x[:, -5:].mean(1)], axis=1).astype(np.float32))
+    return np.concatenate(out)
 
 
 def alarm_stats(data, ends, verdicts):
