@@ -360,3 +360,19 @@ fn simulate_lists_its_profiles_and_kinds_as_json() {
     assert!(kinds["novel"].as_array().unwrap().iter().all(|k| faults.contains(k)));
     assert_eq!(kinds["benign"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn cuda_requested_without_a_cuda_runtime_falls_back_to_the_cpu_and_says_so() {
+    library_present();
+    let model = repo("tests/data/tiny-model/tiny-siamese.onnx");
+    let (code, stdout, stderr) =
+        run(imsight(&["model", "verify", model.to_str().unwrap(), "--json"])
+            .env("IMSIGHT__INFERENCE__EXECUTION_PROVIDER", "cuda")
+            .env("IMSIGHT__INFERENCE__CUDA_MEMORY_LIMIT_MB", "512"));
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // The library fetched by packaging/fetch-onnxruntime is the CPU build.
+    assert_eq!(report["description"]["execution_provider"], "cpu");
+    assert!(stderr.contains("cuda unavailable, running on the cpu"), "{stderr}");
+    assert!(stderr.contains("provider=\"cpu\""), "{stderr}");
+}

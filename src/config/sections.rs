@@ -104,6 +104,8 @@ pub struct InferenceConfig {
     pub execution_provider: ExecutionProvider,
     /// GPU ordinal for `cuda`.
     pub cuda_device: u32,
+    /// Most GPU memory the CUDA provider's arena may take, in MiB; 0 = no limit.
+    pub cuda_memory_limit_mb: u32,
     /// Threads one inference may use. 1 keeps latency predictable on a small appliance that
     /// also parses traffic; raise it on a dedicated machine.
     pub intra_threads: u16,
@@ -119,6 +121,7 @@ impl Default for InferenceConfig {
             onnxruntime_lib: PathBuf::from(PACKAGED_ONNXRUNTIME_LIB),
             execution_provider: ExecutionProvider::Cpu,
             cuda_device: 0,
+            cuda_memory_limit_mb: 0,
             intra_threads: 1,
             max_batch: 64,
         }

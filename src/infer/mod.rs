@@ -5,8 +5,11 @@
 //! - [`contract`]: what a model must look like (input `features` [batch, window, 130],
 //!   output `embedding` [batch, D], `imsight.*` metadata).
 //! - [`model`]: an ONNX session with its description, running batches of windows.
+//! - [`engine`]: sessions on dedicated threads, requests gathered into batches (maximum batch,
+//!   maximum wait), non-finite embeddings rejected and counted.
 
 pub mod contract;
+pub mod engine;
 pub mod model;
 pub mod probe;
 pub mod runtime;

@@ -91,6 +91,7 @@ impl ModelSession {
                 }
             },
         };
+        tracing::info!(model = %path.display(), provider = execution_provider, intra_threads = config.intra_threads, "model loaded");
         let declared_inputs: Vec<DeclaredTensor> = session.inputs().iter().map(declared).collect();
         let declared_outputs: Vec<DeclaredTensor> =
             session.outputs().iter().map(declared).collect();
@@ -186,10 +187,14 @@ fn build_session(
     if cuda {
         let device = i32::try_from(config.cuda_device).unwrap_or(i32::MAX);
         builder = builder
-            .with_execution_providers([ep::CUDA::default()
-                .with_device_id(device)
-                .build()
-                .error_on_failure()])
+            .with_execution_providers([{
+                let cuda = ep::CUDA::default().with_device_id(device);
+                let cuda = match config.cuda_memory_limit_mb {
+                    0 => cuda,
+                    mb => cuda.with_memory_limit(mb as usize * 1024 * 1024),
+                };
+                cuda.build().error_on_failure()
+            }])
             .map_err(fail)?;
     }
     builder.commit_from_file(path).map_err(|error| InferenceError::runtime(context.clone(), error))
