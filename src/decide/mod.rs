@@ -176,6 +176,11 @@ impl NodeDecider {
         }
     }
 
+    /// The node.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
     /// The alarm in force.
     pub fn active(&self) -> Option<&Alarm> {
         self.active.as_ref()

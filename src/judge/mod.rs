@@ -212,6 +212,8 @@ pub struct Judge<E> {
     embedder: E,
     global: ReferenceSet,
     per_node: HashMap<String, ReferenceSet>,
+    /// Decision states restored from the state database, taken when their node appears.
+    restored: HashMap<String, NodeDecider>,
     nodes: Vec<Option<NodeState>>,
     pending: Vec<Pending>,
     minute: Option<u64>,
@@ -236,6 +238,7 @@ impl<E: Embedder> Judge<E> {
             embedder,
             global,
             per_node: HashMap::new(),
+            restored: HashMap::new(),
             nodes: Vec::new(),
             pending: Vec::new(),
             minute: None,
@@ -252,6 +255,17 @@ impl<E: Embedder> Judge<E> {
             .map_err(|error| JudgeError::References { node: node.into(), error })?;
         self.per_node.insert(node.into(), set);
         Ok(())
+    }
+
+    /// Restores decision states saved before a restart (an alarm raised before stays raised
+    /// with its identity); each applies when its node's first minute arrives.
+    pub fn restore_decisions(&mut self, states: impl IntoIterator<Item = NodeDecider>) {
+        self.restored.extend(states.into_iter().map(|d| (d.node().to_owned(), d)));
+    }
+
+    /// The decision state of every node seen, to be saved.
+    pub fn decisions(&self) -> impl Iterator<Item = &NodeDecider> {
+        self.nodes.iter().flatten().map(|n| &n.decider)
     }
 
     /// What was counted.
@@ -286,10 +300,13 @@ impl<E: Embedder> Judge<E> {
             self.nodes.resize_with(row.node + 1, || None);
         }
         let (appliance, decisions) = (&self.settings.appliance, self.settings.decisions);
+        let restored = &mut self.restored;
         let state = self.nodes[row.node].get_or_insert_with(|| {
             let name = nodes.get(row.node).cloned().unwrap_or_else(|| format!("node-{}", row.node));
             NodeState {
-                decider: NodeDecider::new(appliance, &name, decisions),
+                decider: restored
+                    .remove(&name)
+                    .unwrap_or_else(|| NodeDecider::new(appliance, &name, decisions)),
                 name,
                 windows: NodeWindows::new(window_minutes),
                 baseline: explain::Baseline::default(),
@@ -611,5 +628,32 @@ mod tests {
         assert_eq!(class("b").as_deref(), Some("normal"));
         let wrong = j.enroll("a", &[Reference { class: "normal".into(), embedding: vec![1.0] }]);
         assert!(matches!(wrong, Err(JudgeError::References { .. })));
+    }
+
+    #[test]
+    fn a_restored_alarm_survives_a_restart_with_its_identity() {
+        let nodes = vec!["a".to_string()];
+        let mut first = judge();
+        let mut out = Vec::new();
+        for minute in 0..5 {
+            first.push(&row(0, minute, 10.5), &nodes, &mut out).expect("push");
+        }
+        first.finish(&mut out).expect("finish");
+        let saved: Vec<NodeDecider> = first.decisions().cloned().collect();
+        let raised = saved[0].active().cloned().expect("an alarm");
+
+        let mut second = judge();
+        second.restore_decisions(saved);
+        let mut out = Vec::new();
+        for minute in 100..106 {
+            second.push(&row(0, minute, 0.5), &nodes, &mut out).expect("push");
+        }
+        second.finish(&mut out).expect("finish");
+        let cleared = out.iter().find_map(|j| match j {
+            Judgement::Alarm(Decision::Clear { alarm, .. }) => Some(alarm.clone()),
+            _ => None,
+        });
+        // Warming up again for two minutes, then three normal minutes clear the old alarm.
+        assert_eq!(cleared, Some(raised));
     }
 }

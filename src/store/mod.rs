@@ -29,6 +29,8 @@ const PACK_PARAMS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("pack
 const MODELS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("models");
 /// `active`, `previous` → model id.
 const MODEL_SLOTS: TableDefinition<'_, &str, &str> = TableDefinition::new("model_slots");
+/// node → its decision state (alarm in force, runs, recent raises), as JSON.
+const DECISIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("decisions");
 
 /// A model known to the store.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -137,6 +139,7 @@ impl Store {
             txn.open_table(PACK_PARAMS)?;
             txn.open_table(MODELS)?;
             txn.open_table(MODEL_SLOTS)?;
+            txn.open_table(DECISIONS)?;
             Ok(())
         })?;
         Ok(store)
@@ -384,6 +387,44 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Saves the decision states of nodes (one transaction).
+    pub fn save_decisions<'a>(
+        &self,
+        states: impl IntoIterator<Item = &'a crate::decide::NodeDecider>,
+    ) -> Result<(), StoreError> {
+        let encoded: Vec<(String, Vec<u8>)> = states
+            .into_iter()
+            .map(|d| Ok((d.node().to_owned(), serde_json::to_vec(d).map_err(|e| self.fail(e))?)))
+            .collect::<Result<_, StoreError>>()?;
+        self.write(|txn| {
+            let mut table = txn.open_table(DECISIONS)?;
+            for (node, json) in &encoded {
+                table.insert(node.as_str(), json.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The saved decision states; one that does not decode is logged and skipped (that node
+    /// starts afresh).
+    pub fn load_decisions(&self) -> Result<Vec<crate::decide::NodeDecider>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = txn.open_table(DECISIONS).map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(|e| self.fail(e))? {
+            let (node, value) = entry.map_err(|e| self.fail(e))?;
+            match serde_json::from_slice(value.value()) {
+                Ok(state) => out.push(state),
+                Err(error) => {
+                    tracing::warn!(node = node.value(), %error, "saved decision state unreadable; the node starts afresh")
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,5 +531,21 @@ mod tests {
         store.activate("b").expect("again");
         assert_eq!(store.model_slots().expect("slots").1.as_deref(), Some("a"));
         assert_eq!(store.models().expect("models").len(), 2);
+    }
+
+    #[test]
+    fn decision_states_persist() {
+        use crate::decide::{DecisionSettings, NodeDecider, Observation};
+        let dir = tempfile::tempdir().expect("dir");
+        let mut node = NodeDecider::new("lab", "pcscf-1", DecisionSettings::default());
+        let mut out = Vec::new();
+        node.observe(60_000_000, Observation::Verdict("hss"), &mut out);
+        node.observe(120_000_000, Observation::Verdict("hss"), &mut out);
+        {
+            let store = Store::open(dir.path()).expect("open");
+            store.save_decisions([&node]).expect("save");
+        }
+        let store = Store::open(dir.path()).expect("open");
+        assert_eq!(store.load_decisions().expect("load"), [node]);
     }
 }
