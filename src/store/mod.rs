@@ -417,7 +417,7 @@ impl Store {
             match serde_json::from_slice(value.value()) {
                 Ok(state) => out.push(state),
                 Err(error) => {
-                    tracing::warn!(node = node.value(), %error, "saved decision state unreadable; the node starts afresh")
+                    tracing::warn!(node = node.value(), %error, "saved decision state unreadable; the node starts afresh");
                 }
             }
         }

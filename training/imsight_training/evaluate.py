@@ -304,6 +304,7 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
         raw_nx = raw_summary(novel, novel.end[idx], mean, std)
         unknown = outcome_shares([v[0] for v in match(embed(model, novel, idx).numpy(), ref_x, ref_c, tau)])
         unknown.update({
+            "kinds": novel.manifest["config"].get("kinds", []),
             "raw_knn": outcome_shares([v[0] for v in match(raw_nx, raw_ref, ref_c, raw_tau)]),
             "gradient_boosting": outcome_shares(boosting.predict(raw_nx)),
             "tca_abnormal": float(tca(novel, novel.end[idx]).mean()) if len(idx) else None,
@@ -454,7 +455,7 @@ def write_report(report_dir, m, cfg, manifest, known):
         "",
     ]
     if u:
-        lines += [f"Novel kinds (dns_failure, ipsec_sa_failure, memory_leak, cx_overload), {u['windows']} "
+        lines += [f"Kinds never trained on ({', '.join(u.get('kinds', []))}), {u['windows']} "
                   f"windows: `unknown_anomaly` **{pct(u['unknown'])}**, `normal` {pct(u['normal'])}, "
                   f"a wrong known class {pct(u['wrong_known'])}. Control: of the same scenarios' "
                   f"{u['control_normal_windows']} normal windows, the model flags {pct(u['control_flagged'])}."]
