@@ -19,6 +19,7 @@
 //! decide/     per-node alarm state machine: raise, clear, hold, flap guard, alarm identity
 //! judge/      node-minutes -> windows -> batched embedding -> verdicts, alarms, explanations
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`; reads through sources)
+//! publish/    topics and payloads: state, ONAP control loop, VES fault, Alertmanager alert
 //! store/      edge: the state database (redb): references with provenance
 //! runtime/    edge: the actors (actix on tokio); topology.rs wires them
 //! sim/        the IMS traffic simulator with fault injection (`imsight simulate`; writes files)
@@ -26,7 +27,7 @@
 //! cli/        edge: argument parsing and printing only
 //! ```
 //!
-//! Rooms still to come: `publish/`, `sample/`, `monitor/`, `lifecycle/`, `api/` (edge);
+//! Rooms still to come: the outbox and MQTT client, `sample/`, `monitor/`, `lifecycle/`, `api/` (edge);
 //! docs/architecture.md says where each goes and what it may import (explanations live in
 //! `judge/explain.rs`). The pure parsers live in the `imsight-parsers`
 //! crate (`parsers/`).
@@ -42,6 +43,7 @@ pub mod inspect;
 pub mod judge;
 pub mod matcher;
 pub mod pipeline;
+pub mod publish;
 pub mod replay;
 pub mod runtime;
 pub mod schema;
