@@ -1,11 +1,13 @@
 //! The state database (redb, one file `imsight.redb` under `appliance.state_dir`): the
-//! reference store (DESIGN §7, §9). Edge room: it does file I/O; callers off the async
-//! reactor only.
+//! reference store (DESIGN §7, §9), the model registry, decision states and the outbox. Edge
+//! room: it does file I/O; callers off the async reactor only.
 //!
 //! References are labelled embeddings, each tied to the model that made it (the model id:
 //! the first 16 hex digits of the SHA-256 of the ONNX file), with a scope (global, or one
 //! node's own), provenance, and for enrolled references the raw window they were made from,
 //! so that they can be embedded again by another model.
+
+pub mod outbox;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -140,6 +142,7 @@ impl Store {
             txn.open_table(MODELS)?;
             txn.open_table(MODEL_SLOTS)?;
             txn.open_table(DECISIONS)?;
+            txn.open_table(outbox::OUTBOX)?;
             Ok(())
         })?;
         Ok(store)
