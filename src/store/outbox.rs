@@ -39,8 +39,8 @@ impl Store {
         self.write(|txn| {
             let mut table = txn.open_table(OUTBOX)?;
             let mut result = Enqueued::default();
-            let mut next = table.last()?.map_or(1, |(k, _)| k.value() + 1);
-            for (message, bytes) in &encoded {
+            let first = table.last()?.map_or(1, |(k, _)| k.value() + 1);
+            for (next, (message, bytes)) in (first..).zip(&encoded) {
                 if message.kind == OutboundKind::State {
                     let stale: Vec<u64> = waiting(&table)?
                         .into_iter()
@@ -53,7 +53,6 @@ impl Store {
                     }
                 }
                 table.insert(next, bytes.as_slice())?;
-                next += 1;
                 result.added += 1;
             }
             let mut depth = table.len()? as usize;
@@ -87,7 +86,7 @@ impl Store {
             match serde_json::from_slice(value.value()) {
                 Ok(message) => out.push((seq.value(), message)),
                 Err(error) => {
-                    tracing::error!(seq = seq.value(), %error, "outbox message unreadable; left in place")
+                    tracing::error!(seq = seq.value(), %error, "outbox message unreadable; left in place");
                 }
             }
         }
