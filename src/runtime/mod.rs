@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! messages     what flows between actors (owned, batched)
+//! mqtt         the MQTT publisher: the durable outbox drained to the broker, QoS 1, in order
 //! pipeline     FeaturePipelineActor: capture events in, closed minutes out
 //! topology     the actor graph, with each edge's capacity and overflow policy in one table
 //! ```
@@ -13,6 +14,7 @@
 //! outputs join here as their rooms are built.
 
 pub mod messages;
+pub mod mqtt;
 pub mod pipeline;
 pub mod topology;
 

@@ -1,0 +1,226 @@
+//! The MQTT publisher (rumqttc): drains the durable outbox to the broker, QoS 1, in order, and
+//! removes each message when the broker acknowledged it.
+//!
+//! Two tasks: one drives rumqttc's event loop (it reconnects by itself and re-sends what was
+//! in flight, with the same packet ids) and forwards what matters; the other owns the
+//! bookkeeping: packet id → outbox sequence, taken from the order in which rumqttc reports
+//! outgoing publishes (the order they were handed to it). After a restart everything still in
+//! the outbox is sent again: delivery is at least once, and consumers deduplicate by the alarm
+//! identities (ONAP requestID, VES eventId, Alertmanager labels).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use tokio::sync::{Notify, mpsc};
+
+use crate::store::Store;
+
+/// How to reach the broker.
+#[derive(Debug, Clone)]
+pub struct MqttSettings {
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// Client id.
+    pub client_id: String,
+    /// User name and password.
+    pub credentials: Option<(String, String)>,
+    /// Keep-alive interval.
+    pub keep_alive: Duration,
+    /// Messages sent and not yet acknowledged, at most.
+    pub window: usize,
+    /// The health topic: `online` (retained) on every connection, `offline` as the last will.
+    pub health_topic: String,
+}
+
+/// What the publisher counted.
+#[derive(Debug, Default)]
+pub struct PublisherStats {
+    /// Messages handed to the broker (re-sends included).
+    pub published: AtomicU64,
+    /// Messages acknowledged and removed from the outbox.
+    pub acknowledged: AtomicU64,
+    /// Connections made (the first included).
+    pub connections: AtomicU64,
+    /// Connection errors.
+    pub connection_errors: AtomicU64,
+    /// Whether the broker is connected now.
+    pub connected: AtomicBool,
+}
+
+/// A running publisher.
+#[derive(Debug, Clone)]
+pub struct PublisherHandle {
+    wake: Arc<Notify>,
+    stats: Arc<PublisherStats>,
+}
+
+impl PublisherHandle {
+    /// Says that the outbox has new messages.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &PublisherStats {
+        &self.stats
+    }
+}
+
+enum Driven {
+    Connected,
+    Sent(u16),
+    Acked(u16),
+    Lost(String),
+}
+
+/// Starts the publisher on the current tokio runtime.
+pub fn spawn_publisher(settings: MqttSettings, store: Arc<Store>) -> PublisherHandle {
+    let mut options =
+        MqttOptions::new(settings.client_id.clone(), settings.host.clone(), settings.port);
+    options.set_keep_alive(settings.keep_alive);
+    options.set_clean_session(true);
+    options.set_inflight(u16::try_from(settings.window.max(1)).unwrap_or(u16::MAX));
+    options.set_last_will(LastWill::new(
+        settings.health_topic.clone(),
+        "offline",
+        QoS::AtLeastOnce,
+        true,
+    ));
+    if let Some((user, password)) = &settings.credentials {
+        options.set_credentials(user.clone(), password.clone());
+    }
+    let (client, eventloop) = AsyncClient::new(options, settings.window.max(1) * 2);
+    let (events, received) = mpsc::unbounded_channel();
+    let stats = Arc::new(PublisherStats::default());
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(drive(eventloop, events, Arc::clone(&stats)));
+    tokio::spawn(send(client, received, store, settings, Arc::clone(&stats), Arc::clone(&wake)));
+    PublisherHandle { wake, stats }
+}
+
+async fn drive(
+    mut eventloop: EventLoop,
+    events: mpsc::UnboundedSender<Driven>,
+    stats: Arc<PublisherStats>,
+) {
+    loop {
+        let forwarded = match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => Some(Driven::Connected),
+            Ok(Event::Incoming(Packet::PubAck(ack))) => Some(Driven::Acked(ack.pkid)),
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Some(Driven::Sent(pkid)),
+            Ok(_) => None,
+            Err(error) => {
+                stats.connection_errors.fetch_add(1, Ordering::Relaxed);
+                stats.connected.store(false, Ordering::Relaxed);
+                let lost = Driven::Lost(error.to_string());
+                if events.send(lost).is_err() {
+                    return;
+                }
+                // rumqttc reconnects on the next poll; do not spin against a dead broker.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                None
+            }
+        };
+        if let Some(event) = forwarded
+            && events.send(event).is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Sequence 0 marks a publish that is not from the outbox (the health message).
+const NOT_FROM_OUTBOX: u64 = 0;
+
+async fn send(
+    client: AsyncClient,
+    mut events: mpsc::UnboundedReceiver<Driven>,
+    store: Arc<Store>,
+    settings: MqttSettings,
+    stats: Arc<PublisherStats>,
+    wake: Arc<Notify>,
+) {
+    let mut connected = false;
+    // Handed to rumqttc, packet id not known yet, in order.
+    let mut awaiting: VecDeque<u64> = VecDeque::new();
+    let mut in_flight: HashMap<u16, u64> = HashMap::new();
+    let mut sent: HashSet<u64> = HashSet::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                None => return,
+                Some(Driven::Connected) => {
+                    connected = true;
+                    stats.connected.store(true, Ordering::Relaxed);
+                    stats.connections.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(host = %settings.host, port = settings.port, "mqtt connected");
+                    if client.publish(settings.health_topic.clone(), QoS::AtLeastOnce, true, "online").await.is_ok() {
+                        awaiting.push_back(NOT_FROM_OUTBOX);
+                    }
+                }
+                Some(Driven::Sent(pkid)) => {
+                    // A re-send by rumqttc after a reconnect keeps its packet id.
+                    if !in_flight.contains_key(&pkid)
+                        && let Some(seq) = awaiting.pop_front() {
+                            in_flight.insert(pkid, seq);
+                        }
+                }
+                Some(Driven::Acked(pkid)) => {
+                    if let Some(seq) = in_flight.remove(&pkid).filter(|&seq| seq != NOT_FROM_OUTBOX) {
+                        sent.remove(&seq);
+                        let store = Arc::clone(&store);
+                        match tokio::task::spawn_blocking(move || store.acknowledge(&[seq])).await {
+                            Ok(Ok(())) => {
+                                stats.acknowledged.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(Err(error)) => tracing::error!(%error, seq, "cannot remove an acknowledged message from the outbox"),
+                            Err(error) => tracing::error!(%error, "outbox task failed"),
+                        }
+                    }
+                }
+                Some(Driven::Lost(reason)) => {
+                    if connected {
+                        tracing::warn!(%reason, "mqtt connection lost; messages wait in the outbox");
+                    }
+                    connected = false;
+                }
+            },
+            _ = tick.tick() => {}
+            () = wake.notified() => {}
+        }
+        if !connected || sent.len() >= settings.window {
+            continue;
+        }
+        let want = settings.window + sent.len();
+        let store = Arc::clone(&store);
+        let waiting = match tokio::task::spawn_blocking(move || store.outbox(want)).await {
+            Ok(Ok(waiting)) => waiting,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot read the outbox");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        for (seq, message) in waiting {
+            if sent.contains(&seq) {
+                continue;
+            }
+            if sent.len() >= settings.window {
+                break;
+            }
+            let qos = QoS::AtLeastOnce;
+            if client.publish(message.topic, qos, message.retain, message.payload).await.is_err() {
+                break;
+            }
+            sent.insert(seq);
+            awaiting.push_back(seq);
+            stats.published.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
