@@ -5,9 +5,11 @@
 //! Pure: alarms and verdicts in, `(topic, bytes, retain)` out. The outbox and the MQTT client
 //! (later rooms of `runtime/`) send them.
 
+pub mod announce;
 pub mod payloads;
 pub mod topics;
 
+pub use announce::Announcer;
 pub use payloads::{ClStatus, Outbound, OutboundKind, Payloads, PublishSettings, TimestampFormat};
 
 /// How a verdict class is presented to ONAP and the NOC (reference: onap-integration §6.3).
