@@ -131,10 +131,10 @@ impl Announcer {
             let confidence = m.verdict.as_ref().map(|v| v.confidence);
             let alarm = active.as_ref().map(|(a, _, _)| a);
             out.push(self.payloads.state(name, m.minute, &state, since, confidence, alarm));
-            if let Some((alarm, confidence, explanation)) = &active {
-                if !raised_now.iter().any(|n| n == name) {
-                    out.push(self.payloads.alert(alarm, m.minute, None, *confidence, explanation));
-                }
+            if let Some((alarm, confidence, explanation)) = &active
+                && !raised_now.iter().any(|n| n == name)
+            {
+                out.push(self.payloads.alert(alarm, m.minute, None, *confidence, explanation));
             }
         }
     }
