@@ -17,8 +17,30 @@ pub struct CaptureBatch(pub Vec<OwnedCaptureEvent>);
 #[rtype(result = "(PipelineStats, Vec<String>)")]
 pub struct EndOfInput;
 
-/// Node-minutes that closed, in closing order. Sent by the pipeline downstream; node names
-/// come with [`EndOfInput`]'s reply (and, live, from the pipeline's snapshot).
+/// Node-minutes that closed, in closing order, with the node names known so far (indexes
+/// into it). Sent by the pipeline downstream.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub struct MinutesClosed(pub Vec<FeatureRow>);
+pub struct MinutesClosed {
+    /// The rows.
+    pub rows: Vec<FeatureRow>,
+    /// Node names by index.
+    pub nodes: Vec<String>,
+}
+
+/// One minute's judgements of every node (verdicts, then that minute's alarm decisions).
+/// Sent by the judge to the announcer.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Judged(pub Vec<crate::judge::Judgement>);
+
+/// The input has ended and every earlier message was handled: judge what is pending. Sent to
+/// the judge after the pipeline's [`EndOfInput`] reply; the reply is the judge's counters.
+#[derive(Debug, Message)]
+#[rtype(result = "crate::judge::JudgeStats")]
+pub struct FinishJudging;
+
+/// Everything earlier was handled: the announcer's account. Sent last.
+#[derive(Debug, Message)]
+#[rtype(result = "super::announce::Announced")]
+pub struct FinishAnnouncing;

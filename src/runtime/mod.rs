@@ -3,6 +3,8 @@
 //! core of another room; [`topology`] is the one file that wires them.
 //!
 //! ```text
+//! judge        JudgeActor (own thread): closed minutes in, judged minutes out
+//! announce     AnnounceActor (own thread): judged minutes to the durable outbox
 //! messages     what flows between actors (owned, batched)
 //! mqtt         the MQTT publisher: the durable outbox drained to the broker, QoS 1, in order
 //! pipeline     FeaturePipelineActor: capture events in, closed minutes out
@@ -13,9 +15,13 @@
 //! synchronous replay, tested). The HEP listener, inference, matching, decisions and MQTT
 //! outputs join here as their rooms are built.
 
+pub mod announce;
+pub mod judge;
 pub mod messages;
 pub mod mqtt;
 pub mod pipeline;
 pub mod topology;
 
-pub use topology::{ActorRun, CaptureTopology, RuntimeError, run_capture};
+pub use topology::{
+    ActorRun, CaptureTopology, JudgedRun, RuntimeError, run_capture, run_judged_capture,
+};

@@ -4,6 +4,8 @@
 //! |------------------------------|-------------------|--------------------------------------|
 //! | capture file → pipeline      | `PIPELINE_MAILBOX`| block the reader (`send().await`)    |
 //! | pipeline → minute collector  | unbounded         | n/a (one row per node-minute)        |
+//! | pipeline → judge             | unbounded         | n/a (one message per closing batch)  |
+//! | judge → announcer            | unbounded         | n/a (one message per judged minute)  |
 //!
 //! A file source blocks when the pipeline is behind: nothing is lost and memory stays bounded.
 //! (Live HEP over UDP will drop newest and count instead: the kernel drops anyway.)
@@ -14,9 +16,12 @@ use std::ops::ControlFlow;
 use actix::{Actor, Addr, Context, Handler};
 use imsight_parsers::capture::DecoderConfig;
 
-use super::messages::{CaptureBatch, EndOfInput, MinutesClosed};
+use super::announce::{AnnounceActor, Announced};
+use super::judge::JudgeActor;
+use super::messages::{CaptureBatch, EndOfInput, FinishAnnouncing, FinishJudging, MinutesClosed};
 use super::pipeline::FeaturePipelineActor;
 use crate::aggregate::FeatureRow;
+use crate::judge::{Embedder, Judge, JudgeStats};
 use crate::pipeline::{PipelineSettings, PipelineStats};
 use crate::sources::{OwnedCaptureEvent, read_capture};
 
@@ -39,7 +44,7 @@ impl Handler<MinutesClosed> for MinuteCollector {
     type Result = ();
 
     fn handle(&mut self, closed: MinutesClosed, _: &mut Self::Context) {
-        self.rows.extend(closed.0);
+        self.rows.extend(closed.rows);
     }
 }
 
@@ -106,7 +111,66 @@ pub async fn run_capture(
     decoder: DecoderConfig,
 ) -> Result<ActorRun, RuntimeError> {
     let topology = CaptureTopology::start(settings);
-    let pipeline = topology.pipeline.clone();
+    let (capture, stats, nodes) = feed_capture(source, topology.pipeline.clone(), decoder).await?;
+    let rows = topology.collector.send(Drain).await?;
+    Ok(ActorRun { rows, nodes, stats, capture })
+}
+
+/// What judging a capture through the actors gave.
+#[derive(Debug)]
+pub struct JudgedRun {
+    /// The announcer's account (judgements kept when asked, messages when no store).
+    pub announced: Announced,
+    /// The judge's counters.
+    pub judge: JudgeStats,
+    /// The pipeline's counters.
+    pub stats: PipelineStats,
+    /// Node names by index.
+    pub nodes: Vec<String>,
+    /// `Err` when the capture was damaged.
+    pub capture: Result<(), imsight_parsers::ParseError>,
+}
+
+/// Runs a capture through source → pipeline → judge (own thread) → announcer (own thread):
+/// the verdicts and alarms `imsight replay` gives for the same capture, announced as the live
+/// appliance announces them. Call inside an actix system.
+pub async fn run_judged_capture<E: Embedder + Unpin + Send + 'static>(
+    source: impl Read + Send + 'static,
+    settings: &PipelineSettings,
+    decoder: DecoderConfig,
+    judge: Judge<E>,
+    announce: AnnounceActor,
+) -> Result<JudgedRun, RuntimeError> {
+    let announce_slot = std::sync::Mutex::new(Some(announce));
+    let announcer = actix::SyncArbiter::start(1, move || {
+        let taken = announce_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        taken.unwrap_or_else(|| panic!("the announcer was restarted: its state is gone"))
+    });
+    let judge_slot = std::sync::Mutex::new(Some(judge));
+    let downstream = announcer.clone().recipient();
+    let judge = actix::SyncArbiter::start(1, move || {
+        let taken = judge_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let judge = taken.unwrap_or_else(|| panic!("the judge was restarted: its state is gone"));
+        JudgeActor::new(judge, downstream.clone())
+    });
+    let pipeline =
+        FeaturePipelineActor::new(settings, judge.clone().recipient(), PIPELINE_MAILBOX).start();
+    let (capture, stats, nodes) = feed_capture(source, pipeline, decoder).await?;
+    // Every mailbox is first in, first out: each finish arrives after what came before it.
+    let judge_stats = judge.send(FinishJudging).await?;
+    let announced = announcer.send(FinishAnnouncing).await?;
+    Ok(JudgedRun { announced, judge: judge_stats, stats, nodes, capture })
+}
+
+/// Reads a capture into the pipeline actor (blocking reads on a blocking thread, waiting for
+/// mailbox room), then ends the input; returns the capture's outcome and the pipeline's
+/// counters and node names.
+async fn feed_capture(
+    source: impl Read + Send + 'static,
+    pipeline: Addr<FeaturePipelineActor>,
+    decoder: DecoderConfig,
+) -> Result<(Result<(), imsight_parsers::ParseError>, PipelineStats, Vec<String>), RuntimeError> {
+    let end = pipeline.clone();
     let handle = tokio::runtime::Handle::current();
     // Reading is blocking I/O: off the reactor, on a blocking thread that waits for mailbox
     // room (`send`), so a slow pipeline slows the reader instead of filling memory. If the
@@ -130,7 +194,6 @@ pub async fn run_capture(
     let (capture, delivery) = reader.await?;
     delivery?;
     // Damaged or not, the input has ended: what was read closes its minutes.
-    let (stats, nodes) = topology.pipeline.send(EndOfInput).await?;
-    let rows = topology.collector.send(Drain).await?;
-    Ok(ActorRun { rows, nodes, stats, capture })
+    let (stats, nodes) = end.send(EndOfInput).await?;
+    Ok((capture, stats, nodes))
 }

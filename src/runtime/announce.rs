@@ -1,0 +1,106 @@
+//! The announcer as an actor: judged minutes become outbound messages, written to the
+//! durable outbox (blocking redb writes, so on a thread of its own), and the MQTT publisher
+//! is woken.
+
+use std::sync::Arc;
+
+use actix::{Actor, Handler, SyncContext};
+
+use super::messages::{FinishAnnouncing, Judged};
+use super::mqtt::PublisherHandle;
+use crate::judge::Judgement;
+use crate::publish::{Announcer, Outbound};
+use crate::store::Store;
+
+/// What the announcer did.
+#[derive(Debug, Default, Clone)]
+pub struct Announced {
+    /// Minutes announced.
+    pub minutes: u64,
+    /// Messages written to the outbox.
+    pub enqueued: u64,
+    /// Waiting state messages dropped to keep the outbox within its limit.
+    pub dropped_states: u64,
+    /// Every judgement, when kept (`keep_judgements`).
+    pub judgements: Vec<Judgement>,
+    /// Every message, when there is no store (tests, dry runs).
+    pub messages: Vec<Outbound>,
+}
+
+/// Announces judged minutes.
+#[derive(Debug)]
+pub struct AnnounceActor {
+    announcer: Announcer,
+    store: Option<Arc<Store>>,
+    publisher: Option<PublisherHandle>,
+    outbox_limit: usize,
+    keep_judgements: bool,
+    account: Announced,
+}
+
+impl AnnounceActor {
+    /// An announcer writing to `store`'s outbox (or keeping the messages when there is
+    /// none) and waking `publisher`.
+    pub fn new(
+        announcer: Announcer,
+        store: Option<Arc<Store>>,
+        publisher: Option<PublisherHandle>,
+        outbox_limit: usize,
+        keep_judgements: bool,
+    ) -> Self {
+        Self {
+            announcer,
+            store,
+            publisher,
+            outbox_limit,
+            keep_judgements,
+            account: Announced::default(),
+        }
+    }
+}
+
+impl Actor for AnnounceActor {
+    type Context = SyncContext<Self>;
+}
+
+impl Handler<Judged> for AnnounceActor {
+    type Result = ();
+
+    fn handle(&mut self, judged: Judged, _: &mut Self::Context) {
+        let mut messages = Vec::new();
+        self.announcer.minute(&judged.0, &mut messages);
+        self.account.minutes += 1;
+        if self.keep_judgements {
+            self.account.judgements.extend(judged.0);
+        }
+        match &self.store {
+            Some(store) => match store.enqueue(&messages, self.outbox_limit) {
+                Ok(enqueued) => {
+                    self.account.enqueued += enqueued.added as u64;
+                    self.account.dropped_states += enqueued.dropped as u64;
+                    if enqueued.over_limit > 0 {
+                        tracing::warn!(
+                            over = enqueued.over_limit,
+                            "outbox beyond its limit: alarm events are kept"
+                        );
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot write to the outbox; this minute's messages are lost");
+                }
+            },
+            None => self.account.messages.extend(messages),
+        }
+        if let Some(publisher) = &self.publisher {
+            publisher.wake();
+        }
+    }
+}
+
+impl Handler<FinishAnnouncing> for AnnounceActor {
+    type Result = actix::MessageResult<FinishAnnouncing>;
+
+    fn handle(&mut self, _: FinishAnnouncing, _: &mut Self::Context) -> Self::Result {
+        actix::MessageResult(std::mem::take(&mut self.account))
+    }
+}

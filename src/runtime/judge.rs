@@ -1,0 +1,63 @@
+//! The judge as an actor: a thin shell around [`Judge`], on a thread of its own (a
+//! `SyncArbiter`): embedding blocks, and must not block the reactor.
+
+use actix::{Actor, Handler, Recipient, SyncContext};
+
+use super::messages::{FinishJudging, Judged, MinutesClosed};
+use crate::judge::{Embedder, Judge};
+
+/// Judges closed minutes; sends each judged minute downstream.
+pub struct JudgeActor<E> {
+    judge: Judge<E>,
+    downstream: Recipient<Judged>,
+}
+
+impl<E> std::fmt::Debug for JudgeActor<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JudgeActor").field("judge", &self.judge).finish_non_exhaustive()
+    }
+}
+
+impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
+    /// An actor around `judge`.
+    pub fn new(judge: Judge<E>, downstream: Recipient<Judged>) -> Self {
+        Self { judge, downstream }
+    }
+}
+
+impl<E: Embedder + Unpin + 'static> Actor for JudgeActor<E> {
+    type Context = SyncContext<Self>;
+}
+
+impl<E: Embedder + Unpin + 'static> Handler<MinutesClosed> for JudgeActor<E> {
+    type Result = ();
+
+    fn handle(&mut self, closed: MinutesClosed, _: &mut Self::Context) {
+        let mut out = Vec::new();
+        for row in &closed.rows {
+            // A row of a later minute judges the one before: what comes out is one minute.
+            if let Err(error) = self.judge.push(row, &closed.nodes, &mut out) {
+                tracing::error!(%error, "judging failed; the minute is lost");
+                out.clear();
+            }
+            if !out.is_empty() {
+                self.downstream.do_send(Judged(std::mem::take(&mut out)));
+            }
+        }
+    }
+}
+
+impl<E: Embedder + Unpin + 'static> Handler<FinishJudging> for JudgeActor<E> {
+    type Result = actix::MessageResult<FinishJudging>;
+
+    fn handle(&mut self, _: FinishJudging, _: &mut Self::Context) -> Self::Result {
+        let mut out = Vec::new();
+        if let Err(error) = self.judge.finish(&mut out) {
+            tracing::error!(%error, "judging the last minute failed");
+        }
+        if !out.is_empty() {
+            self.downstream.do_send(Judged(out));
+        }
+        actix::MessageResult(self.judge.stats())
+    }
+}
