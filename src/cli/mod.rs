@@ -9,6 +9,7 @@ mod lifecycle;
 mod model;
 mod refs;
 mod replay;
+mod run;
 mod simulate;
 mod validate;
 
@@ -56,8 +57,9 @@ pub struct GlobalArgs {
 /// The commands (docs/operations.md).
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the appliance: sources, pipeline, MQTT outputs, HTTP endpoint [not built yet]
-    Run(NotBuilt),
+    /// Run the appliance: HEP over UDP in, verdicts and alarms out over MQTT (the HTTP
+    /// endpoint is not built yet)
+    Run(run::RunArgs),
     /// Show what captures contain: SIP requests per method, responses per class and code, HEP,
     /// transport details and errors by reason
     Inspect(inspect::InspectArgs),
@@ -103,7 +105,7 @@ impl Cli {
         match self.command {
             Command::Validate(args) => validate::run(&global, &args),
             Command::Model(command) => model::run(&global, command),
-            Command::Run(_) => Err(CommandError::NotBuilt("run")),
+            Command::Run(args) => run::run(&global, &args),
             Command::Inspect(args) => inspect::run(&args),
             Command::Demo(_) => Err(CommandError::NotBuilt("demo")),
             Command::Simulate(args) => simulate::run(&args),

@@ -144,7 +144,10 @@ pub fn run(global: &GlobalArgs, command: RefsCommand) -> Result<(), CommandError
 
 /// The store, the model file and its id; the model's shipped pack is imported into a store
 /// that does not hold it yet.
-fn open(config: &Config, args: &StoreArgs) -> Result<(Store, PathBuf, String), CommandError> {
+pub(super) fn open(
+    config: &Config,
+    args: &StoreArgs,
+) -> Result<(Store, PathBuf, String), CommandError> {
     let model =
         super::lifecycle::model_in_use(config, args.model.as_deref(), args.state_dir.as_deref())?;
     let id = model_id(&model).map_err(CommandError::failed)?;

@@ -28,6 +28,8 @@ pub struct Config {
     pub inference: InferenceConfig,
     /// Event-time rules of the feature pipeline.
     pub pipeline: PipelineConfig,
+    /// Where live traffic comes from.
+    pub sources: SourcesConfig,
     /// The MQTT broker that receives states, closed-loop events, faults and alerts.
     pub mqtt: MqttConfig,
     /// The HTTP endpoint for health, metrics and the API.
@@ -189,6 +191,9 @@ pub struct MqttConfig {
     pub keep_alive_secs: u16,
     /// First levels of every topic; the appliance name follows.
     pub topic_root: String,
+    /// Most messages the durable outbox holds: past it, waiting state messages are dropped
+    /// (oldest first, counted); alarm events are never dropped.
+    pub outbox_limit: u32,
 }
 
 impl Default for MqttConfig {
@@ -201,7 +206,22 @@ impl Default for MqttConfig {
             password: None,
             keep_alive_secs: 30,
             topic_root: "imsight/v1".to_owned(),
+            outbox_limit: 100_000,
         }
+    }
+}
+
+/// `[sources]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// Where `imsight run` listens for HEP over UDP (Kamailio, OpenSIPS, heplify).
+    pub hep_udp_listen: SocketAddr,
+}
+
+impl Default for SourcesConfig {
+    fn default() -> Self {
+        Self { hep_udp_listen: SocketAddr::from(([0, 0, 0, 0], 9060)) }
     }
 }
 

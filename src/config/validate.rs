@@ -101,6 +101,9 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
         (None, Some(_)) => problem("mqtt.username", "is required when mqtt.password is set".into()),
         _ => {}
     }
+    if mqtt.outbox_limit < 100 {
+        problem("mqtt.outbox_limit", "must be at least 100".to_owned());
+    }
     if mqtt.keep_alive_secs < MIN_KEEP_ALIVE_SECS {
         problem("mqtt.keep_alive_secs", format!("must be at least {MIN_KEEP_ALIVE_SECS}"));
     }

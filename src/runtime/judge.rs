@@ -1,15 +1,21 @@
 //! The judge as an actor: a thin shell around [`Judge`], on a thread of its own (a
 //! `SyncArbiter`): embedding blocks, and must not block the reactor.
 
+use std::sync::Arc;
+
 use actix::{Actor, Handler, Recipient, SyncContext};
 
 use super::messages::{FinishJudging, Judged, MinutesClosed};
 use crate::judge::{Embedder, Judge};
+use crate::store::Store;
 
 /// Judges closed minutes; sends each judged minute downstream.
 pub struct JudgeActor<E> {
     judge: Judge<E>,
     downstream: Recipient<Judged>,
+    /// Where each judged minute's decision states are saved (so that a crash loses no
+    /// alarm), when there is one.
+    checkpoint: Option<Arc<Store>>,
 }
 
 impl<E> std::fmt::Debug for JudgeActor<E> {
@@ -21,7 +27,22 @@ impl<E> std::fmt::Debug for JudgeActor<E> {
 impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
     /// An actor around `judge`.
     pub fn new(judge: Judge<E>, downstream: Recipient<Judged>) -> Self {
-        Self { judge, downstream }
+        Self { judge, downstream, checkpoint: None }
+    }
+
+    /// Saves the decision states to `store` after every judged minute.
+    pub fn checkpointing(mut self, store: Arc<Store>) -> Self {
+        self.checkpoint = Some(store);
+        self
+    }
+
+    fn judged(&mut self, out: Vec<crate::judge::Judgement>) {
+        if let Some(store) = &self.checkpoint
+            && let Err(error) = store.save_decisions(self.judge.decisions())
+        {
+            tracing::error!(%error, "cannot save the decision states");
+        }
+        self.downstream.do_send(Judged(out));
     }
 }
 
@@ -41,7 +62,7 @@ impl<E: Embedder + Unpin + 'static> Handler<MinutesClosed> for JudgeActor<E> {
                 out.clear();
             }
             if !out.is_empty() {
-                self.downstream.do_send(Judged(std::mem::take(&mut out)));
+                self.judged(std::mem::take(&mut out));
             }
         }
     }
@@ -56,7 +77,7 @@ impl<E: Embedder + Unpin + 'static> Handler<FinishJudging> for JudgeActor<E> {
             tracing::error!(%error, "judging the last minute failed");
         }
         if !out.is_empty() {
-            self.downstream.do_send(Judged(out));
+            self.judged(out);
         }
         actix::MessageResult(self.judge.stats())
     }

@@ -3,6 +3,7 @@
 //! core of another room; [`topology`] is the one file that wires them.
 //!
 //! ```text
+//! hep          the live HEP-over-UDP source (batches; dropped and counted when the pipeline is busy)
 //! judge        JudgeActor (own thread): closed minutes in, judged minutes out
 //! announce     AnnounceActor (own thread): judged minutes to the durable outbox
 //! messages     what flows between actors (owned, batched)
@@ -16,6 +17,7 @@
 //! outputs join here as their rooms are built.
 
 pub mod announce;
+pub mod hep;
 pub mod judge;
 pub mod messages;
 pub mod mqtt;
@@ -23,5 +25,6 @@ pub mod pipeline;
 pub mod topology;
 
 pub use topology::{
-    ActorRun, CaptureTopology, JudgedRun, RuntimeError, run_capture, run_judged_capture,
+    ActorRun, CaptureTopology, JudgedRun, LiveSettings, RuntimeError, run_capture,
+    run_judged_capture, run_live,
 };

@@ -197,3 +197,107 @@ async fn feed_capture(
     let (stats, nodes) = end.send(EndOfInput).await?;
     Ok((capture, stats, nodes))
 }
+
+/// What the live appliance needs besides its judge and store.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    /// How messages are built (appliance name, topic root, ...).
+    pub publish: crate::publish::PublishSettings,
+    /// The broker (`health_topic` is filled in from `publish`).
+    pub mqtt: super::mqtt::MqttSettings,
+    /// The outbox's bound.
+    pub outbox_limit: usize,
+    /// Node mapping and event-time rules.
+    pub pipeline: PipelineSettings,
+    /// Where HEP over UDP arrives.
+    pub hep_udp_listen: std::net::SocketAddr,
+}
+
+/// How long a stop waits for the broker to take what is in the outbox.
+const DRAIN_ON_STOP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the live appliance until SIGTERM or SIGINT: HEP listener → pipeline → judge (own
+/// thread; decision states saved every judged minute) → announcer (own thread; the durable
+/// outbox) → MQTT publisher.
+pub fn run_live<E: Embedder + Unpin + Send + 'static>(
+    mut settings: LiveSettings,
+    judge: Judge<E>,
+    store: std::sync::Arc<crate::store::Store>,
+) -> Result<(), String> {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let system = actix::System::new();
+    system.block_on(async move {
+        let payloads = crate::publish::Payloads::new(settings.publish.clone());
+        settings.mqtt.health_topic = payloads.topics().health();
+        let publisher = super::mqtt::spawn_publisher(settings.mqtt.clone(), Arc::clone(&store));
+        let announce = AnnounceActor::new(
+            crate::publish::Announcer::new(payloads),
+            Some(Arc::clone(&store)),
+            Some(publisher.clone()),
+            settings.outbox_limit,
+            false,
+        );
+        let announce_slot = std::sync::Mutex::new(Some(announce));
+        let announcer = actix::SyncArbiter::start(1, move || {
+            let taken =
+                announce_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            taken.unwrap_or_else(|| {
+                panic!("the announcer stopped: its state is gone, restart the appliance")
+            })
+        });
+        let judge_slot = std::sync::Mutex::new(Some(judge));
+        let announcer_end = announcer.clone();
+        let downstream = announcer.recipient();
+        let checkpoint = Arc::clone(&store);
+        let judge = actix::SyncArbiter::start(1, move || {
+            let taken = judge_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            let judge = taken.unwrap_or_else(|| {
+                panic!("the judge stopped: its state is gone, restart the appliance")
+            });
+            JudgeActor::new(judge, downstream.clone()).checkpointing(Arc::clone(&checkpoint))
+        });
+        let pipeline = FeaturePipelineActor::new(
+            &settings.pipeline,
+            judge.clone().recipient(),
+            PIPELINE_MAILBOX,
+        )
+        .start();
+        let hep = super::hep::spawn_hep_listener(settings.hep_udp_listen, pipeline.clone())
+            .await
+            .map_err(|e| {
+            format!("cannot listen on {} (sources.hep_udp_listen): {e}", settings.hep_udp_listen)
+        })?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        }
+        // Drain: the minutes held close, the judge judges them, the announcer writes them out
+        // (each mailbox is first in, first out); decision states are saved with each judged
+        // minute. What is still in the outbox stays for the next start; the broker gets a
+        // moment to take it now.
+        let pipeline_stats = pipeline.send(EndOfInput).await.ok().map(|(stats, _)| stats);
+        let judge_stats = judge.send(FinishJudging).await.ok();
+        let _ = announcer_end.send(FinishAnnouncing).await;
+        publisher.wake();
+        tracing::info!(pipeline = ?pipeline_stats, judge = ?judge_stats, "drained");
+        let started = std::time::Instant::now();
+        while store.outbox_depth().unwrap_or(0) > 0 && started.elapsed() < DRAIN_ON_STOP {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tracing::info!(
+            hep_datagrams = hep.datagrams.load(Relaxed),
+            hep_dropped_busy = hep.dropped_busy.load(Relaxed),
+            published = publisher.stats().published.load(Relaxed),
+            acknowledged = publisher.stats().acknowledged.load(Relaxed),
+            outbox_left = store.outbox_depth().unwrap_or(0),
+            "stopped"
+        );
+        actix::System::current().stop();
+        Ok(())
+    })
+}

@@ -190,7 +190,7 @@ pub fn read_capture(
         };
         decoder.decode(&frame, &mut |payload| match payload.kind {
             PayloadKind::Sip => emit(CaptureEvent::Sip(CapturedSip::direct(&payload))),
-            PayloadKind::Hep => unwrap_hep(payload.bytes, &mut emit),
+            PayloadKind::Hep => read_hep_datagram(payload.bytes, &mut emit),
         });
         emit(CaptureEvent::FrameDone { ts: frame.ts_micros });
         flow
@@ -206,7 +206,9 @@ pub fn read_capture(
     (CaptureSummary { frames: reader.frames(), decode: decoder.stats() }, result)
 }
 
-fn unwrap_hep(datagram: &[u8], on_event: &mut impl FnMut(CaptureEvent<'_>)) {
+/// One HEP datagram (received live over UDP, or found in a capture) as capture events: the
+/// SIP it carries, or why it carries none.
+pub fn read_hep_datagram(datagram: &[u8], on_event: &mut impl FnMut(CaptureEvent<'_>)) {
     let packet = match parse_hep_datagram(datagram) {
         Ok(packet) => packet,
         Err(error) => return on_event(CaptureEvent::HepRejected(error)),

@@ -8,6 +8,7 @@ pub mod probe_records;
 
 pub use capture::{
     CaptureEvent, CaptureSummary, CapturedSip, HepAgent, OwnedCaptureEvent, read_capture,
+    read_hep_datagram,
 };
 pub use probe_records::{LineError, RecordFormat, read_records};
 

@@ -1,0 +1,73 @@
+//! `imsight run`: the appliance. HEP over UDP in, verdicts and alarms out over MQTT through the
+//! durable outbox; decision states saved every minute; SIGTERM or SIGINT stops it cleanly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::refs::StoreArgs;
+use super::{CommandError, GlobalArgs};
+use crate::pipeline::PipelineSettings;
+use crate::publish::PublishSettings;
+use crate::runtime::mqtt::MqttSettings;
+use crate::runtime::{LiveSettings, run_live};
+use crate::time::SECOND_US;
+
+/// Options of `imsight run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The state directory (default: appliance.state_dir).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Runs the appliance until SIGTERM or SIGINT.
+pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
+    let config = global.load_config()?.config;
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| config.appliance.state_dir.clone());
+    // Everything that can fail does so before the appliance goes live.
+    let mut judge = super::replay::build_judge(&config, None, None, Some(&state_dir), true)?;
+    let (store, model, model_id) =
+        super::refs::open(&config, &StoreArgs { state_dir: Some(state_dir), model: None })?;
+    let store = Arc::new(store);
+    let restored = store.load_decisions().map_err(CommandError::failed)?;
+    let active = restored.iter().filter(|d| d.active().is_some()).count();
+    judge.restore_decisions(restored);
+    tracing::info!(model = %model.display(), %model_id, state = %store.path().display(), restored_alarms = active, "starting");
+
+    let live = LiveSettings {
+        publish: PublishSettings {
+            appliance: config.appliance.name.clone(),
+            topic_root: config.mqtt.topic_root.clone(),
+            model_version: model_id,
+            ..PublishSettings::default()
+        },
+        mqtt: MqttSettings {
+            host: config.mqtt.host.clone(),
+            port: config.mqtt.port,
+            client_id: if config.mqtt.client_id.is_empty() {
+                format!("imsight-{}", config.appliance.name)
+            } else {
+                config.mqtt.client_id.clone()
+            },
+            credentials: config.mqtt.username.clone().zip(config.mqtt.password.clone()),
+            keep_alive: Duration::from_secs(u64::from(config.mqtt.keep_alive_secs)),
+            window: 64,
+            health_topic: String::new(),
+        },
+        outbox_limit: config.mqtt.outbox_limit as usize,
+        pipeline: PipelineSettings {
+            nodes: config.nodes.clone(),
+            auto_discover: config.pipeline.auto_discover_nodes,
+            max_nodes: config.pipeline.max_nodes as usize,
+            single_node: None,
+            lateness_us: u64::from(config.pipeline.allowed_lateness_secs) * SECOND_US,
+            timeout_us: u64::from(config.pipeline.transaction_timeout_secs) * SECOND_US,
+            not_after_us: None,
+        },
+        hep_udp_listen: config.sources.hep_udp_listen,
+    };
+    run_live(live, judge, store).map_err(CommandError::failed)
+}

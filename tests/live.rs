@@ -1,0 +1,194 @@
+//! End to end: the simulator sends HEP over UDP to `imsight run`, which publishes to a real
+//! broker (mosquitto, started here); a subscriber checks the states, the ONSET/ABATED pairing
+//! and the VES raise/clear of the alarm the fault raises.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::imsight;
+
+const SCENARIO: &str = r#"
+name = "live"
+start = "2026-11-24T09:00:00Z"
+duration_minutes = 95
+seed = 7
+profile = "small_operator"
+
+[[nodes]]
+name = "pcscf-a"
+subscribers = 400
+
+[[nodes]]
+name = "pcscf-b"
+subscribers = 400
+
+[[faults]]
+node = "pcscf-b"
+kind = "traffic_blocked"
+onset_minute = 66
+ramp_minutes = 1
+duration_minutes = 12
+severity = 1.0
+"#;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+#[test]
+fn simulator_to_hep_to_run_to_mosquitto() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let (mqtt, hep) = (free_port(), free_udp_port());
+    std::fs::write(
+        d("mosquitto.conf"),
+        format!("listener {mqtt} 127.0.0.1\nallow_anonymous true\n"),
+    )
+    .expect("config");
+    let broker = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file());
+    let broker = broker.expect("mosquitto is not installed (.ci/run installs it)");
+    let _broker = Killed(
+        Command::new(broker)
+            .args(["-c", &d("mosquitto.conf")])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", mqtt)).is_err() {
+        assert!(Instant::now() < deadline, "mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let subscriber = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &mqtt.to_string(),
+            "-t",
+            "imsight/#",
+            "-v",
+            "-q",
+            "1",
+            "-W",
+            "120",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_sub");
+    // (It exits by itself after 120 s should the test fail before stopping it.)
+
+    std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
+    let (code, _, stderr) = common::run(&mut imsight(&[
+        "simulate",
+        "--scenario",
+        &d("scenario.toml"),
+        "--nodes",
+        &d("nodes.toml"),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+
+    let mut appliance = imsight(&["--config", &d("nodes.toml"), "run", "--state-dir", &d("state")]);
+    appliance
+        .env("IMSIGHT__MQTT__PORT", mqtt.to_string())
+        .env("IMSIGHT__SOURCES__HEP_UDP_LISTEN", format!("127.0.0.1:{hep}"))
+        .env("IMSIGHT__APPLIANCE__NAME", "lab")
+        .stderr(Stdio::piped());
+    let mut appliance = Killed(appliance.spawn().expect("imsight run"));
+    let log = appliance.0.stderr.take().expect("stderr");
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let log_reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(log).lines().map_while(Result::ok) {
+            if line.contains("listening for HEP") {
+                let _ = ready_tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    ready.recv_timeout(Duration::from_secs(60)).expect("imsight run listens for HEP");
+
+    let (code, _, stderr) = common::run(&mut imsight(&[
+        "simulate",
+        "--scenario",
+        &d("scenario.toml"),
+        "--hep",
+        &format!("127.0.0.1:{hep}"),
+        "--speed",
+        "300",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("0 refused by the socket"), "{stderr}");
+
+    // SIGTERM: the appliance drains (held minutes judged, outbox flushed) and stops.
+    std::thread::sleep(Duration::from_secs(2));
+    let status =
+        Command::new("kill").args(["-TERM", &appliance.0.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = appliance.0.wait().expect("wait");
+    let log = log_reader.join().expect("log").join("\n");
+    assert!(exit.success(), "{log}");
+    assert!(log.contains("outbox_left=0"), "{log}");
+
+    let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
+    let out = subscriber.wait_with_output().expect("subscriber");
+    let received: Vec<(String, serde_json::Value)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(t, p)| Some((t.to_owned(), serde_json::from_str(p).ok()?)))
+        .collect();
+    let topic = |suffix: &str| format!("imsight/v1/lab/{suffix}");
+
+    // A state for every node.
+    for node in ["pcscf-a", "pcscf-b"] {
+        assert!(
+            received.iter().any(|(t, _)| *t == topic(&format!("state/{node}"))),
+            "no state of {node}"
+        );
+    }
+    // The blocked node's alarm: ONSET then ABATED with one requestID, VES raise then clear
+    // with one eventId.
+    let control: Vec<&serde_json::Value> =
+        received.iter().filter(|(t, _)| *t == topic("onap/cl/pcscf-b")).map(|(_, v)| v).collect();
+    assert!(!control.is_empty(), "no control-loop event for pcscf-b: {log}");
+    let onset = control.iter().find(|v| v["closedLoopEventStatus"] == "ONSET").expect("an ONSET");
+    let abated = control
+        .iter()
+        .find(|v| v["closedLoopEventStatus"] == "ABATED" && v["requestID"] == onset["requestID"]);
+    assert!(abated.is_some(), "the ONSET's ABATED: {control:?}");
+    let ves: Vec<&serde_json::Value> =
+        received.iter().filter(|(t, _)| *t == topic("ves/fault/pcscf-b")).map(|(_, v)| v).collect();
+    let id = &onset["additionalEventParams"]["imsight.vesEventId"];
+    let severities: Vec<&str> = ves
+        .iter()
+        .filter(|v| v["event"]["commonEventHeader"]["eventId"] == *id)
+        .filter_map(|v| v["event"]["faultFields"]["eventSeverity"].as_str())
+        .collect();
+    assert_eq!(severities.len(), 2, "{ves:?}");
+    assert_eq!(severities[1], "NORMAL");
+    // Nothing on the healthy node.
+    assert!(
+        !received.iter().any(|(t, _)| *t == topic("onap/cl/pcscf-a")),
+        "a false alarm on pcscf-a"
+    );
+}
