@@ -1,6 +1,7 @@
 //! The command line: `imsight <command>`, one module per command that is built.
 
 mod bench;
+mod demo;
 mod error;
 mod features;
 mod inputs;
@@ -37,7 +38,7 @@ pub struct Cli {
 }
 
 /// Options every command accepts.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Configuration profile layered over the built-in defaults (default, demo, lab,
     /// production).
@@ -63,9 +64,9 @@ pub enum Command {
     /// Show what captures contain: SIP requests per method, responses per class and code, HEP,
     /// transport details and errors by reason
     Inspect(inspect::InspectArgs),
-    /// Self-contained demo: simulator, embedded broker, pipeline, accelerated time [not built
-    /// yet]
-    Demo(NotBuilt),
+    /// The whole appliance in under a minute: an embedded broker, the simulator sending HEP,
+    /// the appliance judging it, and a timeline of what it publishes
+    Demo(demo::DemoArgs),
     /// Generate P-CSCF traffic with injected faults as pcap, HEP, probe records, ground-truth
     /// labels and a summary
     Simulate(simulate::SimulateArgs),
@@ -107,7 +108,7 @@ impl Cli {
             Command::Model(command) => model::run(&global, command),
             Command::Run(args) => run::run(&global, &args),
             Command::Inspect(args) => inspect::run(&args),
-            Command::Demo(_) => Err(CommandError::NotBuilt("demo")),
+            Command::Demo(args) => demo::run(&global, &args),
             Command::Simulate(args) => simulate::run(&args),
             Command::Replay(args) => replay::run(&global, &args),
             Command::Features(args) => features::run(&global, &args),

@@ -12,7 +12,7 @@ use super::{CommandError, GlobalArgs};
 use crate::pipeline::PipelineSettings;
 use crate::publish::PublishSettings;
 use crate::runtime::mqtt::MqttSettings;
-use crate::runtime::{LiveSettings, run_live};
+use crate::runtime::{LiveControl, LiveSettings, run_live};
 use crate::time::SECOND_US;
 
 /// Options of `imsight run`.
@@ -69,5 +69,5 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
         },
         hep_udp_listen: config.sources.hep_udp_listen,
     };
-    run_live(live, judge, store).map_err(CommandError::failed)
+    run_live(live, judge, store, LiveControl::default()).map_err(CommandError::failed)
 }

@@ -176,24 +176,11 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
 /// The scenario's nodes as a configuration fragment: each simulated P-CSCF with its access
 /// and core address and its HEP agent name.
 fn nodes_config(scenario: &Scenario) -> String {
-    use crate::config::{NodeAddress, NodeConfig};
-    use crate::sim::wire::{pcscf_access, pcscf_core};
-
     #[derive(serde::Serialize)]
     struct Fragment {
-        nodes: Vec<NodeConfig>,
+        nodes: Vec<crate::config::NodeConfig>,
     }
-    let nodes = scenario
-        .resolve()
-        .iter()
-        .map(|node| NodeConfig {
-            name: node.name.clone(),
-            access: vec![NodeAddress::Ip(pcscf_access(node.index as u16).into())],
-            core: vec![NodeAddress::Ip(pcscf_core(node.index as u16).into())],
-            capture_ids: Vec::new(),
-            hep_names: vec![node.name.clone()],
-        })
-        .collect();
+    let nodes = scenario.monitored_nodes();
     let body = toml::to_string(&Fragment { nodes }).unwrap_or_default();
     format!(
         "# The nodes of scenario `{}`, written by `imsight simulate --nodes`: pass this file\n\

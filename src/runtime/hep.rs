@@ -1,17 +1,18 @@
 //! The live HEP source: HEPv3 (and v1/v2) datagrams over UDP into the pipeline actor.
 //!
-//! Datagrams are gathered into batches (up to `HEP_BATCH` events, or what arrived within
-//! `HEP_BATCH_WAIT`) and offered to the pipeline without waiting: when its mailbox is full the
+//! A thread of its own receives; datagrams are gathered into batches (up to `HEP_BATCH`
+//! events, or what arrived within `HEP_BATCH_WAIT`) and offered to the pipeline without waiting: when its mailbox is full the
 //! batch is dropped and counted (the kernel would drop anyway; a blocked receive loop only
 //! moves the loss into the socket buffer, where it is invisible).
 
-use std::net::SocketAddr;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
-use tokio::net::UdpSocket;
+use actix::prelude::SendError;
 
 use super::messages::CaptureBatch;
 use super::pipeline::FeaturePipelineActor;
@@ -35,55 +36,55 @@ pub struct HepStats {
     pub receive_errors: AtomicU64,
 }
 
-/// Binds `listen` and starts the receive loop on the current runtime.
-pub async fn spawn_hep_listener(
+/// Binds `listen` and starts the receive loop on a thread of its own, so that receiving never
+/// waits for the pipeline (which runs on the actor system's thread).
+pub fn spawn_hep_listener(
     listen: SocketAddr,
     pipeline: Addr<FeaturePipelineActor>,
 ) -> std::io::Result<Arc<HepStats>> {
-    let socket = UdpSocket::bind(listen).await?;
+    let socket = UdpSocket::bind(listen)?;
+    socket.set_read_timeout(Some(HEP_BATCH_WAIT))?;
     tracing::info!(%listen, "listening for HEP over UDP");
     let stats = Arc::new(HepStats::default());
     let counters = Arc::clone(&stats);
-    tokio::spawn(async move {
+    std::thread::Builder::new().name("hep-udp".into()).spawn(move || {
         let mut buffer = vec![0u8; MAX_DATAGRAM];
         let mut batch: Vec<OwnedCaptureEvent> = Vec::with_capacity(HEP_BATCH);
         let mut datagrams_in_batch = 0u64;
+        let mut oldest: Option<Instant> = None;
         loop {
-            let received = if batch.is_empty() {
-                socket.recv_from(&mut buffer).await.map(Some)
-            } else {
-                match tokio::time::timeout(HEP_BATCH_WAIT, socket.recv_from(&mut buffer)).await {
-                    Ok(result) => result.map(Some),
-                    Err(_) => Ok(None),
-                }
-            };
-            match received {
-                Ok(Some((length, _))) => {
+            match socket.recv_from(&mut buffer) {
+                Ok((length, _)) => {
                     counters.datagrams.fetch_add(1, Ordering::Relaxed);
                     datagrams_in_batch += 1;
+                    oldest.get_or_insert_with(Instant::now);
                     read_hep_datagram(&buffer[..length], &mut |event| {
                         batch.push(OwnedCaptureEvent::from(event));
                     });
-                    if batch.len() < HEP_BATCH {
-                        continue;
-                    }
                 }
-                Ok(None) => {}
+                Err(error)
+                    if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(error) => {
                     counters.receive_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(%error, "HEP receive failed");
-                    continue;
                 }
             }
-            if batch.is_empty() {
+            let due = oldest.is_some_and(|at| at.elapsed() >= HEP_BATCH_WAIT);
+            if batch.is_empty() || (batch.len() < HEP_BATCH && !due) {
                 continue;
             }
             let full = std::mem::replace(&mut batch, Vec::with_capacity(HEP_BATCH));
-            if pipeline.try_send(CaptureBatch(full)).is_err() {
-                counters.dropped_busy.fetch_add(datagrams_in_batch, Ordering::Relaxed);
+            match pipeline.try_send(CaptureBatch(full)) {
+                Ok(()) => {}
+                Err(SendError::Full(_)) => {
+                    counters.dropped_busy.fetch_add(datagrams_in_batch, Ordering::Relaxed);
+                }
+                // The appliance is stopping.
+                Err(SendError::Closed(_)) => return,
             }
             datagrams_in_batch = 0;
+            oldest = None;
         }
-    });
+    })?;
     Ok(stats)
 }

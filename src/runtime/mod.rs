@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! hep          the live HEP-over-UDP source (batches; dropped and counted when the pipeline is busy)
+//! broker       the MQTT broker `demo` embeds (rumqttd) and an in-process subscription
 //! judge        JudgeActor (own thread): closed minutes in, judged minutes out
 //! announce     AnnounceActor (own thread): judged minutes to the durable outbox
 //! messages     what flows between actors (owned, batched)
@@ -17,6 +18,7 @@
 //! outputs join here as their rooms are built.
 
 pub mod announce;
+pub mod broker;
 pub mod hep;
 pub mod judge;
 pub mod messages;
@@ -25,6 +27,6 @@ pub mod pipeline;
 pub mod topology;
 
 pub use topology::{
-    ActorRun, CaptureTopology, JudgedRun, LiveSettings, RuntimeError, run_capture,
+    ActorRun, CaptureTopology, JudgedRun, LiveControl, LiveSettings, RuntimeError, run_capture,
     run_judged_capture, run_live,
 };

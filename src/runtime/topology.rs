@@ -213,6 +213,16 @@ pub struct LiveSettings {
     pub hep_udp_listen: std::net::SocketAddr,
 }
 
+/// How a caller that embeds the appliance (the demo) hears it is ready and stops it; the
+/// daemon leaves both empty and stops on SIGTERM or SIGINT.
+#[derive(Debug, Default)]
+pub struct LiveControl {
+    /// Told once the sources listen.
+    pub ready: Option<std::sync::mpsc::Sender<()>>,
+    /// Stops the appliance when it receives (or its sender is dropped).
+    pub stop: Option<std::sync::mpsc::Receiver<()>>,
+}
+
 /// How long a stop waits for the broker to take what is in the outbox.
 const DRAIN_ON_STOP: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -223,6 +233,7 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
     mut settings: LiveSettings,
     judge: Judge<E>,
     store: std::sync::Arc<crate::store::Store>,
+    control: LiveControl,
 ) -> Result<(), String> {
     use std::sync::Arc;
     use std::sync::atomic::Ordering::Relaxed;
@@ -265,16 +276,30 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
         )
         .start();
         let hep = super::hep::spawn_hep_listener(settings.hep_udp_listen, pipeline.clone())
-            .await
             .map_err(|e| {
-            format!("cannot listen on {} (sources.hep_udp_listen): {e}", settings.hep_udp_listen)
-        })?;
+                format!(
+                    "cannot listen on {} (sources.hep_udp_listen): {e}",
+                    settings.hep_udp_listen
+                )
+            })?;
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+        if let Some(ready) = control.ready {
+            let _ = ready.send(());
+        }
+        let asked = async move {
+            match control.stop {
+                Some(stop) => {
+                    let _ = tokio::task::spawn_blocking(move || stop.recv()).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
             _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+            () = asked => tracing::info!("asked to stop"),
         }
         // Drain: the minutes held close, the judge judges them, the announcer writes them out
         // (each mailbox is first in, first out); decision states are saved with each judged

@@ -269,6 +269,23 @@ impl Scenario {
             .or_else(|| NetworkProfile::named(name))
     }
 
+    /// The scenario's P-CSCFs as monitored nodes: each with its access and core address and
+    /// its HEP agent name (what `imsight simulate --nodes` writes).
+    pub fn monitored_nodes(&self) -> Vec<crate::config::NodeConfig> {
+        use crate::config::{NodeAddress, NodeConfig};
+        use crate::sim::wire::{pcscf_access, pcscf_core};
+        self.resolve()
+            .iter()
+            .map(|node| NodeConfig {
+                name: node.name.clone(),
+                access: vec![NodeAddress::Ip(pcscf_access(node.index as u16).into())],
+                core: vec![NodeAddress::Ip(pcscf_core(node.index as u16).into())],
+                capture_ids: Vec::new(),
+                hep_names: vec![node.name.clone()],
+            })
+            .collect()
+    }
+
     /// The nodes with their profiles and faults (call after a successful check).
     pub fn resolve(&self) -> Vec<ResolvedNode> {
         self.nodes
