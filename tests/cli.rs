@@ -70,7 +70,7 @@ fn validate_reads_the_environment_and_shows_the_effective_config_with_secrets_ma
 #[test]
 fn commands_not_built_yet_say_so_with_their_own_exit_code() {
     {
-        let command = "demo";
+        let command = "samples";
         let (code, stdout, stderr) = run(&mut imsight(&[command, "--some-option", "file.pcap"]));
         assert_eq!(code, NOT_BUILT, "{command}: {stderr}");
         assert!(stdout.is_empty(), "{command} printed {stdout}");
