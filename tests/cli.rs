@@ -377,3 +377,21 @@ fn cuda_requested_without_a_cuda_runtime_falls_back_to_the_cpu_and_says_so() {
     assert!(stderr.contains("cuda unavailable, running on the cpu"), "{stderr}");
     assert!(stderr.contains("provider=\"cpu\""), "{stderr}");
 }
+
+#[test]
+fn the_demo_runs_the_appliance_end_to_end_and_exits_zero() {
+    library_present();
+    // Half the default speed: a debug build keeps up with it.
+    let (code, stdout, stderr) = run(&mut imsight(&["demo", "--speed", "200"]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("appliance online"), "{stdout}");
+    for node in ["pcscf-1", "pcscf-2", "pcscf-3"] {
+        assert!(stdout.contains(&format!("{node}  state WARMING_UP")), "{stdout}");
+    }
+    assert!(stdout.contains("appliance offline"), "the last will or the clean stop: {stdout}");
+    let summary = stdout.lines().find(|l| l.starts_with("summary: ")).expect("a summary");
+    let states: u64 = summary["summary: ".len()..].split(' ').next().unwrap().parse().unwrap();
+    // One per node and minute, fewer when the outbox coalesced states waiting for the broker.
+    assert!((3..=300).contains(&states), "{summary}");
+    assert!(summary.contains("(0 refused)"), "{summary}");
+}
