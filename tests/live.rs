@@ -51,6 +51,47 @@ fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// `imsight run` with its log read on a thread, once it listens.
+fn start_appliance(
+    nodes: &str,
+    state: &str,
+    mqtt: u16,
+    hep: u16,
+) -> (Killed, std::thread::JoinHandle<Vec<String>>) {
+    let mut appliance = imsight(&["--config", nodes, "run", "--state-dir", state]);
+    appliance
+        .env("IMSIGHT__MQTT__PORT", mqtt.to_string())
+        .env("IMSIGHT__SOURCES__HEP_UDP_LISTEN", format!("127.0.0.1:{hep}"))
+        .env("IMSIGHT__APPLIANCE__NAME", "lab")
+        .stderr(Stdio::piped());
+    let mut appliance = Killed(appliance.spawn().expect("imsight run"));
+    let log = appliance.0.stderr.take().expect("stderr");
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let log_reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(log).lines().map_while(Result::ok) {
+            if line.contains("listening for HEP") {
+                let _ = ready_tx.send(());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    ready.recv_timeout(Duration::from_secs(60)).expect("imsight run listens for HEP");
+    (appliance, log_reader)
+}
+
+/// SIGTERM, and the whole log once it exited (successfully).
+fn stop_appliance((mut appliance, log): (Killed, std::thread::JoinHandle<Vec<String>>)) -> String {
+    let status =
+        Command::new("kill").args(["-TERM", &appliance.0.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = appliance.0.wait().expect("wait");
+    let log = log.join().expect("log").join("\n");
+    assert!(exit.success(), "{log}");
+    log
+}
+
 #[test]
 fn simulator_to_hep_to_run_to_mosquitto() {
     let dir = tempfile::tempdir().expect("dir");
@@ -107,27 +148,7 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     ]));
     assert_eq!(code, 0, "{stderr}");
 
-    let mut appliance = imsight(&["--config", &d("nodes.toml"), "run", "--state-dir", &d("state")]);
-    appliance
-        .env("IMSIGHT__MQTT__PORT", mqtt.to_string())
-        .env("IMSIGHT__SOURCES__HEP_UDP_LISTEN", format!("127.0.0.1:{hep}"))
-        .env("IMSIGHT__APPLIANCE__NAME", "lab")
-        .stderr(Stdio::piped());
-    let mut appliance = Killed(appliance.spawn().expect("imsight run"));
-    let log = appliance.0.stderr.take().expect("stderr");
-    let (ready_tx, ready) = std::sync::mpsc::channel();
-    let log_reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(log).lines().map_while(Result::ok) {
-            if line.contains("listening for HEP") {
-                let _ = ready_tx.send(());
-            }
-            lines.push(line);
-        }
-        lines
-    });
-    ready.recv_timeout(Duration::from_secs(60)).expect("imsight run listens for HEP");
-
+    let appliance = start_appliance(&d("nodes.toml"), &d("state"), mqtt, hep);
     let (code, _, stderr) = common::run(&mut imsight(&[
         "simulate",
         "--scenario",
@@ -142,12 +163,7 @@ fn simulator_to_hep_to_run_to_mosquitto() {
 
     // SIGTERM: the appliance drains (held minutes judged, outbox flushed) and stops.
     std::thread::sleep(Duration::from_secs(2));
-    let status =
-        Command::new("kill").args(["-TERM", &appliance.0.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let exit = appliance.0.wait().expect("wait");
-    let log = log_reader.join().expect("log").join("\n");
-    assert!(exit.success(), "{log}");
+    let log = stop_appliance(appliance);
     assert!(log.contains("outbox_left=0"), "{log}");
 
     let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
@@ -191,4 +207,54 @@ fn simulator_to_hep_to_run_to_mosquitto() {
         !received.iter().any(|(t, _)| *t == topic("onap/cl/pcscf-a")),
         "a false alarm on pcscf-a"
     );
+
+    // A restart resumes judging at once: the next ten minutes of the same network (its
+    // recent minutes were saved) are judged from the first, not after a new hour.
+    let next = SCENARIO
+        .replace("2026-11-24T09:00:00Z", "2026-11-24T10:35:00Z")
+        .replace("duration_minutes = 95", "duration_minutes = 10");
+    let next = next[..next.find("[[faults]]").unwrap_or(next.len())].to_owned();
+    std::fs::write(d("next.toml"), next).expect("scenario");
+    let subscriber = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &mqtt.to_string(),
+            "-t",
+            "imsight/v1/lab/state/#",
+            "-v",
+            "-q",
+            "1",
+            "-W",
+            "120",
+            "-R",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_sub");
+    let appliance = start_appliance(&d("nodes.toml"), &d("state"), mqtt, hep);
+    let (code, _, stderr) = common::run(&mut imsight(&[
+        "simulate",
+        "--scenario",
+        &d("next.toml"),
+        "--hep",
+        &format!("127.0.0.1:{hep}"),
+        "--speed",
+        "300",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    std::thread::sleep(Duration::from_secs(2));
+    let log = stop_appliance(appliance);
+    assert!(log.contains("recent minutes restored") && log.contains("nodes=2"), "{log}");
+    assert!(log.contains("warming_up: 0"), "{log}");
+    let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
+    let out = subscriber.wait_with_output().expect("subscriber");
+    let states: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l.split_once(' ')?.1).ok())
+        .collect();
+    assert!(states.len() >= 2 * 9, "{states:?}");
+    assert!(states.iter().all(|s| s["state"] != "WARMING_UP"), "{states:?}");
 }

@@ -93,6 +93,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
             not_after_us: None,
         },
         hep_udp_listen: hep_addr,
+        window_minutes: u64::from(config.pipeline.window_minutes),
     };
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let (stop, stop_rx) = std::sync::mpsc::channel();

@@ -35,6 +35,15 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
     let restored = store.load_decisions().map_err(CommandError::failed)?;
     let active = restored.iter().filter(|d| d.active().is_some()).count();
     judge.restore_decisions(restored);
+    let recent = store.load_minutes().map_err(CommandError::failed)?;
+    let resumed = recent.len();
+    for (node, rows) in recent {
+        judge.restore_minutes(&node, rows);
+    }
+    tracing::info!(
+        nodes = resumed,
+        "recent minutes restored: these nodes are judged without a new hour of warming up"
+    );
     tracing::info!(model = %model.display(), %model_id, state = %store.path().display(), restored_alarms = active, "starting");
 
     let live = LiveSettings {
@@ -68,6 +77,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
             not_after_us: None,
         },
         hep_udp_listen: config.sources.hep_udp_listen,
+        window_minutes: u64::from(config.pipeline.window_minutes),
     };
     run_live(live, judge, store, LiveControl::default()).map_err(CommandError::failed)
 }

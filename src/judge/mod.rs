@@ -214,6 +214,9 @@ pub struct Judge<E> {
     per_node: HashMap<String, ReferenceSet>,
     /// Decision states restored from the state database, taken when their node appears.
     restored: HashMap<String, NodeDecider>,
+    /// Recent minutes restored from the state database (oldest first), replayed into the
+    /// node's window when it appears: judging resumes without a new hour of warming up.
+    restored_minutes: HashMap<String, Vec<FeatureRow>>,
     nodes: Vec<Option<NodeState>>,
     pending: Vec<Pending>,
     minute: Option<u64>,
@@ -239,6 +242,7 @@ impl<E: Embedder> Judge<E> {
             global,
             per_node: HashMap::new(),
             restored: HashMap::new(),
+            restored_minutes: HashMap::new(),
             nodes: Vec::new(),
             pending: Vec::new(),
             minute: None,
@@ -261,6 +265,12 @@ impl<E: Embedder> Judge<E> {
     /// with its identity); each applies when its node's first minute arrives.
     pub fn restore_decisions(&mut self, states: impl IntoIterator<Item = NodeDecider>) {
         self.restored.extend(states.into_iter().map(|d| (d.node().to_owned(), d)));
+    }
+
+    /// Restores a node's recent minutes saved before a restart (oldest first; the node index
+    /// in them is ignored).
+    pub fn restore_minutes(&mut self, node: &str, rows: Vec<FeatureRow>) {
+        self.restored_minutes.insert(node.to_owned(), rows);
     }
 
     /// The decision state of every node seen, to be saved.
@@ -300,15 +310,20 @@ impl<E: Embedder> Judge<E> {
             self.nodes.resize_with(row.node + 1, || None);
         }
         let (appliance, decisions) = (&self.settings.appliance, self.settings.decisions);
-        let restored = &mut self.restored;
+        let (restored, restored_minutes) = (&mut self.restored, &mut self.restored_minutes);
         let state = self.nodes[row.node].get_or_insert_with(|| {
             let name = nodes.get(row.node).cloned().unwrap_or_else(|| format!("node-{}", row.node));
+            let mut windows = NodeWindows::new(window_minutes);
+            let earlier = restored_minutes.remove(&name).unwrap_or_default();
+            for minute in earlier.iter().filter(|r| r.minute < row.minute) {
+                windows.next(minute);
+            }
             NodeState {
                 decider: restored
                     .remove(&name)
                     .unwrap_or_else(|| NodeDecider::new(appliance, &name, decisions)),
                 name,
-                windows: NodeWindows::new(window_minutes),
+                windows,
                 baseline: explain::Baseline::default(),
             }
         });
@@ -655,5 +670,16 @@ mod tests {
         });
         // Warming up again for two minutes, then three normal minutes clear the old alarm.
         assert_eq!(cleared, Some(raised));
+    }
+
+    #[test]
+    fn restored_minutes_spare_a_new_hour_of_warming_up() {
+        let nodes = vec!["a".to_string()];
+        let mut second = judge();
+        second.restore_minutes("a", (0..3).map(|m| row(7, m, 0.5)).collect());
+        let mut out = Vec::new();
+        second.push(&row(0, 3, 0.5), &nodes, &mut out).expect("push");
+        second.finish(&mut out).expect("finish");
+        assert_eq!(statuses(&out, "a"), [Status::Normal], "the window was already full");
     }
 }

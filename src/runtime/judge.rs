@@ -13,9 +13,11 @@ use crate::store::Store;
 pub struct JudgeActor<E> {
     judge: Judge<E>,
     downstream: Recipient<Judged>,
-    /// Where each judged minute's decision states are saved (so that a crash loses no
-    /// alarm), when there is one.
+    /// Where each judged minute's decision states and each node's recent minutes are saved
+    /// (so that a crash loses no alarm and a restart judges at once), when there is one.
     checkpoint: Option<Arc<Store>>,
+    /// Minutes of rows kept per node in the checkpoint (the window).
+    window_minutes: u64,
 }
 
 impl<E> std::fmt::Debug for JudgeActor<E> {
@@ -27,12 +29,14 @@ impl<E> std::fmt::Debug for JudgeActor<E> {
 impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
     /// An actor around `judge`.
     pub fn new(judge: Judge<E>, downstream: Recipient<Judged>) -> Self {
-        Self { judge, downstream, checkpoint: None }
+        Self { judge, downstream, checkpoint: None, window_minutes: 60 }
     }
 
-    /// Saves the decision states to `store` after every judged minute.
-    pub fn checkpointing(mut self, store: Arc<Store>) -> Self {
+    /// Saves the decision states and the last `window_minutes` of every node to `store` as
+    /// minutes close.
+    pub fn checkpointing(mut self, store: Arc<Store>, window_minutes: u64) -> Self {
         self.checkpoint = Some(store);
+        self.window_minutes = window_minutes;
         self
     }
 
@@ -54,6 +58,16 @@ impl<E: Embedder + Unpin + 'static> Handler<MinutesClosed> for JudgeActor<E> {
     type Result = ();
 
     fn handle(&mut self, closed: MinutesClosed, _: &mut Self::Context) {
+        if let Some(store) = &self.checkpoint {
+            let named: Vec<(&str, &crate::aggregate::FeatureRow)> = closed
+                .rows
+                .iter()
+                .filter_map(|r| Some((closed.nodes.get(r.node)?.as_str(), r)))
+                .collect();
+            if let Err(error) = store.save_minutes(&named, self.window_minutes) {
+                tracing::error!(%error, "cannot save the recent minutes");
+            }
+        }
         let mut out = Vec::new();
         for row in &closed.rows {
             // A row of a later minute judges the one before: what comes out is one minute.

@@ -211,6 +211,8 @@ pub struct LiveSettings {
     pub pipeline: PipelineSettings,
     /// Where HEP over UDP arrives.
     pub hep_udp_listen: std::net::SocketAddr,
+    /// Minutes in a window (the recent minutes kept per node).
+    pub window_minutes: u64,
 }
 
 /// How a caller that embeds the appliance (the demo) hears it is ready and stops it; the
@@ -259,6 +261,7 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             })
         });
         let judge_slot = std::sync::Mutex::new(Some(judge));
+        let window_minutes = settings.window_minutes;
         let announcer_end = announcer.clone();
         let downstream = announcer.recipient();
         let checkpoint = Arc::clone(&store);
@@ -267,7 +270,8 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             let judge = taken.unwrap_or_else(|| {
                 panic!("the judge stopped: its state is gone, restart the appliance")
             });
-            JudgeActor::new(judge, downstream.clone()).checkpointing(Arc::clone(&checkpoint))
+            JudgeActor::new(judge, downstream.clone())
+                .checkpointing(Arc::clone(&checkpoint), window_minutes)
         });
         let pipeline = FeaturePipelineActor::new(
             &settings.pipeline,

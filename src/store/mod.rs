@@ -33,6 +33,10 @@ const MODELS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("models");
 const MODEL_SLOTS: TableDefinition<'_, &str, &str> = TableDefinition::new("model_slots");
 /// node → its decision state (alarm in force, runs, recent raises), as JSON.
 const DECISIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("decisions");
+/// (node, minute) → that minute's row: a flag byte (1 = the source was silent), then the
+/// features as little-endian f32. The last window's worth per node, so that a restart judges
+/// at once.
+const MINUTES: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("recent_minutes");
 
 /// A model known to the store.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -142,6 +146,7 @@ impl Store {
             txn.open_table(MODELS)?;
             txn.open_table(MODEL_SLOTS)?;
             txn.open_table(DECISIONS)?;
+            txn.open_table(MINUTES)?;
             txn.open_table(outbox::OUTBOX)?;
             Ok(())
         })?;
@@ -428,6 +433,72 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Saves closed node-minutes and forgets each node's minutes older than `keep_minutes`
+    /// before its newest (one transaction).
+    pub fn save_minutes(
+        &self,
+        rows: &[(&str, &crate::aggregate::FeatureRow)],
+        keep_minutes: u64,
+    ) -> Result<(), StoreError> {
+        use crate::time::MINUTE_US;
+        self.write(|txn| {
+            let mut table = txn.open_table(MINUTES)?;
+            let mut newest: BTreeMap<&str, u64> = BTreeMap::new();
+            for (node, row) in rows {
+                let mut bytes = Vec::with_capacity(1 + 4 * row.values.len());
+                bytes.push(u8::from(row.source_silent));
+                bytes.extend(row.values.iter().flat_map(|v| v.to_le_bytes()));
+                table.insert((*node, row.minute), bytes.as_slice())?;
+                let n = newest.entry(node).or_insert(row.minute);
+                *n = (*n).max(row.minute);
+            }
+            for (node, minute) in newest {
+                let cutoff = minute.saturating_sub(keep_minutes * MINUTE_US);
+                let old: Vec<u64> = table
+                    .range((node, 0)..(node, cutoff))?
+                    .filter_map(|e| e.ok().map(|(k, _)| k.value().1))
+                    .collect();
+                for m in old {
+                    table.remove((node, m))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The saved recent minutes by node, oldest first (node index 0: the caller maps names).
+    pub fn load_minutes(
+        &self,
+    ) -> Result<BTreeMap<String, Vec<crate::aggregate::FeatureRow>>, StoreError> {
+        use crate::schema::FEATURE_COUNT;
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = txn.open_table(MINUTES).map_err(|e| self.fail(e))?;
+        let mut out: BTreeMap<String, Vec<crate::aggregate::FeatureRow>> = BTreeMap::new();
+        for entry in table.iter().map_err(|e| self.fail(e))? {
+            let (key, value) = entry.map_err(|e| self.fail(e))?;
+            let (node, minute) = key.value();
+            let bytes = value.value();
+            if bytes.len() != 1 + 4 * FEATURE_COUNT {
+                tracing::warn!(node, minute, "saved minute of another feature count; skipped");
+                continue;
+            }
+            let mut values = [0.0f32; FEATURE_COUNT];
+            for (v, c) in values.iter_mut().zip(bytes[1..].chunks_exact(4)) {
+                *v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+            let row = crate::aggregate::FeatureRow {
+                node: 0,
+                minute,
+                values,
+                source_silent: bytes[0] == 1,
+            };
+            out.entry(node.to_owned()).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,5 +621,28 @@ mod tests {
         }
         let store = Store::open(dir.path()).expect("open");
         assert_eq!(store.load_decisions().expect("load"), [node]);
+    }
+
+    #[test]
+    fn recent_minutes_keep_the_last_window() {
+        use crate::aggregate::FeatureRow;
+        use crate::schema::FEATURE_COUNT;
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(dir.path()).expect("open");
+        let row = |minute: u64, v: f32| FeatureRow {
+            node: 3,
+            minute: minute * 60_000_000,
+            values: [v; FEATURE_COUNT],
+            source_silent: minute == 4,
+        };
+        for minute in 0..10 {
+            let r = row(minute, minute as f32);
+            store.save_minutes(&[("pcscf-1", &r)], 5).expect("save");
+        }
+        let loaded = store.load_minutes().expect("load");
+        let minutes: Vec<u64> = loaded["pcscf-1"].iter().map(|r| r.minute / 60_000_000).collect();
+        assert_eq!(minutes, [4, 5, 6, 7, 8, 9]);
+        assert!(loaded["pcscf-1"][0].source_silent);
+        assert_eq!(loaded["pcscf-1"][5].values[7], 9.0);
     }
 }
