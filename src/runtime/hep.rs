@@ -22,6 +22,8 @@ use crate::sources::{OwnedCaptureEvent, read_hep_datagram};
 pub const HEP_BATCH: usize = 1024;
 /// Longest a received datagram waits for its batch to fill.
 pub const HEP_BATCH_WAIT: Duration = Duration::from_millis(20);
+/// The socket receive buffer asked for.
+const RECEIVE_BUFFER: usize = 8 * 1024 * 1024;
 /// Largest datagram read (a HEP packet with a large SIP message and headroom).
 const MAX_DATAGRAM: usize = 65_535;
 
@@ -42,9 +44,19 @@ pub fn spawn_hep_listener(
     listen: SocketAddr,
     pipeline: Addr<FeaturePipelineActor>,
 ) -> std::io::Result<Arc<HepStats>> {
-    let socket = UdpSocket::bind(listen)?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(listen),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Ask for a large buffer; the kernel caps it at net.core.rmem_max (raise that for heavy
+    // probes: what does not fit is lost before the appliance sees it).
+    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
+    let granted = socket.recv_buffer_size().unwrap_or_default();
+    socket.bind(&listen.into())?;
+    let socket: UdpSocket = socket.into();
     socket.set_read_timeout(Some(HEP_BATCH_WAIT))?;
-    tracing::info!(%listen, "listening for HEP over UDP");
+    tracing::info!(%listen, receive_buffer = granted, "listening for HEP over UDP");
     let stats = Arc::new(HepStats::default());
     let counters = Arc::clone(&stats);
     std::thread::Builder::new().name("hep-udp".into()).spawn(move || {
