@@ -297,11 +297,18 @@ fn activating_a_model_embeds_enrolled_references_again_and_rollback_returns() {
 
     let (code, _, stderr) = with_state(&["model", "rollback"]);
     assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("0 reference(s) embedded again"), "the originals are there: {stderr}");
     let (_, stdout, _) = with_state(&["model", "list"]);
     assert!(
         stdout.lines().any(|l| l.starts_with("active") && l.contains("siamese-lstm-small")),
         "{stdout}"
     );
+    // Back and forth again: nothing is embedded twice.
+    let (code, _, stderr) = with_state(&["model", "activate", tiny.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("0 enrolled reference(s) embedded again"), "{stderr}");
+    let (code, _, stderr) = with_state(&["model", "rollback"]);
+    assert_eq!(code, 0, "{stderr}");
     let (code, stdout, stderr) = with_state(&["model", "inspect"]);
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");

@@ -204,16 +204,17 @@ fn reembed(
         return Ok(0);
     }
     let all = store.list().map_err(CommandError::failed)?;
-    let done: std::collections::HashSet<u64> = all
-        .iter()
-        .filter(|r| r.model == to)
-        .filter_map(|r| r.provenance.get("embedded_again_from")?.as_u64())
-        .collect();
+    // A reference's origin: the enrolment it was first embedded from. Copies carry it, so
+    // activating and rolling back back and forth never embeds one enrolment twice.
+    let origin = |r: &StoredReference| {
+        r.provenance.get("embedded_again_from").and_then(serde_json::Value::as_u64).unwrap_or(r.id)
+    };
+    let done: std::collections::HashSet<u64> =
+        all.iter().filter(|r| r.model == to).flat_map(|r| [origin(r), r.id]).collect();
     let mut added = 0;
-    for r in all
-        .iter()
-        .filter(|r| r.model == from && matches!(r.scope, Scope::Node(_)) && !done.contains(&r.id))
-    {
+    for r in all.iter().filter(|r| {
+        r.model == from && matches!(r.scope, Scope::Node(_)) && !done.contains(&origin(r))
+    }) {
         let Some(window) = store.window(r.id).map_err(CommandError::failed)? else { continue };
         let embedding = embedder
             .embed(1, &window)
@@ -229,7 +230,7 @@ fn reembed(
         }
         let mut provenance = r.provenance.clone();
         if let Some(object) = provenance.as_object_mut() {
-            object.insert("embedded_again_from".into(), r.id.into());
+            object.insert("embedded_again_from".into(), origin(r).into());
         }
         let record =
             StoredReference { id: 0, model: to.to_owned(), embedding, provenance, ..r.clone() };

@@ -109,6 +109,10 @@ pub struct ExportArgs {
     /// Only the references of this node.
     #[arg(long = "of-node", value_name = "NAME")]
     of_node: Option<String>,
+    /// Also the global references (they come from a model's reference pack, which the
+    /// appliance imports by itself: leave them out to move enrolments between appliances).
+    #[arg(long)]
+    with_global: bool,
 }
 
 /// Options of `refs import`.
@@ -312,6 +316,7 @@ fn export(config: &Config, args: &ExportArgs) -> Result<(), CommandError> {
         .map_err(CommandError::failed)?
         .into_iter()
         .filter(|r| args.of_node.as_ref().is_none_or(|n| r.scope == Scope::Node(n.clone())))
+        .filter(|r| args.with_global || r.scope != Scope::Global)
         .collect();
     let document = serde_json::json!({"format": EXPORT_FORMAT, "references": references});
     std::fs::write(
@@ -330,21 +335,36 @@ fn import(config: &Config, args: &ImportArgs) -> Result<(), CommandError> {
     let value: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not JSON", args.file.display()))?;
     let records: Vec<StoredReference> = match value["format"].as_str() {
-        Some(EXPORT_FORMAT) => serde_json::from_value(value["references"].clone())
-            .with_context(|| format!("{}: not a reference export", args.file.display()))?,
+        Some(EXPORT_FORMAT) => {
+            let records: Vec<StoredReference> = serde_json::from_value(value["references"].clone())
+                .with_context(|| format!("{}: not a reference export", args.file.display()))?;
+            // Global references of a model whose pack is already here would be duplicates (a
+            // duplicate is its own nearest neighbour: thresholds would fall to zero).
+            let mut kept = Vec::with_capacity(records.len());
+            let mut skipped = 0;
+            for r in records {
+                let duplicate = r.scope == Scope::Global
+                    && store.global_pack(&r.model).map_err(CommandError::failed)?.is_some();
+                if duplicate { skipped += 1 } else { kept.push(r) }
+            }
+            if skipped > 0 {
+                eprintln!(
+                    "skipped {skipped} global reference(s) of models whose reference pack is already imported"
+                );
+            }
+            kept
+        }
         Some(crate::matcher::pack::FORMAT) => {
             let pack = read_pack(&args.file)?;
-            pack.references
-                .into_iter()
-                .map(|r| StoredReference {
-                    id: 0,
-                    class: r.class,
-                    scope: Scope::Global,
-                    model: id.clone(),
-                    embedding: r.embedding,
-                    provenance: serde_json::json!({"pack": args.file.display().to_string(), "origin": r.provenance}),
-                })
-                .collect()
+            let added = store
+                .import_pack(&id, &pack, &args.file.display().to_string())
+                .map_err(CommandError::failed)?;
+            if added == 0 {
+                eprintln!("model {id} already has its reference pack: nothing imported");
+            } else {
+                eprintln!("imported {added} global reference(s) for model {id}");
+            }
+            return Ok(());
         }
         other => {
             return Err(CommandError::failed(format!(

@@ -160,6 +160,9 @@ pub struct NodeDecider {
     calm: u32,
     /// Minutes of the recent raises (flap guard).
     raises: VecDeque<u64>,
+    /// The last minute observed: runs need consecutive minutes.
+    #[serde(default)]
+    last_minute: Option<u64>,
 }
 
 impl NodeDecider {
@@ -173,7 +176,14 @@ impl NodeDecider {
             streak: None,
             calm: 0,
             raises: VecDeque::new(),
+            last_minute: None,
         }
+    }
+
+    /// Takes today's settings and appliance name (a state saved under other ones).
+    pub fn reconfigure(&mut self, appliance: &str, settings: DecisionSettings) {
+        appliance.clone_into(&mut self.appliance);
+        self.settings = settings;
     }
 
     /// The node.
@@ -200,6 +210,12 @@ impl NodeDecider {
         observation: Observation<'_>,
         out: &mut Vec<Decision>,
     ) -> Status {
+        // Minutes not observed (the appliance was down, or the node absent) break runs.
+        if self.last_minute.is_some_and(|last| minute > last + MINUTE_US) {
+            self.streak = None;
+            self.calm = 0;
+        }
+        self.last_minute = Some(minute);
         match observation {
             Observation::NoData | Observation::WarmingUp => {
                 // A gap breaks runs of minutes: raising and clearing need consecutive ones.
@@ -468,5 +484,17 @@ mod tests {
             ves_event_id("p cscf/1", "hss_link_down", 60_000_000),
             "imsight-p_cscf_1-HssLinkDown-60"
         );
+    }
+
+    #[test]
+    fn minutes_not_observed_break_runs() {
+        let mut node = NodeDecider::new("lab", "n", DecisionSettings::default());
+        let mut out = Vec::new();
+        node.observe(T0, Observation::Verdict("hss"), &mut out);
+        // Fifty minutes unseen: the next abnormal minute starts a new run.
+        node.observe(T0 + 50 * M, Observation::Verdict("hss"), &mut out);
+        assert!(out.is_empty());
+        node.observe(T0 + 51 * M, Observation::Verdict("hss"), &mut out);
+        assert_eq!(out.len(), 1);
     }
 }

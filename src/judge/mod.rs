@@ -264,7 +264,12 @@ impl<E: Embedder> Judge<E> {
     /// Restores decision states saved before a restart (an alarm raised before stays raised
     /// with its identity); each applies when its node's first minute arrives.
     pub fn restore_decisions(&mut self, states: impl IntoIterator<Item = NodeDecider>) {
-        self.restored.extend(states.into_iter().map(|d| (d.node().to_owned(), d)));
+        let (appliance, settings) = (self.settings.appliance.clone(), self.settings.decisions);
+        self.restored.extend(states.into_iter().map(|mut d| {
+            // The rule and the identity input of today's configuration, not the saved ones.
+            d.reconfigure(&appliance, settings);
+            (d.node().to_owned(), d)
+        }));
     }
 
     /// Restores a node's recent minutes saved before a restart (oldest first; the node index
@@ -384,8 +389,15 @@ impl<E: Embedder> Judge<E> {
             }
             judged.push(Judged { node: p.node, minute: p.minute, status, seen, decisions });
         }
-        let explanations =
-            if self.settings.explain { self.explain(&judged)? } else { HashMap::new() };
+        // Explanations are best effort: their failure must not lose the minute's decisions.
+        let explanations = if self.settings.explain {
+            self.explain(&judged).unwrap_or_else(|error| {
+                tracing::warn!(%error, "explanations failed for this minute");
+                HashMap::new()
+            })
+        } else {
+            HashMap::new()
+        };
         for (i, j) in judged.into_iter().enumerate() {
             let Some(state) = self.nodes[j.node].as_ref() else { continue };
             out.push(Judgement::Minute(MinuteVerdict {

@@ -134,7 +134,10 @@ impl Announcer {
             if let Some((alarm, confidence, explanation)) = &active
                 && !raised_now.iter().any(|n| n == name)
             {
-                out.push(self.payloads.alert(alarm, m.minute, None, *confidence, explanation));
+                let mut refresh =
+                    self.payloads.alert(alarm, m.minute, None, *confidence, explanation);
+                refresh.kind = super::OutboundKind::AlertRefresh;
+                out.push(refresh);
             }
         }
     }
@@ -226,7 +229,7 @@ mod tests {
 
         out.clear();
         a.minute(&[minute(T0 + 2 * M, "normal", Status::Alarm, Some("hss_link_down"))], &mut out);
-        assert_eq!(kinds(&out), [State, Alert], "the active alert is re-sent");
+        assert_eq!(kinds(&out), [State, AlertRefresh], "the active alert is re-sent");
 
         out.clear();
         let clear = Decision::Clear {

@@ -71,7 +71,7 @@ impl Default for PublishSettings {
 
 /// What kind of message (the outbox treats them differently: states may be coalesced, alarm
 /// events never are).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboundKind {
     /// Per-minute node state.
@@ -80,8 +80,11 @@ pub enum OutboundKind {
     ControlLoop,
     /// VES fault.
     VesFault,
-    /// Alertmanager alert.
+    /// Alertmanager alert: the first of an alarm, or its resolution.
     Alert,
+    /// Alertmanager alert re-sent while active (only the latest matters: coalesced like
+    /// states).
+    AlertRefresh,
     /// Appliance health.
     Health,
 }

@@ -68,27 +68,29 @@ impl Handler<Judged> for AnnounceActor {
 
     fn handle(&mut self, judged: Judged, _: &mut Self::Context) {
         let mut messages = Vec::new();
-        self.announcer.minute(&judged.0, &mut messages);
+        self.announcer.minute(&judged.judgements, &mut messages);
         self.account.minutes += 1;
         if self.keep_judgements {
-            self.account.judgements.extend(judged.0);
+            self.account.judgements.extend(judged.judgements);
         }
         match &self.store {
-            Some(store) => match store.enqueue(&messages, self.outbox_limit) {
-                Ok(enqueued) => {
-                    self.account.enqueued += enqueued.added as u64;
-                    self.account.dropped_states += enqueued.dropped as u64;
-                    if enqueued.over_limit > 0 {
-                        tracing::warn!(
-                            over = enqueued.over_limit,
-                            "outbox beyond its limit: alarm events are kept"
-                        );
+            Some(store) => {
+                match store.commit_minute(&messages, self.outbox_limit, &judged.decisions) {
+                    Ok(enqueued) => {
+                        self.account.enqueued += enqueued.added as u64;
+                        self.account.dropped_states += enqueued.dropped as u64;
+                        if enqueued.over_limit > 0 {
+                            tracing::warn!(
+                                over = enqueued.over_limit,
+                                "outbox beyond its limit: alarm events are kept"
+                            );
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "cannot write to the outbox; this minute's messages are lost");
                     }
                 }
-                Err(error) => {
-                    tracing::error!(%error, "cannot write to the outbox; this minute's messages are lost");
-                }
-            },
+            }
             None => self.account.messages.extend(messages),
         }
         if let Some(publisher) = &self.publisher {

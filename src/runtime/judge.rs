@@ -13,8 +13,9 @@ use crate::store::Store;
 pub struct JudgeActor<E> {
     judge: Judge<E>,
     downstream: Recipient<Judged>,
-    /// Where each judged minute's decision states and each node's recent minutes are saved
-    /// (so that a crash loses no alarm and a restart judges at once), when there is one.
+    /// Where each node's recent minutes are saved (so that a restart judges at once), when
+    /// there is one; the decision states then travel with each judged minute to the
+    /// announcer, which saves them with the minute's messages.
     checkpoint: Option<Arc<Store>>,
     /// Minutes of rows kept per node in the checkpoint (the window).
     window_minutes: u64,
@@ -32,21 +33,23 @@ impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
         Self { judge, downstream, checkpoint: None, window_minutes: 60 }
     }
 
-    /// Saves the decision states and the last `window_minutes` of every node to `store` as
-    /// minutes close.
+    /// Saves the last `window_minutes` of every node to `store` as minutes close, and hands
+    /// the decision states on with every judged minute.
     pub fn checkpointing(mut self, store: Arc<Store>, window_minutes: u64) -> Self {
         self.checkpoint = Some(store);
         self.window_minutes = window_minutes;
         self
     }
 
-    fn judged(&mut self, out: Vec<crate::judge::Judgement>) {
-        if let Some(store) = &self.checkpoint
-            && let Err(error) = store.save_decisions(self.judge.decisions())
-        {
-            tracing::error!(%error, "cannot save the decision states");
-        }
-        self.downstream.do_send(Judged(out));
+    fn judged(&mut self, judgements: Vec<crate::judge::Judgement>) {
+        // The announcer saves the states in the transaction that writes the minute's
+        // messages.
+        let decisions = if self.checkpoint.is_some() {
+            self.judge.decisions().cloned().collect()
+        } else {
+            Vec::new()
+        };
+        self.downstream.do_send(Judged { judgements, decisions });
     }
 }
 
@@ -78,6 +81,15 @@ impl<E: Embedder + Unpin + 'static> Handler<MinutesClosed> for JudgeActor<E> {
             if !out.is_empty() {
                 self.judged(std::mem::take(&mut out));
             }
+        }
+        // A batch holds whole minutes (the pipeline closes a minute for every node at once):
+        // judge the last one now instead of when the next minute closes.
+        if let Err(error) = self.judge.finish(&mut out) {
+            tracing::error!(%error, "judging failed; the minute is lost");
+            out.clear();
+        }
+        if !out.is_empty() {
+            self.judged(out);
         }
     }
 }

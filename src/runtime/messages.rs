@@ -28,11 +28,17 @@ pub struct MinutesClosed {
     pub nodes: Vec<String>,
 }
 
-/// One minute's judgements of every node (verdicts, then that minute's alarm decisions).
-/// Sent by the judge to the announcer.
+/// One minute's judgements of every node (verdicts, then that minute's alarm decisions), and
+/// the decision states after it when they are to be saved with the minute's messages. Sent
+/// by the judge to the announcer.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
-pub struct Judged(pub Vec<crate::judge::Judgement>);
+pub struct Judged {
+    /// The judgements.
+    pub judgements: Vec<crate::judge::Judgement>,
+    /// The decision states to save with this minute's messages (empty when not saving).
+    pub decisions: Vec<crate::decide::NodeDecider>,
+}
 
 /// The input has ended and every earlier message was handled: judge what is pending. Sent to
 /// the judge after the pipeline's [`EndOfInput`] reply; the reply is the judge's counters.

@@ -1,12 +1,12 @@
 //! The MQTT publisher (rumqttc): drains the durable outbox to the broker, QoS 1, in order, and
 //! removes each message when the broker acknowledged it.
 //!
-//! Two tasks: one drives rumqttc's event loop (it reconnects by itself and re-sends what was
-//! in flight, with the same packet ids) and forwards what matters; the other owns the
-//! bookkeeping: packet id → outbox sequence, taken from the order in which rumqttc reports
-//! outgoing publishes (the order they were handed to it). After a restart everything still in
-//! the outbox is sent again: delivery is at least once, and consumers deduplicate by the alarm
-//! identities (ONAP requestID, VES eventId, Alertmanager labels).
+//! Two tasks: one drives rumqttc's event loop (it reconnects by itself) and forwards what
+//! matters; the other owns the bookkeeping: packet id → outbox sequence, taken from the order
+//! in which rumqttc reports outgoing publishes (the order they were handed to it). The session
+//! is clean, so a lost connection forgets everything in flight: after a reconnect, and after a
+//! restart, everything still in the outbox is sent again. Delivery is at least once; consumers
+//! deduplicate by the alarm identities (ONAP requestID, VES eventId, Alertmanager labels).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -156,6 +156,9 @@ async fn send(
             event = events.recv() => match event {
                 None => return,
                 Some(Driven::Connected) => {
+                    // A clean session: rumqttc dropped whatever was in flight, so everything
+                    // not acknowledged is read from the outbox again.
+                    forget(&mut awaiting, &mut in_flight, &mut sent);
                     connected = true;
                     stats.connected.store(true, Ordering::Relaxed);
                     stats.connections.fetch_add(1, Ordering::Relaxed);
@@ -189,6 +192,7 @@ async fn send(
                         tracing::warn!(%reason, "mqtt connection lost; messages wait in the outbox");
                     }
                     connected = false;
+                    forget(&mut awaiting, &mut in_flight, &mut sent);
                 }
             },
             _ = tick.tick() => {}
@@ -223,4 +227,15 @@ async fn send(
             stats.published.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// A lost connection: nothing in flight will be acknowledged any more.
+fn forget(
+    awaiting: &mut VecDeque<u64>,
+    in_flight: &mut HashMap<u16, u64>,
+    sent: &mut HashSet<u64>,
+) {
+    awaiting.clear();
+    in_flight.clear();
+    sent.clear();
 }

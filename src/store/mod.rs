@@ -31,8 +31,12 @@ const PACK_PARAMS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("pack
 const MODELS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("models");
 /// `active`, `previous` → model id.
 const MODEL_SLOTS: TableDefinition<'_, &str, &str> = TableDefinition::new("model_slots");
+/// sequence name → the next number to hand out: numbers are never reused, even after the
+/// highest one was removed (the publisher and operators identify messages and references by
+/// them).
+const SEQUENCES: TableDefinition<'_, &str, u64> = TableDefinition::new("sequences");
 /// node → its decision state (alarm in force, runs, recent raises), as JSON.
-const DECISIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("decisions");
+pub(crate) const DECISIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("decisions");
 /// (node, minute) → that minute's row: a flag byte (1 = the source was silent), then the
 /// features as little-endian f32. The last window's worth per node, so that a restart judges
 /// at once.
@@ -115,6 +119,54 @@ pub enum StoreError {
     },
 }
 
+/// Adds references inside a write transaction; returns their ids.
+fn add_in(
+    txn: &redb::WriteTransaction,
+    path: &Path,
+    references: &[(StoredReference, Option<&[f32]>)],
+) -> Result<Vec<u64>, redb::Error> {
+    let mut table = txn.open_table(REFERENCES)?;
+    let mut windows = txn.open_table(WINDOWS)?;
+    let first = next_number(txn, "references", table.last()?.map_or(1, |(k, _)| k.value() + 1))?;
+    let mut ids = Vec::with_capacity(references.len());
+    for (next, (reference, window)) in (first..).zip(references) {
+        let record = StoredReference { id: next, ..reference.clone() };
+        let json = serde_json::to_vec(&record)
+            .map_err(|e| redb::Error::Corrupted(format!("{}: {e}", path.display())))?;
+        table.insert(next, json.as_slice())?;
+        if let Some(window) = window {
+            let bytes: Vec<u8> = window.iter().flat_map(|v| v.to_le_bytes()).collect();
+            windows.insert(next, bytes.as_slice())?;
+        }
+        ids.push(next);
+    }
+    drop((table, windows));
+    advance_number(txn, "references", first + ids.len() as u64)?;
+    Ok(ids)
+}
+
+/// The first number of sequence `name` to hand out: after the highest ever handed out, and
+/// after `after_last` (the table's last key + 1).
+pub(crate) fn next_number(
+    txn: &redb::WriteTransaction,
+    name: &str,
+    after_last: u64,
+) -> Result<u64, redb::Error> {
+    let table = txn.open_table(SEQUENCES)?;
+    let stored = table.get(name)?.map_or(1, |v| v.value());
+    Ok(stored.max(after_last))
+}
+
+/// Records that numbers below `next` of sequence `name` were handed out.
+pub(crate) fn advance_number(
+    txn: &redb::WriteTransaction,
+    name: &str,
+    next: u64,
+) -> Result<(), redb::Error> {
+    txn.open_table(SEQUENCES)?.insert(name, next)?;
+    Ok(())
+}
+
 /// The model id of an ONNX file.
 pub fn model_id(path: &Path) -> Result<String, StoreError> {
     let bytes = std::fs::read(path)
@@ -147,6 +199,7 @@ impl Store {
             txn.open_table(MODEL_SLOTS)?;
             txn.open_table(DECISIONS)?;
             txn.open_table(MINUTES)?;
+            txn.open_table(SEQUENCES)?;
             txn.open_table(outbox::OUTBOX)?;
             Ok(())
         })?;
@@ -188,24 +241,7 @@ impl Store {
         references: &[(StoredReference, Option<&[f32]>)],
     ) -> Result<Vec<u64>, StoreError> {
         let path = self.path.clone();
-        self.write(|txn| {
-            let mut table = txn.open_table(REFERENCES)?;
-            let mut windows = txn.open_table(WINDOWS)?;
-            let first = table.last()?.map_or(1, |(k, _)| k.value() + 1);
-            let mut ids = Vec::with_capacity(references.len());
-            for (next, (reference, window)) in (first..).zip(references) {
-                let record = StoredReference { id: next, ..reference.clone() };
-                let json = serde_json::to_vec(&record)
-                    .map_err(|e| redb::Error::Corrupted(format!("{}: {e}", path.display())))?;
-                table.insert(next, json.as_slice())?;
-                if let Some(window) = window {
-                    let bytes: Vec<u8> = window.iter().flat_map(|v| v.to_le_bytes()).collect();
-                    windows.insert(next, bytes.as_slice())?;
-                }
-                ids.push(next);
-            }
-            Ok(ids)
-        })
+        self.write(|txn| add_in(txn, &path, references))
     }
 
     /// Every reference, in id order.
@@ -285,15 +321,16 @@ impl Store {
                 )
             })
             .collect();
-        let added = self.add(&records)?.len();
         let params =
             serde_json::json!({"k": pack.k, "quantile": pack.quantile, "scale": pack.scale});
         let bytes = params.to_string().into_bytes();
+        // One transaction: a crash leaves the pack either wholly imported or not at all.
+        let path = self.path.clone();
         self.write(|txn| {
+            let added = add_in(txn, &path, &records)?.len();
             txn.open_table(PACK_PARAMS)?.insert(model, bytes.as_slice())?;
-            Ok(())
-        })?;
-        Ok(added)
+            Ok(added)
+        })
     }
 
     fn pack_params(&self, model: &str) -> Result<Option<serde_json::Value>, StoreError> {

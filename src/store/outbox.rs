@@ -2,11 +2,11 @@
 //! removed when the broker acknowledged it (PUBACK), so a broker outage or a restart loses
 //! nothing and order is kept.
 //!
-//! Bound (`limit` messages): a node's new state message replaces its state message still
-//! waiting (states are retained snapshots; only the latest matters); when the outbox is full,
-//! the oldest waiting state messages are dropped and counted. Alarm events (control loop,
-//! VES, alerts) and health are never dropped: past the limit they are still kept, and the
-//! overflow is reported.
+//! Bound (`limit` messages): a node's new state message (or alert refresh) replaces the one
+//! of the same topic still waiting (they are snapshots; only the latest matters); when the
+//! outbox is full, the oldest waiting snapshots are dropped and counted. Alarm events (control
+//! loop, VES, the first and the resolving alert) and health are never dropped: past the limit
+//! they are still kept, and the overflow is reported.
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
@@ -32,34 +32,62 @@ pub struct Enqueued {
 impl Store {
     /// Adds messages (one transaction), applying the bound.
     pub fn enqueue(&self, messages: &[Outbound], limit: usize) -> Result<Enqueued, StoreError> {
+        self.commit_minute(messages, limit, &[])
+    }
+
+    /// Adds one judged minute's messages and saves the decision states that made them, in
+    /// one transaction: after a crash, an alarm the states remember always has its events in
+    /// the outbox, and events in the outbox always belong to remembered states.
+    pub fn commit_minute(
+        &self,
+        messages: &[Outbound],
+        limit: usize,
+        decisions: &[crate::decide::NodeDecider],
+    ) -> Result<Enqueued, StoreError> {
         let encoded: Vec<(Outbound, Vec<u8>)> = messages
             .iter()
             .map(|m| Ok((m.clone(), serde_json::to_vec(m).map_err(|e| self.fail(e))?)))
             .collect::<Result<_, StoreError>>()?;
+        let states: Vec<(String, Vec<u8>)> = decisions
+            .iter()
+            .map(|d| Ok((d.node().to_owned(), serde_json::to_vec(d).map_err(|e| self.fail(e))?)))
+            .collect::<Result<_, StoreError>>()?;
         self.write(|txn| {
+            let mut saved = txn.open_table(super::DECISIONS)?;
+            for (node, json) in &states {
+                saved.insert(node.as_str(), json.as_slice())?;
+            }
+            drop(saved);
             let mut table = txn.open_table(OUTBOX)?;
             let mut result = Enqueued::default();
-            let first = table.last()?.map_or(1, |(k, _)| k.value() + 1);
+            let first =
+                super::next_number(txn, "outbox", table.last()?.map_or(1, |(k, _)| k.value() + 1))?;
+            // The snapshots waiting, by kind and topic (read once per minute, not per message).
+            let mut snapshots: std::collections::HashMap<(OutboundKind, String), Vec<u64>> =
+                std::collections::HashMap::new();
+            if encoded.iter().any(|(m, _)| replaceable(m.kind)) {
+                for (seq, m) in waiting(&table)?.into_iter().filter(|(_, m)| replaceable(m.kind)) {
+                    snapshots.entry((m.kind, m.topic)).or_default().push(seq);
+                }
+            }
             for (next, (message, bytes)) in (first..).zip(&encoded) {
-                if message.kind == OutboundKind::State {
-                    let stale: Vec<u64> = waiting(&table)?
-                        .into_iter()
-                        .filter(|(_, m)| m.kind == OutboundKind::State && m.topic == message.topic)
-                        .map(|(seq, _)| seq)
-                        .collect();
-                    for seq in stale {
+                if replaceable(message.kind) {
+                    let key = (message.kind, message.topic.clone());
+                    for seq in snapshots.remove(&key).unwrap_or_default() {
                         table.remove(seq)?;
                         result.coalesced += 1;
                     }
+                    snapshots.insert(key, vec![next]);
                 }
                 table.insert(next, bytes.as_slice())?;
                 result.added += 1;
             }
+            super::advance_number(txn, "outbox", first + encoded.len() as u64)?;
             let mut depth = table.len()? as usize;
             if depth > limit {
                 let states: Vec<u64> = waiting(&table)?
                     .into_iter()
-                    .filter(|(_, m)| m.kind == OutboundKind::State)
+                    .filter(|(_, m)| replaceable(m.kind))
                     .map(|(seq, _)| seq)
                     .collect();
                 for seq in states {
@@ -110,6 +138,11 @@ impl Store {
         let table = txn.open_table(OUTBOX).map_err(|e| self.fail(e))?;
         table.len().map_err(|e| self.fail(e))
     }
+}
+
+/// Snapshots that a newer one of the same topic replaces: states and alert refreshes.
+fn replaceable(kind: OutboundKind) -> bool {
+    matches!(kind, OutboundKind::State | OutboundKind::AlertRefresh)
 }
 
 /// The waiting messages of an open table, oldest first (undecodable ones skipped).
