@@ -94,6 +94,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
         },
         hep_udp_listen: hep_addr,
         window_minutes: u64::from(config.pipeline.window_minutes),
+        restored_alarms: Vec::new(),
     };
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let (stop, stop_rx) = std::sync::mpsc::channel();

@@ -33,7 +33,9 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
         super::refs::open(&config, &StoreArgs { state_dir: Some(state_dir), model: None })?;
     let store = Arc::new(store);
     let restored = store.load_decisions().map_err(CommandError::failed)?;
-    let active = restored.iter().filter(|d| d.active().is_some()).count();
+    let restored_alarms: Vec<crate::decide::Alarm> =
+        restored.iter().filter_map(|d| d.active().cloned()).collect();
+    let active = restored_alarms.len();
     judge.restore_decisions(restored);
     let recent = store.load_minutes().map_err(CommandError::failed)?;
     let resumed = recent.len();
@@ -78,6 +80,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
         },
         hep_udp_listen: config.sources.hep_udp_listen,
         window_minutes: u64::from(config.pipeline.window_minutes),
+        restored_alarms,
     };
     run_live(live, judge, store, LiveControl::default()).map_err(CommandError::failed)
 }

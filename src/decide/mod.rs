@@ -113,6 +113,10 @@ pub struct Alarm {
     pub request_id: Uuid,
     /// VES `eventId` (raise and clear).
     pub ves_event_id: String,
+    /// The raise's confidence as published (two decimals): the ABATED repeats the ONSET, even
+    /// after a restart.
+    #[serde(default)]
+    pub confidence: String,
 }
 
 /// Why an alarm was cleared.
@@ -177,6 +181,13 @@ impl NodeDecider {
             calm: 0,
             raises: VecDeque::new(),
             last_minute: None,
+        }
+    }
+
+    /// Records the confidence of the verdict that raised the alarm in force.
+    pub fn note_raise_confidence(&mut self, confidence: &str) {
+        if let Some(alarm) = self.active.as_mut() {
+            confidence.clone_into(&mut alarm.confidence);
         }
     }
 
@@ -292,6 +303,7 @@ impl NodeDecider {
             raised_at: minute,
             request_id: Uuid::new_v5(&ALARM_NAMESPACE, name.as_bytes()),
             ves_event_id: ves_event_id(&self.node, class, minute),
+            confidence: String::new(),
         }
     }
 }

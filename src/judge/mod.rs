@@ -379,6 +379,15 @@ impl<E: Embedder> Judge<E> {
             let observation =
                 seen.as_ref().map_or(instead, |s| Observation::Verdict(&s.verdict.class));
             let status = state.decider.observe(p.minute, observation, &mut decisions);
+            if let Some(s) = &seen {
+                let confidence = format!("{:.2}", s.verdict.confidence);
+                for d in &mut decisions {
+                    if let Decision::Raise { alarm } = d {
+                        confidence.clone_into(&mut alarm.confidence);
+                        state.decider.note_raise_confidence(&confidence);
+                    }
+                }
+            }
             match status {
                 Status::NoData => self.stats.no_data += 1,
                 Status::WarmingUp => self.stats.warming_up += 1,

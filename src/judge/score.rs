@@ -255,6 +255,7 @@ mod tests {
             raised_at: T0 + minute * MINUTE_US,
             request_id: uuid::Uuid::nil(),
             ves_event_id: String::new(),
+            confidence: String::new(),
         }
     }
 

@@ -40,6 +40,18 @@ impl Announcer {
         Self { payloads, nodes: HashMap::new() }
     }
 
+    /// Alarms raised before a restart (from the saved decision states): their state messages
+    /// name them again, their alerts are refreshed, and their clear repeats their raise.
+    pub fn restore(&mut self, alarms: impl IntoIterator<Item = Alarm>) {
+        for alarm in alarms {
+            let confidence = alarm.confidence.parse().unwrap_or(0.0);
+            let node = self.node(&alarm.node, alarm.raised_at);
+            node.state.clone_from(&alarm.class);
+            node.since = alarm.raised_at;
+            node.active = Some((alarm, confidence, String::new()));
+        }
+    }
+
     /// The payload builder.
     pub fn payloads(&self) -> &Payloads {
         &self.payloads
@@ -60,8 +72,9 @@ impl Announcer {
             match decision {
                 Decision::Raise { alarm } => {
                     let verdict = verdicts.get(alarm.node.as_str());
-                    let confidence =
-                        verdict.and_then(|m| m.verdict.as_ref()).map_or(0.0, |v| v.confidence);
+                    let confidence = alarm.confidence.parse().unwrap_or_else(|_| {
+                        verdict.and_then(|m| m.verdict.as_ref()).map_or(0.0, |v| v.confidence)
+                    });
                     let explanation =
                         verdict.map(|m| explanation_text(&m.explanation)).unwrap_or_default();
                     out.extend(self.payloads.control_loop(
@@ -89,7 +102,7 @@ impl Announcer {
                             Some((active, c, e)) if active.request_id == alarm.request_id => {
                                 (*c, e.clone())
                             }
-                            _ => (0.0, String::new()),
+                            _ => (alarm.confidence.parse().unwrap_or(0.0), String::new()),
                         };
                     out.extend(self.payloads.control_loop(
                         alarm,
@@ -175,6 +188,7 @@ mod tests {
             raised_at: T0 + M,
             request_id: uuid::Uuid::nil(),
             ves_event_id: "imsight-n1-HssLinkDown-1".into(),
+            confidence: String::new(),
         }
     }
 
@@ -248,5 +262,32 @@ mod tests {
         let state: serde_json::Value = serde_json::from_slice(&out[3].payload).expect("json");
         assert_eq!(state["state"], "NORMAL");
         assert_eq!(state["since"], "2025-11-30T00:05:00Z");
+    }
+
+    #[test]
+    fn a_restored_alarm_is_refreshed_and_cleared_with_its_raise_confidence() {
+        let mut a = Announcer::new(Payloads::new(PublishSettings::default()));
+        a.restore([Alarm { confidence: "0.91".into(), ..alarm() }]);
+        let mut out = Vec::new();
+        a.minute(
+            &[minute(T0 + 3 * M, "hss_link_down", Status::Alarm, Some("hss_link_down"))],
+            &mut out,
+        );
+        use OutboundKind::*;
+        assert_eq!(kinds(&out), [State, AlertRefresh]);
+        let state: serde_json::Value = serde_json::from_slice(&out[0].payload).expect("json");
+        assert_eq!(state["alarm"]["active"], true);
+        out.clear();
+        let clear = Decision::Clear {
+            alarm: Alarm { confidence: "0.91".into(), ..alarm() },
+            cleared_at: T0 + 6 * M,
+            reason: ClearReason::Recovered,
+        };
+        a.minute(
+            &[minute(T0 + 6 * M, "normal", Status::Normal, None), Judgement::Alarm(clear)],
+            &mut out,
+        );
+        let abated: serde_json::Value = serde_json::from_slice(&out[0].payload).expect("json");
+        assert_eq!(abated["additionalEventParams"]["imsight.onsetConfidence"], "0.91");
     }
 }

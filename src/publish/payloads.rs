@@ -325,6 +325,7 @@ mod tests {
             raised_at: RAISED,
             request_id: "b7e3f0a2-91c4-4d6e-8a5b-2c1d0e9f8a74".parse().expect("uuid"),
             ves_event_id: crate::decide::ves_event_id("pcscf01", class, RAISED),
+            confidence: String::new(),
         }
     }
 

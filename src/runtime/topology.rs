@@ -213,6 +213,8 @@ pub struct LiveSettings {
     pub hep_udp_listen: std::net::SocketAddr,
     /// Minutes in a window (the recent minutes kept per node).
     pub window_minutes: u64,
+    /// Alarms in force when the appliance last stopped.
+    pub restored_alarms: Vec<crate::decide::Alarm>,
 }
 
 /// How a caller that embeds the appliance (the demo) hears it is ready and stops it; the
@@ -245,8 +247,10 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
         let payloads = crate::publish::Payloads::new(settings.publish.clone());
         settings.mqtt.health_topic = payloads.topics().health();
         let publisher = super::mqtt::spawn_publisher(settings.mqtt.clone(), Arc::clone(&store));
+        let mut announcer = crate::publish::Announcer::new(payloads);
+        announcer.restore(settings.restored_alarms.clone());
         let announce = AnnounceActor::new(
-            crate::publish::Announcer::new(payloads),
+            announcer,
             Some(Arc::clone(&store)),
             Some(publisher.clone()),
             settings.outbox_limit,
