@@ -51,6 +51,22 @@ fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// A subscriber printing `topic payload` lines; it exits by itself after 120 s should the test
+/// fail before stopping it. `fresh_only` skips retained messages.
+fn subscribe(mqtt: u16, topic: &str, fresh_only: bool) -> Child {
+    let port = mqtt.to_string();
+    let mut args = vec!["-h", "127.0.0.1", "-p", &port, "-t", topic, "-v", "-q", "1", "-W", "120"];
+    if fresh_only {
+        args.push("-R");
+    }
+    Command::new("mosquitto_sub")
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_sub")
+}
+
 /// `imsight run` with its log read on a thread, once it listens.
 fn start_appliance(
     nodes: &str,
@@ -118,25 +134,7 @@ fn simulator_to_hep_to_run_to_mosquitto() {
         assert!(Instant::now() < deadline, "mosquitto did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let subscriber = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &mqtt.to_string(),
-            "-t",
-            "imsight/#",
-            "-v",
-            "-q",
-            "1",
-            "-W",
-            "120",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto_sub");
-    // (It exits by itself after 120 s should the test fail before stopping it.)
+    let subscriber = subscribe(mqtt, "imsight/#", false);
 
     std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
     let (code, _, stderr) = common::run(&mut imsight(&[
@@ -215,25 +213,7 @@ fn simulator_to_hep_to_run_to_mosquitto() {
         .replace("duration_minutes = 95", "duration_minutes = 10");
     let next = next[..next.find("[[faults]]").unwrap_or(next.len())].to_owned();
     std::fs::write(d("next.toml"), next).expect("scenario");
-    let subscriber = Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &mqtt.to_string(),
-            "-t",
-            "imsight/v1/lab/state/#",
-            "-v",
-            "-q",
-            "1",
-            "-W",
-            "120",
-            "-R",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto_sub");
+    let subscriber = subscribe(mqtt, "imsight/v1/lab/state/#", true);
     let appliance = start_appliance(&d("nodes.toml"), &d("state"), mqtt, hep);
     let (code, _, stderr) = common::run(&mut imsight(&[
         "simulate",
