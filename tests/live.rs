@@ -67,6 +67,32 @@ fn subscribe(mqtt: u16, topic: &str, fresh_only: bool) -> Child {
         .expect("mosquitto_sub")
 }
 
+/// Sends malformed datagrams to the HEP port for `during`; returns how many.
+fn send_bad_input(port: u16, during: Duration) -> u64 {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let target = ("127.0.0.1", port);
+    let not_sip =
+        imsight_parsers::hep::build_hep3(&[(0, 0x0b, &[100]), (0, 0x0f, b"not SIP at all")]);
+    let mut truncated =
+        imsight_parsers::hep::build_hep3(&[(0, 0x0f, b"INVITE sip:x SIP/2.0\r\n\r\n")]);
+    truncated.truncate(truncated.len() / 2);
+    let mut oversized = b"HEP3".to_vec();
+    oversized.resize(60_000, 0xff);
+    let garbage: Vec<u8> =
+        (0..300u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < during {
+        for datagram in [&garbage, &truncated, &oversized, &not_sip] {
+            if socket.send_to(datagram, target).is_ok() {
+                sent += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sent
+}
+
 /// `imsight run` with its log read on a thread, once it listens.
 fn start_appliance(
     nodes: &str,
@@ -147,6 +173,9 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     assert_eq!(code, 0, "{stderr}");
 
     let appliance = start_appliance(&d("nodes.toml"), &d("state"), mqtt, hep);
+    // Bad input at the same port while the traffic runs: garbage, truncated and oversized
+    // HEP, HEP that carries no SIP. The appliance counts it and judges the real traffic.
+    let hostile = std::thread::spawn(move || send_bad_input(hep, Duration::from_secs(8)));
     let (code, _, stderr) = common::run(&mut imsight(&[
         "simulate",
         "--scenario",
@@ -159,10 +188,21 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("0 refused by the socket"), "{stderr}");
 
+    let bad_sent = hostile.join().expect("bad input sender");
     // SIGTERM: the appliance drains (held minutes judged, outbox flushed) and stops.
     std::thread::sleep(Duration::from_secs(2));
     let log = stop_appliance(appliance);
     assert!(log.contains("outbox_left=0"), "{log}");
+    let rejected: u64 = log
+        .split("hep_rejected: ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .expect("the drained pipeline's counters");
+    assert!(
+        bad_sent > 100 && rejected > bad_sent / 2,
+        "{bad_sent} bad datagrams sent, {rejected} rejected: {log}"
+    );
 
     let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
     let out = subscriber.wait_with_output().expect("subscriber");
