@@ -278,3 +278,103 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     assert!(states.len() >= 2 * 9, "{states:?}");
     assert!(states.iter().all(|s| s["state"] != "WARMING_UP"), "{states:?}");
 }
+
+#[test]
+fn a_crash_loses_no_alarm_and_judging_resumes_at_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let (mqtt, hep) = (free_port(), free_udp_port());
+    std::fs::write(
+        d("mosquitto.conf"),
+        format!("listener {mqtt} 127.0.0.1\nallow_anonymous true\n"),
+    )
+    .expect("config");
+    let broker = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file());
+    let broker = broker.expect("mosquitto is not installed (.ci/run installs it)");
+    let _broker = Killed(
+        Command::new(broker)
+            .args(["-c", &d("mosquitto.conf")])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", mqtt)).is_err() {
+        assert!(Instant::now() < deadline, "mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let subscriber = subscribe(mqtt, "imsight/v1/lab/#", false);
+    std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
+    let (code, _, stderr) = common::run(&mut imsight(&[
+        "simulate",
+        "--scenario",
+        &d("scenario.toml"),
+        "--nodes",
+        &d("nodes.toml"),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let send = |range: &[&str]| {
+        let target = format!("127.0.0.1:{hep}");
+        let scenario = d("scenario.toml");
+        let mut args =
+            vec!["simulate", "--scenario", &scenario, "--hep", &target, "--speed", "300"];
+        args.extend_from_slice(range);
+        let (code, _, stderr) = common::run(&mut imsight(&args));
+        assert_eq!(code, 0, "{stderr}");
+    };
+
+    // The fault starts at minute 66; at minute 72 its alarm is up. Then the appliance dies
+    // without a chance to save anything more.
+    let (mut appliance, log) = start_appliance(&d("nodes.toml"), &d("state"), mqtt, hep);
+    send(&["--until-minute", "72"]);
+    std::thread::sleep(Duration::from_secs(2));
+    appliance.0.kill().expect("kill -9");
+    let _ = appliance.0.wait();
+    drop(log);
+
+    // Restarted, it gets the rest of the same traffic.
+    let appliance = start_appliance(&d("nodes.toml"), &d("state"), mqtt, hep);
+    send(&["--from-minute", "72"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let log = stop_appliance(appliance);
+    assert!(
+        log.contains("restored_alarms=1"),
+        "the alarm raised before the crash is restored: {log}"
+    );
+
+    let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
+    let out = subscriber.wait_with_output().expect("subscriber");
+    let received: Vec<(String, serde_json::Value)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(t, p)| Some((t.to_owned(), serde_json::from_str(p).ok()?)))
+        .collect();
+    let control: Vec<&serde_json::Value> = received
+        .iter()
+        .filter(|(t, _)| t == "imsight/v1/lab/onap/cl/pcscf-b")
+        .map(|(_, v)| v)
+        .collect();
+    let statuses: Vec<&str> =
+        control.iter().filter_map(|v| v["closedLoopEventStatus"].as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["ONSET", "ABATED"],
+        "one alarm, raised before the crash, cleared after it: {control:?}"
+    );
+    assert_eq!(
+        control[0]["requestID"], control[1]["requestID"],
+        "the same identity across the crash"
+    );
+    // After the restart (minute 72 on), no minute of either node waits for a new hour.
+    let after: Vec<&serde_json::Value> = received
+        .iter()
+        .filter(|(t, v)| {
+            t.contains("/state/") && v["window"].as_str().is_some_and(|w| w >= "2026-11-24T10:13")
+        })
+        .map(|(_, v)| v)
+        .collect();
+    assert!(after.len() >= 2 * 10, "{after:?}");
+    assert!(after.iter().all(|v| v["state"] != "WARMING_UP"), "{after:?}");
+}

@@ -38,6 +38,13 @@ pub struct SimulateArgs {
     /// Simulated seconds per real second for --hep (1 = real time; 0 = as fast as possible).
     #[arg(long, default_value_t = 1.0, requires = "hep")]
     pub speed: f64,
+    /// With --hep: send only the traffic from this scenario minute on (the scenario still
+    /// runs from its start, so the traffic is the same as in a whole run).
+    #[arg(long, value_name = "MINUTE", requires = "hep")]
+    pub from_minute: Option<u32>,
+    /// With --hep: send only the traffic before this scenario minute.
+    #[arg(long, value_name = "MINUTE", requires = "hep")]
+    pub until_minute: Option<u32>,
     /// Write the ground truth: one JSON line per node and minute (class, severity).
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
@@ -123,9 +130,13 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
         );
     }
     if let Some(target) = args.hep {
-        let sender = HepSender::connect(target, args.speed, names).map_err(|e| {
-            CommandError::Failed(anyhow::anyhow!("cannot send HEP to {target}: {e}"))
-        })?;
+        let minute = |m: u32| start + u64::from(m) * 60_000_000;
+        let sender = HepSender::connect(target, args.speed, names)
+            .map_err(|e| CommandError::Failed(anyhow::anyhow!("cannot send HEP to {target}: {e}")))?
+            .only_between(
+                args.from_minute.map_or(0, minute),
+                args.until_minute.map_or(u64::MAX, minute),
+            );
         outputs.hep = Some(sender);
     }
     let progress = indicatif::ProgressBar::with_draw_target(

@@ -90,6 +90,9 @@ pub struct HepSender {
     started: Option<(u64, std::time::Instant)>,
     stats: HepSenderStats,
     node_names: Vec<String>,
+    /// Only messages in `[from, until)` (µs) are sent: a scenario sent in parts, the same
+    /// traffic either way.
+    span: (u64, u64),
 }
 
 /// What a [`HepSender`] counted.
@@ -115,11 +118,27 @@ impl HepSender {
         };
         let socket = UdpSocket::bind(bind)?;
         socket.connect(target)?;
-        Ok(Self { socket, speed, started: None, stats: HepSenderStats::default(), node_names })
+        Ok(Self {
+            socket,
+            speed,
+            started: None,
+            stats: HepSenderStats::default(),
+            node_names,
+            span: (0, u64::MAX),
+        })
+    }
+
+    /// Sends only the messages of event time in `[from, until)` (µs since the epoch).
+    pub fn only_between(mut self, from: u64, until: u64) -> Self {
+        self.span = (from, until);
+        self
     }
 
     /// Sends one message, waiting until its time at the chosen speed.
     pub fn send(&mut self, message: &SimMessage, payload: &[u8]) -> std::io::Result<()> {
+        if message.ts < self.span.0 || message.ts >= self.span.1 {
+            return Ok(());
+        }
         if self.speed > 0.0 {
             let (first, wall) =
                 *self.started.get_or_insert((message.ts, std::time::Instant::now()));
