@@ -93,6 +93,39 @@ fn send_bad_input(port: u16, during: Duration) -> u64 {
     sent
 }
 
+/// mosquitto on `mqtt` (loopback), once it accepts connections; killed when dropped.
+fn start_broker(dir: &std::path::Path, mqtt: u16) -> Killed {
+    let config = dir.join("mosquitto.conf");
+    std::fs::write(&config, format!("listener {mqtt} 127.0.0.1\nallow_anonymous true\n"))
+        .expect("config");
+    let broker = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file());
+    let broker = broker.expect("mosquitto is not installed (.ci/run installs it)");
+    let child = Command::new(broker)
+        .arg("-c")
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto");
+    let broker = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", mqtt)).is_err() {
+        assert!(Instant::now() < deadline, "mosquitto did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    broker
+}
+
+/// A subscriber's `topic payload` lines, the JSON ones parsed.
+fn messages(stdout: &[u8]) -> Vec<(String, serde_json::Value)> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(t, p)| Some((t.to_owned(), serde_json::from_str(p).ok()?)))
+        .collect()
+}
+
 /// `imsight run` with its log read on a thread, once it listens.
 fn start_appliance(
     nodes: &str,
@@ -139,27 +172,7 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     let dir = tempfile::tempdir().expect("dir");
     let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
     let (mqtt, hep) = (free_port(), free_udp_port());
-    std::fs::write(
-        d("mosquitto.conf"),
-        format!("listener {mqtt} 127.0.0.1\nallow_anonymous true\n"),
-    )
-    .expect("config");
-    let broker = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file());
-    let broker = broker.expect("mosquitto is not installed (.ci/run installs it)");
-    let _broker = Killed(
-        Command::new(broker)
-            .args(["-c", &d("mosquitto.conf")])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", mqtt)).is_err() {
-        assert!(Instant::now() < deadline, "mosquitto did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _broker = start_broker(dir.path(), mqtt);
     let subscriber = subscribe(mqtt, "imsight/#", false);
 
     std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
@@ -206,11 +219,7 @@ fn simulator_to_hep_to_run_to_mosquitto() {
 
     let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
     let out = subscriber.wait_with_output().expect("subscriber");
-    let received: Vec<(String, serde_json::Value)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .filter_map(|(t, p)| Some((t.to_owned(), serde_json::from_str(p).ok()?)))
-        .collect();
+    let received = messages(&out.stdout);
     let topic = |suffix: &str| format!("imsight/v1/lab/{suffix}");
 
     // A state for every node.
@@ -284,27 +293,7 @@ fn a_crash_loses_no_alarm_and_judging_resumes_at_once() {
     let dir = tempfile::tempdir().expect("dir");
     let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
     let (mqtt, hep) = (free_port(), free_udp_port());
-    std::fs::write(
-        d("mosquitto.conf"),
-        format!("listener {mqtt} 127.0.0.1\nallow_anonymous true\n"),
-    )
-    .expect("config");
-    let broker = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file());
-    let broker = broker.expect("mosquitto is not installed (.ci/run installs it)");
-    let _broker = Killed(
-        Command::new(broker)
-            .args(["-c", &d("mosquitto.conf")])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", mqtt)).is_err() {
-        assert!(Instant::now() < deadline, "mosquitto did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let _broker = start_broker(dir.path(), mqtt);
     let subscriber = subscribe(mqtt, "imsight/v1/lab/#", false);
     std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
     let (code, _, stderr) = common::run(&mut imsight(&[
@@ -346,11 +335,7 @@ fn a_crash_loses_no_alarm_and_judging_resumes_at_once() {
 
     let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
     let out = subscriber.wait_with_output().expect("subscriber");
-    let received: Vec<(String, serde_json::Value)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .filter_map(|(t, p)| Some((t.to_owned(), serde_json::from_str(p).ok()?)))
-        .collect();
+    let received = messages(&out.stdout);
     let control: Vec<&serde_json::Value> = received
         .iter()
         .filter(|(t, _)| t == "imsight/v1/lab/onap/cl/pcscf-b")

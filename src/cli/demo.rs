@@ -20,7 +20,6 @@ use crate::runtime::mqtt::MqttSettings;
 use crate::runtime::{LiveControl, LiveSettings, run_live};
 use crate::sim::output::HepSender;
 use crate::sim::{Outputs, Scenario, Summary};
-use crate::time::SECOND_US;
 
 /// The demo's scenario.
 const SCENARIO: &str = include_str!("../../profiles/scenarios/demo.toml");
@@ -84,13 +83,8 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
         },
         outbox_limit: config.mqtt.outbox_limit as usize,
         pipeline: PipelineSettings {
-            nodes: config.nodes.clone(),
             auto_discover: false,
-            max_nodes: config.pipeline.max_nodes as usize,
-            single_node: None,
-            lateness_us: u64::from(config.pipeline.allowed_lateness_secs) * SECOND_US,
-            timeout_us: u64::from(config.pipeline.transaction_timeout_secs) * SECOND_US,
-            not_after_us: None,
+            ..PipelineSettings::from_config(&config)
         },
         hep_udp_listen: hep_addr,
         window_minutes: u64::from(config.pipeline.window_minutes),

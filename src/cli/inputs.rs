@@ -12,7 +12,6 @@ use crate::dataset::RowSink;
 use crate::pipeline::PipelineSettings;
 use crate::replay::{FeatureReplay, FeatureRun, ReplaySettings, ReplayStats};
 use crate::sources::{InputError, open_input};
-use crate::time::SECOND_US;
 
 /// Inputs and their nodes.
 #[derive(Debug, Args)]
@@ -46,22 +45,10 @@ fn node_name(text: &str) -> Result<String, String> {
 impl InputArgs {
     /// The replay settings of these inputs under `config`.
     pub fn settings(&self, config: &Config) -> ReplaySettings {
-        let mut nodes = config.nodes.clone();
-        nodes.extend(self.nodes.iter().cloned());
-        ReplaySettings {
-            pipeline: PipelineSettings {
-                nodes,
-                auto_discover: config.pipeline.auto_discover_nodes,
-                max_nodes: config.pipeline.max_nodes as usize,
-                single_node: self.single_node.clone(),
-                lateness_us: u64::from(config.pipeline.allowed_lateness_secs) * SECOND_US,
-                timeout_us: u64::from(config.pipeline.transaction_timeout_secs) * SECOND_US,
-                // Files are judged by their own time (the jump guard); the wall-clock bound
-                // is for live input.
-                not_after_us: None,
-            },
-            decoder: DecoderConfig { hep_ports: self.hep_ports.clone() },
-        }
+        let mut pipeline = PipelineSettings::from_config(config);
+        pipeline.nodes.extend(self.nodes.iter().cloned());
+        pipeline.single_node.clone_from(&self.single_node);
+        ReplaySettings { pipeline, decoder: DecoderConfig { hep_ports: self.hep_ports.clone() } }
     }
 
     /// Feeds every input to `replay` with a progress bar named `what`; a damaged capture

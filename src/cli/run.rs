@@ -13,7 +13,6 @@ use crate::pipeline::PipelineSettings;
 use crate::publish::PublishSettings;
 use crate::runtime::mqtt::MqttSettings;
 use crate::runtime::{LiveControl, LiveSettings, run_live};
-use crate::time::SECOND_US;
 
 /// Options of `imsight run`.
 #[derive(Debug, Args)]
@@ -69,15 +68,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
             health_topic: String::new(),
         },
         outbox_limit: config.mqtt.outbox_limit as usize,
-        pipeline: PipelineSettings {
-            nodes: config.nodes.clone(),
-            auto_discover: config.pipeline.auto_discover_nodes,
-            max_nodes: config.pipeline.max_nodes as usize,
-            single_node: None,
-            lateness_us: u64::from(config.pipeline.allowed_lateness_secs) * SECOND_US,
-            timeout_us: u64::from(config.pipeline.transaction_timeout_secs) * SECOND_US,
-            not_after_us: None,
-        },
+        pipeline: PipelineSettings::from_config(&config),
         hep_udp_listen: config.sources.hep_udp_listen,
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms,

@@ -48,6 +48,23 @@ pub struct PipelineSettings {
     pub not_after_us: Option<u64>,
 }
 
+impl PipelineSettings {
+    /// The settings of `config`: its nodes and event-time rules, no single node, no
+    /// wall-clock bound (inputs are judged by their own time and the jump guard).
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let second = crate::time::SECOND_US;
+        Self {
+            nodes: config.nodes.clone(),
+            auto_discover: config.pipeline.auto_discover_nodes,
+            max_nodes: config.pipeline.max_nodes as usize,
+            single_node: None,
+            lateness_us: u64::from(config.pipeline.allowed_lateness_secs) * second,
+            timeout_us: u64::from(config.pipeline.transaction_timeout_secs) * second,
+            not_after_us: None,
+        }
+    }
+}
+
 /// One input.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {
