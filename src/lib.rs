@@ -20,19 +20,21 @@
 //! judge/      node-minutes -> windows -> batched embedding -> verdicts, alarms, explanations
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`; reads through sources)
 //! publish/    topics and payloads: state, ONAP control loop, VES fault, Alertmanager alert
-//! store/      edge: the state database (redb): references with provenance
-//! runtime/    edge: the actors (actix on tokio); topology.rs wires them
+//! store/      edge: the state database (redb): references, models, decisions, minutes, outbox
+//! api/        what the HTTP API shows of nodes (a board the announcer updates)
+//! runtime/    edge: the actors (actix on tokio), the HEP socket, MQTT, HTTP; topology.rs wires them
 //! sim/        the IMS traffic simulator with fault injection (`imsight simulate`; writes files)
-//! telemetry   edge: logging setup
+//! telemetry/  edge: logging setup, the Prometheus metrics
 //! cli/        edge: argument parsing and printing only
 //! ```
 //!
-//! Rooms still to come: the outbox and MQTT client, `sample/`, `monitor/`, `lifecycle/`, `api/` (edge);
+//! Rooms still to come: `sample/`, `monitor/`, `lifecycle/`;
 //! docs/architecture.md says where each goes and what it may import (explanations live in
 //! `judge/explain.rs`). The pure parsers live in the `imsight-parsers`
 //! crate (`parsers/`).
 
 pub mod aggregate;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod correlate;

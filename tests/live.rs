@@ -80,10 +80,18 @@ fn send_bad_input(port: u16, during: Duration) -> u64 {
     oversized.resize(60_000, 0xff);
     let garbage: Vec<u8> =
         (0..300u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    // Well-formed HEP carrying SIP, with a wrong key and with none: refused, counted.
+    let sip = b"OPTIONS sip:pcscf-b SIP/2.0\r\nVia: SIP/2.0/UDP 10.9.9.9;branch=z9hG4bK1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    let wrong_key = imsight_parsers::hep::build_hep3(&[
+        (0, 0x0b, &[1]),
+        (0, 0x0e, b"not-the-key"),
+        (0, 0x0f, sip),
+    ]);
+    let no_key = imsight_parsers::hep::build_hep3(&[(0, 0x0b, &[1]), (0, 0x0f, sip)]);
     let started = Instant::now();
     let mut sent = 0;
     while started.elapsed() < during {
-        for datagram in [&garbage, &truncated, &oversized, &not_sip] {
+        for datagram in [&garbage, &truncated, &oversized, &not_sip, &wrong_key, &no_key] {
             if socket.send_to(datagram, target).is_ok() {
                 sent += 1;
             }
@@ -126,6 +134,32 @@ fn messages(stdout: &[u8]) -> Vec<(String, serde_json::Value)> {
         .collect()
 }
 
+/// The HEP authentication key the appliance requires and the simulator carries.
+const HEP_KEY: &str = "lab-key";
+
+/// A plain HTTP/1.0 GET on loopback: the status code and the body.
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("HTTP connects");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+/// The value of the sample of `name` whose labels include every one of `labels`.
+fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// `imsight run` with its log read on a thread, once it listens.
 fn start_appliance(
     nodes: &str,
@@ -133,10 +167,23 @@ fn start_appliance(
     mqtt: u16,
     hep: u16,
 ) -> (Killed, std::thread::JoinHandle<Vec<String>>) {
+    start_appliance_serving(nodes, state, mqtt, hep, free_port())
+}
+
+/// `imsight run` serving HTTP on `http`.
+fn start_appliance_serving(
+    nodes: &str,
+    state: &str,
+    mqtt: u16,
+    hep: u16,
+    http: u16,
+) -> (Killed, std::thread::JoinHandle<Vec<String>>) {
     let mut appliance = imsight(&["--config", nodes, "run", "--state-dir", state]);
     appliance
         .env("IMSIGHT__MQTT__PORT", mqtt.to_string())
         .env("IMSIGHT__SOURCES__HEP_UDP_LISTEN", format!("127.0.0.1:{hep}"))
+        .env("IMSIGHT__SOURCES__HEP_AUTH_KEY", HEP_KEY)
+        .env("IMSIGHT__HTTP__LISTEN", format!("127.0.0.1:{http}"))
         .env("IMSIGHT__APPLIANCE__NAME", "lab")
         .stderr(Stdio::piped());
     let mut appliance = Killed(appliance.spawn().expect("imsight run"));
@@ -185,9 +232,12 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     ]));
     assert_eq!(code, 0, "{stderr}");
 
-    let appliance = start_appliance(&d("nodes.toml"), &d("state"), mqtt, hep);
+    let http = free_port();
+    let appliance = start_appliance_serving(&d("nodes.toml"), &d("state"), mqtt, hep, http);
+    assert_eq!(http_get(http, "/readyz").0, 200);
     // Bad input at the same port while the traffic runs: garbage, truncated and oversized
-    // HEP, HEP that carries no SIP. The appliance counts it and judges the real traffic.
+    // HEP, HEP that carries no SIP, SIP under a wrong key or none. The appliance counts it
+    // and judges the real traffic.
     let hostile = std::thread::spawn(move || send_bad_input(hep, Duration::from_secs(8)));
     let (code, _, stderr) = common::run(&mut imsight(&[
         "simulate",
@@ -195,6 +245,8 @@ fn simulator_to_hep_to_run_to_mosquitto() {
         &d("scenario.toml"),
         "--hep",
         &format!("127.0.0.1:{hep}"),
+        "--hep-auth-key",
+        HEP_KEY,
         "--speed",
         "300",
     ]));
@@ -202,8 +254,34 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     assert!(stderr.contains("0 refused by the socket"), "{stderr}");
 
     let bad_sent = hostile.join().expect("bad input sender");
-    // SIGTERM: the appliance drains (held minutes judged, outbox flushed) and stops.
     std::thread::sleep(Duration::from_secs(2));
+    // What the appliance shows over HTTP while it runs.
+    let (status, metrics) = http_get(http, "/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    let refused = sample(&metrics, "imsight_source_dropped_total", &["reason=\"auth\""]);
+    assert!(
+        refused >= (bad_sent / 3) as f64,
+        "{bad_sent} bad datagrams, {refused} refused for their key"
+    );
+    assert!(sample(&metrics, "imsight_input_rejected_total", &["reason=\"hep_invalid\""]) > 0.0);
+    assert!(sample(&metrics, "imsight_transactions_total", &[]) > 1000.0, "{metrics}");
+    assert!(sample(&metrics, "imsight_minutes_closed_total", &[]) >= 2.0 * 90.0, "{metrics}");
+    assert!(sample(&metrics, "imsight_verdicts_total", &["class=\"normal\""]) > 0.0, "{metrics}");
+    assert!(sample(&metrics, "imsight_inference_seconds_count", &[]) > 0.0, "{metrics}");
+    assert_eq!(sample(&metrics, "imsight_alarm_transitions_total", &["transition=\"raise\""]), 1.0);
+    assert_eq!(sample(&metrics, "imsight_mqtt_connected", &[]), 1.0);
+    assert_eq!(sample(&metrics, "imsight_source_dropped_total", &["reason=\"busy\""]), 0.0);
+    let (status, nodes) = http_get(http, "/api/v1/nodes");
+    assert_eq!(status, 200, "{nodes}");
+    let nodes: serde_json::Value = serde_json::from_str(&nodes).expect("JSON");
+    assert_eq!(nodes["nodes"].as_array().map(Vec::len), Some(2), "{nodes}");
+    let (status, node) = http_get(http, "/api/v1/nodes/pcscf-b");
+    assert_eq!(status, 200, "{node}");
+    let node: serde_json::Value = serde_json::from_str(&node).expect("JSON");
+    assert_eq!(node["history"].as_array().map(Vec::len), Some(60), "{node}");
+    assert!(node["history"].as_array().is_some_and(|h| h.iter().any(|m| m["status"] == "alarm")));
+    assert_eq!(http_get(http, "/api/v1/nodes/nobody").0, 404);
+    // SIGTERM: the appliance drains (held minutes judged, outbox flushed) and stops.
     let log = stop_appliance(appliance);
     assert!(log.contains("outbox_left=0"), "{log}");
     let rejected: u64 = log
@@ -213,7 +291,8 @@ fn simulator_to_hep_to_run_to_mosquitto() {
         .and_then(|n| n.parse().ok())
         .expect("the drained pipeline's counters");
     assert!(
-        bad_sent > 100 && rejected > bad_sent / 2,
+        // Garbage, truncated and oversized: three of every six are not HEP at all.
+        bad_sent > 100 && rejected >= bad_sent / 2,
         "{bad_sent} bad datagrams sent, {rejected} rejected: {log}"
     );
 
@@ -270,6 +349,8 @@ fn simulator_to_hep_to_run_to_mosquitto() {
         &d("next.toml"),
         "--hep",
         &format!("127.0.0.1:{hep}"),
+        "--hep-auth-key",
+        HEP_KEY,
         "--speed",
         "300",
     ]));
@@ -307,8 +388,17 @@ fn a_crash_loses_no_alarm_and_judging_resumes_at_once() {
     let send = |range: &[&str]| {
         let target = format!("127.0.0.1:{hep}");
         let scenario = d("scenario.toml");
-        let mut args =
-            vec!["simulate", "--scenario", &scenario, "--hep", &target, "--speed", "300"];
+        let mut args = vec![
+            "simulate",
+            "--scenario",
+            &scenario,
+            "--hep",
+            &target,
+            "--hep-auth-key",
+            HEP_KEY,
+            "--speed",
+            "300",
+        ];
         args.extend_from_slice(range);
         let (code, _, stderr) = common::run(&mut imsight(&args));
         assert_eq!(code, 0, "{stderr}");

@@ -6,7 +6,6 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use imsight::publish::{Outbound, OutboundKind};
@@ -145,7 +144,8 @@ fn the_outbox_drains_in_order_and_survives_a_broker_outage() {
     let store = Arc::new(Store::open(&dir.path().join("state")).expect("store"));
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let handle = runtime.block_on(async { spawn_publisher(settings(port), Arc::clone(&store)) });
+    let handle = runtime
+        .block_on(async { spawn_publisher(settings(port), Arc::clone(&store), Arc::default()) });
     // A current-thread runtime runs its tasks while something blocks on it: this thread does.
     let background = std::thread::spawn(move || {
         runtime.block_on(async { tokio::time::sleep(Duration::from_secs(120)).await });
@@ -158,7 +158,7 @@ fn the_outbox_drains_in_order_and_survives_a_broker_outage() {
     });
     // (The counter follows the removal from the outbox.)
     wait_until("the acknowledgements to be counted", Duration::from_secs(5), || {
-        handle.stats().acknowledged.load(Ordering::Relaxed) == 10
+        handle.metrics().mqtt_acknowledged.get() == 10
     });
     let received = lines(first_subscriber);
     let events: Vec<&String> = received.iter().filter(|l| l.starts_with("test/cl/")).collect();
@@ -173,7 +173,7 @@ fn the_outbox_drains_in_order_and_survives_a_broker_outage() {
     assert_eq!(broker.port, port);
     broker.stop();
     wait_until("the publisher to notice", Duration::from_secs(20), || {
-        !handle.stats().connected.load(Ordering::Relaxed)
+        handle.metrics().mqtt_connected.get() == 0
     });
     store.enqueue(&(10..16).map(event).collect::<Vec<_>>(), 1000).expect("enqueue");
     handle.wake();
@@ -191,6 +191,8 @@ fn the_outbox_drains_in_order_and_survives_a_broker_outage() {
     let expected: Vec<String> = (10..16).map(|n| format!("test/cl/{n} event-{n}")).collect();
     let events: Vec<String> = received.into_iter().filter(|l| l.starts_with("test/cl/")).collect();
     assert_eq!(events, expected);
-    assert!(handle.stats().connections.load(Ordering::Relaxed) >= 2);
+    assert!(handle.metrics().mqtt_connections.get() >= 2);
+    assert!(handle.metrics().mqtt_connection_errors.get() >= 1, "the outage is counted");
+    assert!(handle.metrics().render().contains("imsight_mqtt_connected 1"));
     drop(background);
 }

@@ -86,7 +86,10 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
             auto_discover: false,
             ..PipelineSettings::from_config(&config)
         },
-        hep_udp_listen: hep_addr,
+        hep: crate::runtime::hep::HepListenerSettings { listen: hep_addr, auth_key: None },
+        // The demo shows its outputs on the terminal; it serves no HTTP.
+        http_listen: None,
+        metrics: Arc::default(),
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms: Vec::new(),
     };

@@ -11,8 +11,10 @@ use super::refs::StoreArgs;
 use super::{CommandError, GlobalArgs};
 use crate::pipeline::PipelineSettings;
 use crate::publish::PublishSettings;
+use crate::runtime::hep::HepListenerSettings;
 use crate::runtime::mqtt::MqttSettings;
 use crate::runtime::{LiveControl, LiveSettings, run_live};
+use crate::telemetry::Metrics;
 
 /// Options of `imsight run`.
 #[derive(Debug, Args)]
@@ -28,6 +30,8 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
     let state_dir = args.state_dir.clone().unwrap_or_else(|| config.appliance.state_dir.clone());
     // Everything that can fail does so before the appliance goes live.
     let mut judge = super::replay::build_judge(&config, None, None, Some(&state_dir), true)?;
+    let metrics = Arc::new(Metrics::new());
+    judge.embedder_mut().meter(Arc::clone(&metrics));
     let (store, model, model_id) =
         super::refs::open(&config, &StoreArgs { state_dir: Some(state_dir), model: None })?;
     let store = Arc::new(store);
@@ -69,7 +73,12 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
         },
         outbox_limit: config.mqtt.outbox_limit as usize,
         pipeline: PipelineSettings::from_config(&config),
-        hep_udp_listen: config.sources.hep_udp_listen,
+        hep: HepListenerSettings {
+            listen: config.sources.hep_udp_listen,
+            auth_key: config.sources.hep_auth_key.clone().map(String::into_bytes),
+        },
+        http_listen: Some(config.http.listen),
+        metrics,
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms,
     };

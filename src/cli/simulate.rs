@@ -45,6 +45,10 @@ pub struct SimulateArgs {
     /// With --hep: send only the traffic before this scenario minute.
     #[arg(long, value_name = "MINUTE", requires = "hep")]
     pub until_minute: Option<u32>,
+    /// With --hep: the HEP authentication key to carry (the appliance's
+    /// `sources.hep_auth_key`).
+    #[arg(long, value_name = "KEY", requires = "hep", env = "IMSIGHT_HEP_AUTH_KEY")]
+    pub hep_auth_key: Option<String>,
     /// Write the ground truth: one JSON line per node and minute (class, severity).
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
@@ -136,7 +140,8 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
             .only_between(
                 args.from_minute.map_or(0, minute),
                 args.until_minute.map_or(u64::MAX, minute),
-            );
+            )
+            .with_auth_key(args.hep_auth_key.clone().map(String::into_bytes));
         outputs.hep = Some(sender);
     }
     let progress = indicatif::ProgressBar::with_draw_target(

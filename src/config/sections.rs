@@ -217,11 +217,15 @@ impl Default for MqttConfig {
 pub struct SourcesConfig {
     /// Where `imsight run` listens for HEP over UDP (Kamailio, OpenSIPS, heplify).
     pub hep_udp_listen: SocketAddr,
+    /// The HEP authentication key (chunk 0x000e) senders must carry; packets without it or
+    /// with another key are dropped and counted. Unset: no key is required. Prefer the
+    /// environment variable `IMSIGHT__SOURCES__HEP_AUTH_KEY` to writing it in a file.
+    pub hep_auth_key: Option<String>,
 }
 
 impl Default for SourcesConfig {
     fn default() -> Self {
-        Self { hep_udp_listen: SocketAddr::from(([0, 0, 0, 0], 9060)) }
+        Self { hep_udp_listen: SocketAddr::from(([0, 0, 0, 0], 9060)), hep_auth_key: None }
     }
 }
 

@@ -89,6 +89,10 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
         }
     }
 
+    if config.sources.hep_auth_key.as_deref().is_some_and(str::is_empty) {
+        problem("sources.hep_auth_key", "must not be empty (leave it unset for no key)".into());
+    }
+
     let mqtt = &config.mqtt;
     if mqtt.host.is_empty() {
         problem("mqtt.host", "must not be empty".to_owned());

@@ -247,13 +247,20 @@ fn describe(tensor: &DeclaredTensor) -> TensorDescription {
 pub struct WindowEmbedder {
     session: ModelSession,
     window_minutes: usize,
+    /// Where each call's latency and batch size are counted, when metered.
+    metrics: Option<std::sync::Arc<crate::telemetry::Metrics>>,
 }
 
 impl WindowEmbedder {
     /// A session that embeds windows of `window_minutes` (checked against the contract).
     pub fn new(session: ModelSession, window_minutes: u32) -> Result<Self, InferenceError> {
         session.check_contract(window_minutes)?;
-        Ok(Self { session, window_minutes: window_minutes as usize })
+        Ok(Self { session, window_minutes: window_minutes as usize, metrics: None })
+    }
+
+    /// Counts every call's latency and batch size in `metrics`.
+    pub fn meter(&mut self, metrics: std::sync::Arc<crate::telemetry::Metrics>) {
+        self.metrics = Some(metrics);
     }
 
     /// The session.
@@ -264,8 +271,13 @@ impl WindowEmbedder {
 
 impl crate::judge::Embedder for WindowEmbedder {
     fn embed(&mut self, windows: usize, values: &[f32]) -> Result<Vec<Vec<f32>>, String> {
+        let started = std::time::Instant::now();
         let embeddings =
             self.session.embed(windows, self.window_minutes, values).map_err(|e| e.to_string())?;
+        if let Some(metrics) = &self.metrics {
+            metrics.inference_seconds.observe(started.elapsed().as_secs_f64());
+            metrics.inference_batch.observe(windows as f64);
+        }
         Ok(embeddings.rows().map(<[f32]>::to_vec).collect())
     }
 }

@@ -293,6 +293,11 @@ impl<E: Embedder> Judge<E> {
         &self.embedder
     }
 
+    /// The embedder, to configure it (metering).
+    pub fn embedder_mut(&mut self) -> &mut E {
+        &mut self.embedder
+    }
+
     /// Takes one closed node-minute (`nodes` names node indexes). A row of a later minute
     /// first judges the minute before it.
     pub fn push(

@@ -97,6 +97,8 @@ pub struct PipelineStats {
     pub late: u64,
     /// Messages without the Via or CSeq that transaction matching needs.
     pub unusable: u64,
+    /// Transactions completed (answered, timed out, or read as a probe record).
+    pub transactions: u64,
     /// Transactions evicted at the table size limit.
     pub evicted: u64,
     /// Transactions open now (after [`FeaturePipeline::finish`]: still unanswered when the
@@ -361,6 +363,7 @@ impl FeaturePipeline {
         }
         match held {
             Held::Record(completed) => {
+                self.stats.transactions += 1;
                 self.aggregator.record(node, completed.ts, |a| {
                     a.input_seen();
                     a.transaction(&completed);
@@ -396,7 +399,10 @@ impl FeaturePipeline {
         for event in self.events.drain(..) {
             match event {
                 TxEvent::Message(m) => self.aggregator.record(node, m.ts, |a| a.message(&m)),
-                TxEvent::Completed(c) => self.aggregator.record(node, c.ts, |a| a.transaction(&c)),
+                TxEvent::Completed(c) => {
+                    self.stats.transactions += 1;
+                    self.aggregator.record(node, c.ts, |a| a.transaction(&c));
+                }
             }
         }
     }

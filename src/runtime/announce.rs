@@ -8,9 +8,12 @@ use actix::{Actor, Handler, SyncContext};
 
 use super::messages::{FinishAnnouncing, Judged};
 use super::mqtt::PublisherHandle;
+use crate::api::NodeBoard;
+use crate::decide::{Decision, Status};
 use crate::judge::Judgement;
 use crate::publish::{Announcer, Outbound};
 use crate::store::Store;
+use crate::telemetry::Metrics;
 
 /// What the announcer did.
 #[derive(Debug, Default, Clone)]
@@ -36,6 +39,14 @@ pub struct AnnounceActor {
     outbox_limit: usize,
     keep_judgements: bool,
     account: Announced,
+    observers: Option<Observers>,
+}
+
+/// Who else hears of every judged minute: the HTTP API's board and the metrics.
+#[derive(Debug)]
+struct Observers {
+    board: Arc<std::sync::RwLock<NodeBoard>>,
+    metrics: Arc<Metrics>,
 }
 
 impl AnnounceActor {
@@ -55,6 +66,47 @@ impl AnnounceActor {
             outbox_limit,
             keep_judgements,
             account: Announced::default(),
+            observers: None,
+        }
+    }
+
+    /// Shows every judged minute on `board` and counts verdicts and alarms in `metrics`.
+    pub fn observed(
+        mut self,
+        board: Arc<std::sync::RwLock<NodeBoard>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        self.observers = Some(Observers { board, metrics });
+        self
+    }
+
+    fn observe(&self, judgements: &[Judgement], dropped_states: usize) {
+        let Some(Observers { board, metrics }) = &self.observers else { return };
+        for judgement in judgements {
+            match judgement {
+                Judgement::Minute(minute) => {
+                    let outcome = match (&minute.verdict, minute.status) {
+                        (Some(verdict), _) => verdict.class.as_str(),
+                        (None, Status::NoData) => "no_data",
+                        (None, _) => "warming_up",
+                    };
+                    metrics.verdicts.with_label_values(&[outcome]).inc();
+                }
+                Judgement::Alarm(Decision::Raise { .. }) => {
+                    metrics.alarm_transitions.with_label_values(&["raise"]).inc();
+                }
+                Judgement::Alarm(Decision::Clear { .. }) => {
+                    metrics.alarm_transitions.with_label_values(&["clear"]).inc();
+                }
+            }
+        }
+        metrics.outbox_dropped.inc_by(dropped_states as u64);
+        match board.write() {
+            Ok(mut board) => {
+                board.record(judgements);
+                metrics.alarms_active.set(board.alarms_active() as i64);
+            }
+            Err(_) => tracing::error!("the node board is poisoned; the API shows stale verdicts"),
         }
     }
 }
@@ -70,15 +122,14 @@ impl Handler<Judged> for AnnounceActor {
         let mut messages = Vec::new();
         self.announcer.minute(&judged.judgements, &mut messages);
         self.account.minutes += 1;
-        if self.keep_judgements {
-            self.account.judgements.extend(judged.judgements);
-        }
+        let mut dropped_states = 0;
         match &self.store {
             Some(store) => {
                 match store.commit_minute(&messages, self.outbox_limit, &judged.decisions) {
                     Ok(enqueued) => {
                         self.account.enqueued += enqueued.added as u64;
                         self.account.dropped_states += enqueued.dropped as u64;
+                        dropped_states = enqueued.dropped;
                         if enqueued.over_limit > 0 {
                             tracing::warn!(
                                 over = enqueued.over_limit,
@@ -92,6 +143,10 @@ impl Handler<Judged> for AnnounceActor {
                 }
             }
             None => self.account.messages.extend(messages),
+        }
+        self.observe(&judged.judgements, dropped_states);
+        if self.keep_judgements {
+            self.account.judgements.extend(judged.judgements);
         }
         if let Some(publisher) = &self.publisher {
             publisher.wake();

@@ -1,14 +1,14 @@
 //! The live HEP source: HEPv3 (and v1/v2) datagrams over UDP into the pipeline actor.
 //!
 //! A thread of its own receives; datagrams are gathered into batches (up to `HEP_BATCH`
-//! events, or what arrived within `HEP_BATCH_WAIT`) and offered to the pipeline without waiting: when its mailbox is full the
-//! batch is dropped and counted (the kernel would drop anyway; a blocked receive loop only
-//! moves the loss into the socket buffer, where it is invisible).
+//! events, or what arrived within `HEP_BATCH_WAIT`) and offered to the pipeline without
+//! waiting: when its mailbox is full the batch is dropped and counted (the kernel would drop
+//! anyway; a blocked receive loop only moves the loss into the socket buffer). What the kernel
+//! drops itself is read from `/proc/net/udp` and counted too, so every loss is visible.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::Addr;
@@ -16,7 +16,8 @@ use actix::prelude::SendError;
 
 use super::messages::CaptureBatch;
 use super::pipeline::FeaturePipelineActor;
-use crate::sources::{OwnedCaptureEvent, read_hep_datagram};
+use crate::sources::{HepAuth, OwnedCaptureEvent, read_hep_datagram_with_key};
+use crate::telemetry::Metrics;
 
 /// Events per batch sent to the pipeline.
 pub const HEP_BATCH: usize = 1024;
@@ -27,76 +28,167 @@ const RECEIVE_BUFFER: usize = 8 * 1024 * 1024;
 /// Largest datagram read (a HEP packet with a large SIP message and headroom).
 const MAX_DATAGRAM: usize = 65_535;
 
-/// What the listener counted.
-#[derive(Debug, Default)]
-pub struct HepStats {
-    /// Datagrams received.
-    pub datagrams: AtomicU64,
-    /// Datagrams dropped because the pipeline's mailbox was full.
-    pub dropped_busy: AtomicU64,
-    /// Receive errors.
-    pub receive_errors: AtomicU64,
+/// The metrics label of this source.
+pub const SOURCE: &str = "hep_udp";
+/// How often the kernel's drop counter of the socket is read.
+const KERNEL_DROPS_EVERY: Duration = Duration::from_secs(1);
+
+/// How the listener is set up.
+#[derive(Debug, Clone)]
+pub struct HepListenerSettings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The HEP authentication key senders must carry, when one is required.
+    pub auth_key: Option<Vec<u8>>,
 }
 
-/// Binds `listen` and starts the receive loop on a thread of its own, so that receiving never
-/// waits for the pipeline (which runs on the actor system's thread).
+/// Binds the socket and starts the receive loop on a thread of its own, so that receiving
+/// never waits for the pipeline (which runs on the actor system's thread).
 pub fn spawn_hep_listener(
-    listen: SocketAddr,
+    settings: &HepListenerSettings,
     pipeline: Addr<FeaturePipelineActor>,
-) -> std::io::Result<Arc<HepStats>> {
+    metrics: Arc<Metrics>,
+) -> std::io::Result<()> {
+    let listen = settings.listen;
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(listen),
         socket2::Type::DGRAM,
         Some(socket2::Protocol::UDP),
     )?;
     // Ask for a large buffer; the kernel caps it at net.core.rmem_max (raise that for heavy
-    // probes: what does not fit is lost before the appliance sees it).
+    // probes: what does not fit is lost before the appliance sees it, and counted as
+    // `imsight_source_dropped_total{reason="kernel"}`).
     let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
     let granted = socket.recv_buffer_size().unwrap_or_default();
     socket.bind(&listen.into())?;
     let socket: UdpSocket = socket.into();
     socket.set_read_timeout(Some(HEP_BATCH_WAIT))?;
-    tracing::info!(%listen, receive_buffer = granted, "listening for HEP over UDP");
-    let stats = Arc::new(HepStats::default());
-    let counters = Arc::clone(&stats);
-    std::thread::Builder::new().name("hep-udp".into()).spawn(move || {
-        let mut buffer = vec![0u8; MAX_DATAGRAM];
-        let mut batch: Vec<OwnedCaptureEvent> = Vec::with_capacity(HEP_BATCH);
-        let mut datagrams_in_batch = 0u64;
-        let mut oldest: Option<Instant> = None;
-        loop {
-            match socket.recv_from(&mut buffer) {
-                Ok((length, _)) => {
-                    counters.datagrams.fetch_add(1, Ordering::Relaxed);
+    let bound = socket.local_addr()?;
+    tracing::info!(listen = %bound, receive_buffer = granted, auth_key = settings.auth_key.is_some(), "listening for HEP over UDP");
+    let auth_key = settings.auth_key.clone();
+    let kernel = KernelDrops::of(&socket);
+    std::thread::Builder::new()
+        .name("hep-udp".into())
+        .spawn(move || receive(&socket, auth_key.as_deref(), &pipeline, &metrics, kernel))?;
+    Ok(())
+}
+
+fn receive(
+    socket: &UdpSocket,
+    auth_key: Option<&[u8]>,
+    pipeline: &Addr<FeaturePipelineActor>,
+    metrics: &Metrics,
+    mut kernel: Option<KernelDrops>,
+) {
+    let received = metrics.received.with_label_values(&[SOURCE]);
+    let dropped_busy = metrics.dropped.with_label_values(&[SOURCE, "busy"]);
+    let dropped_auth = metrics.dropped.with_label_values(&[SOURCE, "auth"]);
+    let dropped_kernel = metrics.dropped.with_label_values(&[SOURCE, "kernel"]);
+    let receive_errors = metrics.dropped.with_label_values(&[SOURCE, "receive_error"]);
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    let mut batch: Vec<OwnedCaptureEvent> = Vec::with_capacity(HEP_BATCH);
+    let mut datagrams_in_batch = 0u64;
+    let mut oldest: Option<Instant> = None;
+    let mut kernel_read = Instant::now();
+    loop {
+        match socket.recv_from(&mut buffer) {
+            Ok((length, _)) => {
+                received.inc();
+                let auth = read_hep_datagram_with_key(&buffer[..length], auth_key, &mut |event| {
+                    batch.push(OwnedCaptureEvent::from(event));
+                });
+                if auth == HepAuth::Refused {
+                    dropped_auth.inc();
+                } else {
                     datagrams_in_batch += 1;
                     oldest.get_or_insert_with(Instant::now);
-                    read_hep_datagram(&buffer[..length], &mut |event| {
-                        batch.push(OwnedCaptureEvent::from(event));
-                    });
-                }
-                Err(error)
-                    if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(error) => {
-                    counters.receive_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%error, "HEP receive failed");
                 }
             }
-            let due = oldest.is_some_and(|at| at.elapsed() >= HEP_BATCH_WAIT);
-            if batch.is_empty() || (batch.len() < HEP_BATCH && !due) {
-                continue;
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(error) => {
+                receive_errors.inc();
+                tracing::warn!(%error, "HEP receive failed");
             }
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(HEP_BATCH));
-            match pipeline.try_send(CaptureBatch(full)) {
-                Ok(()) => {}
-                Err(SendError::Full(_)) => {
-                    counters.dropped_busy.fetch_add(datagrams_in_batch, Ordering::Relaxed);
-                }
-                // The appliance is stopping.
-                Err(SendError::Closed(_)) => return,
-            }
-            datagrams_in_batch = 0;
-            oldest = None;
         }
-    })?;
-    Ok(stats)
+        if kernel_read.elapsed() >= KERNEL_DROPS_EVERY {
+            kernel_read = Instant::now();
+            if let Some(kernel) = &mut kernel {
+                dropped_kernel.inc_by(kernel.new_drops());
+            }
+        }
+        let due = oldest.is_some_and(|at| at.elapsed() >= HEP_BATCH_WAIT);
+        if batch.is_empty() || (batch.len() < HEP_BATCH && !due) {
+            continue;
+        }
+        let full = std::mem::replace(&mut batch, Vec::with_capacity(HEP_BATCH));
+        match pipeline.try_send(CaptureBatch(full)) {
+            Ok(()) => {}
+            Err(SendError::Full(_)) => dropped_busy.inc_by(datagrams_in_batch),
+            // The appliance is stopping.
+            Err(SendError::Closed(_)) => return,
+        }
+        datagrams_in_batch = 0;
+        oldest = None;
+    }
+}
+
+/// The kernel's count of datagrams it dropped for this socket (its receive buffer was full),
+/// read from `/proc/net/udp` and `/proc/net/udp6` by the socket's inode (Linux only; elsewhere
+/// nothing is counted).
+#[derive(Debug)]
+struct KernelDrops {
+    inode: String,
+    counted: u64,
+}
+
+impl KernelDrops {
+    fn of(socket: &UdpSocket) -> Option<Self> {
+        use std::os::fd::AsRawFd;
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+        let link = link.to_string_lossy();
+        let inode = link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned();
+        Some(Self { inode, counted: 0 })
+    }
+
+    /// Drops since the last call.
+    fn new_drops(&mut self) -> u64 {
+        let total = ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .filter_map(|table| std::fs::read_to_string(table).ok())
+            .find_map(|table| socket_drops(&table, &self.inode));
+        let Some(total) = total else { return 0 };
+        let new = total.saturating_sub(self.counted);
+        self.counted = total;
+        new
+    }
+}
+
+/// The `drops` column of the line of `/proc/net/udp` whose inode is `inode`.
+fn socket_drops(table: &str, inode: &str) -> Option<u64> {
+    table.lines().skip(1).find_map(|line| {
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        (columns.get(9) == Some(&inode)).then(|| columns.last()?.parse().ok()).flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_drops_are_read_from_the_line_of_the_socket() {
+        let table = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+  1: 00000000:2364 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 17\n\
+  2: 00000000:0044 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 99 2 0000000000000000 3\n";
+        assert_eq!(socket_drops(table, "4242"), Some(17));
+        assert_eq!(socket_drops(table, "99"), Some(3));
+        assert_eq!(socket_drops(table, "7"), None);
+    }
+
+    #[test]
+    fn a_bound_socket_finds_its_own_line() {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let mut drops = KernelDrops::of(&socket).expect("Linux /proc");
+        assert_eq!(drops.new_drops(), 0);
+    }
 }

@@ -19,6 +19,8 @@ pub struct JudgeActor<E> {
     checkpoint: Option<Arc<Store>>,
     /// Minutes of rows kept per node in the checkpoint (the window).
     window_minutes: u64,
+    /// Where the judge's counters go, with what was counted there already.
+    metered: Option<(Arc<crate::telemetry::Metrics>, crate::judge::JudgeStats)>,
 }
 
 impl<E> std::fmt::Debug for JudgeActor<E> {
@@ -30,7 +32,13 @@ impl<E> std::fmt::Debug for JudgeActor<E> {
 impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
     /// An actor around `judge`.
     pub fn new(judge: Judge<E>, downstream: Recipient<Judged>) -> Self {
-        Self { judge, downstream, checkpoint: None, window_minutes: 60 }
+        Self { judge, downstream, checkpoint: None, window_minutes: 60, metered: None }
+    }
+
+    /// Counts what the judge counts in `metrics`.
+    pub fn metered(mut self, metrics: Arc<crate::telemetry::Metrics>) -> Self {
+        self.metered = Some((metrics, crate::judge::JudgeStats::default()));
+        self
     }
 
     /// Saves the last `window_minutes` of every node to `store` as minutes close, and hands
@@ -42,6 +50,11 @@ impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
     }
 
     fn judged(&mut self, judgements: Vec<crate::judge::Judgement>) {
+        if let Some((metrics, counted)) = &mut self.metered {
+            let now = self.judge.stats();
+            metrics.judge_counted(counted, &now);
+            *counted = now;
+        }
         // The announcer saves the states in the transaction that writes the minute's
         // messages.
         let decisions = if self.checkpoint.is_some() {

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! hep          the live HEP-over-UDP source (batches; dropped and counted when the pipeline is busy)
+//! http         /healthz, /readyz, /metrics, /api/v1/nodes (actix-web)
 //! broker       the MQTT broker `demo` embeds (rumqttd) and an in-process subscription
 //! judge        JudgeActor (own thread): closed minutes in, judged minutes out
 //! announce     AnnounceActor (own thread): judged minutes to the durable outbox
@@ -13,13 +14,13 @@
 //! topology     the actor graph, with each edge's capacity and overflow policy in one table
 //! ```
 //!
-//! Built so far: a capture file driven through the actor graph (the same rows as the
-//! synchronous replay, tested). The HEP listener, inference, matching, decisions and MQTT
-//! outputs join here as their rooms are built.
+//! A capture file runs through the same graph as live HEP (`run_judged_capture` gives what
+//! `imsight replay` gives, tested).
 
 pub mod announce;
 pub mod broker;
 pub mod hep;
+pub mod http;
 pub mod judge;
 pub mod messages;
 pub mod mqtt;

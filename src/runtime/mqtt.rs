@@ -10,13 +10,13 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS};
 use tokio::sync::{Notify, mpsc};
 
 use crate::store::Store;
+use crate::telemetry::Metrics;
 
 /// How to reach the broker.
 #[derive(Debug, Clone)]
@@ -37,26 +37,11 @@ pub struct MqttSettings {
     pub health_topic: String,
 }
 
-/// What the publisher counted.
-#[derive(Debug, Default)]
-pub struct PublisherStats {
-    /// Messages handed to the broker (re-sends included).
-    pub published: AtomicU64,
-    /// Messages acknowledged and removed from the outbox.
-    pub acknowledged: AtomicU64,
-    /// Connections made (the first included).
-    pub connections: AtomicU64,
-    /// Connection errors.
-    pub connection_errors: AtomicU64,
-    /// Whether the broker is connected now.
-    pub connected: AtomicBool,
-}
-
 /// A running publisher.
 #[derive(Debug, Clone)]
 pub struct PublisherHandle {
     wake: Arc<Notify>,
-    stats: Arc<PublisherStats>,
+    metrics: Arc<Metrics>,
 }
 
 impl PublisherHandle {
@@ -65,9 +50,9 @@ impl PublisherHandle {
         self.wake.notify_one();
     }
 
-    /// The counters.
-    pub fn stats(&self) -> &PublisherStats {
-        &self.stats
+    /// Where it counts (`imsight_mqtt_*`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }
 
@@ -79,7 +64,11 @@ enum Driven {
 }
 
 /// Starts the publisher on the current tokio runtime.
-pub fn spawn_publisher(settings: MqttSettings, store: Arc<Store>) -> PublisherHandle {
+pub fn spawn_publisher(
+    settings: MqttSettings,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+) -> PublisherHandle {
     let mut options =
         MqttOptions::new(settings.client_id.clone(), settings.host.clone(), settings.port);
     options.set_keep_alive(settings.keep_alive);
@@ -96,17 +85,16 @@ pub fn spawn_publisher(settings: MqttSettings, store: Arc<Store>) -> PublisherHa
     }
     let (client, eventloop) = AsyncClient::new(options, settings.window.max(1) * 2);
     let (events, received) = mpsc::unbounded_channel();
-    let stats = Arc::new(PublisherStats::default());
     let wake = Arc::new(Notify::new());
-    tokio::spawn(drive(eventloop, events, Arc::clone(&stats)));
-    tokio::spawn(send(client, received, store, settings, Arc::clone(&stats), Arc::clone(&wake)));
-    PublisherHandle { wake, stats }
+    tokio::spawn(drive(eventloop, events, Arc::clone(&metrics)));
+    tokio::spawn(send(client, received, store, settings, Arc::clone(&metrics), Arc::clone(&wake)));
+    PublisherHandle { wake, metrics }
 }
 
 async fn drive(
     mut eventloop: EventLoop,
     events: mpsc::UnboundedSender<Driven>,
-    stats: Arc<PublisherStats>,
+    metrics: Arc<Metrics>,
 ) {
     loop {
         let forwarded = match eventloop.poll().await {
@@ -115,8 +103,8 @@ async fn drive(
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Some(Driven::Sent(pkid)),
             Ok(_) => None,
             Err(error) => {
-                stats.connection_errors.fetch_add(1, Ordering::Relaxed);
-                stats.connected.store(false, Ordering::Relaxed);
+                metrics.mqtt_connection_errors.inc();
+                metrics.mqtt_connected.set(0);
                 let lost = Driven::Lost(error.to_string());
                 if events.send(lost).is_err() {
                     return;
@@ -142,7 +130,7 @@ async fn send(
     mut events: mpsc::UnboundedReceiver<Driven>,
     store: Arc<Store>,
     settings: MqttSettings,
-    stats: Arc<PublisherStats>,
+    metrics: Arc<Metrics>,
     wake: Arc<Notify>,
 ) {
     let mut connected = false;
@@ -160,8 +148,8 @@ async fn send(
                     // not acknowledged is read from the outbox again.
                     forget(&mut awaiting, &mut in_flight, &mut sent);
                     connected = true;
-                    stats.connected.store(true, Ordering::Relaxed);
-                    stats.connections.fetch_add(1, Ordering::Relaxed);
+                    metrics.mqtt_connected.set(1);
+                    metrics.mqtt_connections.inc();
                     tracing::info!(host = %settings.host, port = settings.port, "mqtt connected");
                     if client.publish(settings.health_topic.clone(), QoS::AtLeastOnce, true, "online").await.is_ok() {
                         awaiting.push_back(NOT_FROM_OUTBOX);
@@ -180,7 +168,7 @@ async fn send(
                         let store = Arc::clone(&store);
                         match tokio::task::spawn_blocking(move || store.acknowledge(&[seq])).await {
                             Ok(Ok(())) => {
-                                stats.acknowledged.fetch_add(1, Ordering::Relaxed);
+                                metrics.mqtt_acknowledged.inc();
                             }
                             Ok(Err(error)) => tracing::error!(%error, seq, "cannot remove an acknowledged message from the outbox"),
                             Err(error) => tracing::error!(%error, "outbox task failed"),
@@ -224,7 +212,7 @@ async fn send(
             }
             sent.insert(seq);
             awaiting.push_back(seq);
-            stats.published.fetch_add(1, Ordering::Relaxed);
+            metrics.mqtt_published.inc();
         }
     }
 }

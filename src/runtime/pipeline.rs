@@ -1,9 +1,12 @@
 //! The feature pipeline as an actor: a thin shell around [`FeaturePipeline`].
 
+use std::sync::Arc;
+
 use actix::{Actor, Context, Handler, Recipient};
 
 use super::messages::{CaptureBatch, EndOfInput, MinutesClosed};
-use crate::pipeline::{FeaturePipeline, PipelineSettings};
+use crate::pipeline::{FeaturePipeline, PipelineSettings, PipelineStats};
+use crate::telemetry::Metrics;
 
 /// Feeds capture events to the pipeline and sends every closed minute downstream.
 #[derive(Debug)]
@@ -12,6 +15,15 @@ pub struct FeaturePipelineActor {
     downstream: Recipient<MinutesClosed>,
     closed: Vec<crate::aggregate::FeatureRow>,
     mailbox_capacity: usize,
+    metered: Option<Metered>,
+}
+
+/// Where the pipeline's counters go, and what was counted there already.
+#[derive(Debug)]
+struct Metered {
+    metrics: Arc<Metrics>,
+    source: &'static str,
+    counted: PipelineStats,
 }
 
 impl FeaturePipelineActor {
@@ -26,10 +38,24 @@ impl FeaturePipelineActor {
             downstream,
             closed: Vec::new(),
             mailbox_capacity,
+            metered: None,
         }
     }
 
+    /// Counts what the pipeline counts in `metrics`, labelled with `source`.
+    pub fn metered(mut self, metrics: Arc<Metrics>, source: &'static str) -> Self {
+        self.metered = Some(Metered { metrics, source, counted: PipelineStats::default() });
+        self
+    }
+
     fn forward(&mut self) {
+        if let Some(metered) = &mut self.metered {
+            let now = self.pipeline.stats();
+            metered.metrics.pipeline_counted(metered.source, &metered.counted, &now);
+            metered.metrics.minutes_closed.inc_by(self.closed.len() as u64);
+            metered.metrics.nodes.set(self.pipeline.node_names().len() as i64);
+            metered.counted = now;
+        }
         if self.closed.is_empty() {
             return;
         }

@@ -209,8 +209,12 @@ pub struct LiveSettings {
     pub outbox_limit: usize,
     /// Node mapping and event-time rules.
     pub pipeline: PipelineSettings,
-    /// Where HEP over UDP arrives.
-    pub hep_udp_listen: std::net::SocketAddr,
+    /// Where HEP over UDP arrives, and the key it must carry.
+    pub hep: super::hep::HepListenerSettings,
+    /// Where `/healthz`, `/readyz`, `/metrics` and `/api/v1` are served (none: not served).
+    pub http_listen: Option<std::net::SocketAddr>,
+    /// The appliance's metrics (the model's embedder may count in them already).
+    pub metrics: std::sync::Arc<crate::telemetry::Metrics>,
     /// Minutes in a window (the recent minutes kept per node).
     pub window_minutes: u64,
     /// Alarms in force when the appliance last stopped.
@@ -242,11 +246,24 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
     use std::sync::Arc;
     use std::sync::atomic::Ordering::Relaxed;
 
+    let metrics = Arc::clone(&settings.metrics);
+    let board = Arc::new(std::sync::RwLock::new(crate::api::NodeBoard::new(
+        settings.window_minutes as usize,
+    )));
+    if let Ok(mut board) = board.write() {
+        board.restore(&settings.restored_alarms);
+    }
+    let readiness = Arc::new(super::http::Readiness::default());
+
     let system = actix::System::new();
     system.block_on(async move {
         let payloads = crate::publish::Payloads::new(settings.publish.clone());
         settings.mqtt.health_topic = payloads.topics().health();
-        let publisher = super::mqtt::spawn_publisher(settings.mqtt.clone(), Arc::clone(&store));
+        let publisher = super::mqtt::spawn_publisher(
+            settings.mqtt.clone(),
+            Arc::clone(&store),
+            Arc::clone(&metrics),
+        );
         let mut announcer = crate::publish::Announcer::new(payloads);
         announcer.restore(settings.restored_alarms.clone());
         let announce = AnnounceActor::new(
@@ -255,7 +272,8 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             Some(publisher.clone()),
             settings.outbox_limit,
             false,
-        );
+        )
+        .observed(Arc::clone(&board), Arc::clone(&metrics));
         let announce_slot = std::sync::Mutex::new(Some(announce));
         let announcer = actix::SyncArbiter::start(1, move || {
             let taken =
@@ -269,6 +287,7 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
         let announcer_end = announcer.clone();
         let downstream = announcer.recipient();
         let checkpoint = Arc::clone(&store);
+        let judge_metrics = Arc::clone(&metrics);
         let judge = actix::SyncArbiter::start(1, move || {
             let taken = judge_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
             let judge = taken.unwrap_or_else(|| {
@@ -276,20 +295,34 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             });
             JudgeActor::new(judge, downstream.clone())
                 .checkpointing(Arc::clone(&checkpoint), window_minutes)
+                .metered(Arc::clone(&judge_metrics))
         });
         let pipeline = FeaturePipelineActor::new(
             &settings.pipeline,
             judge.clone().recipient(),
             PIPELINE_MAILBOX,
         )
+        .metered(Arc::clone(&metrics), super::hep::SOURCE)
         .start();
-        let hep = super::hep::spawn_hep_listener(settings.hep_udp_listen, pipeline.clone())
+        let http = match settings.http_listen {
+            Some(listen) => {
+                let state = super::http::HttpState {
+                    metrics: Arc::clone(&metrics),
+                    board: Arc::clone(&board),
+                    store: Arc::clone(&store),
+                    readiness: Arc::clone(&readiness),
+                };
+                let (handle, _) = super::http::spawn_http(listen, state)
+                    .map_err(|e| format!("cannot serve HTTP on {listen} (http.listen): {e}"))?;
+                Some(handle)
+            }
+            None => None,
+        };
+        super::hep::spawn_hep_listener(&settings.hep, pipeline.clone(), Arc::clone(&metrics))
             .map_err(|e| {
-                format!(
-                    "cannot listen on {} (sources.hep_udp_listen): {e}",
-                    settings.hep_udp_listen
-                )
+                format!("cannot listen on {} (sources.hep_udp_listen): {e}", settings.hep.listen)
             })?;
+        readiness.listening.store(true, Relaxed);
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
@@ -309,6 +342,7 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
             () = asked => tracing::info!("asked to stop"),
         }
+        readiness.stopping.store(true, Relaxed);
         // Drain: the minutes held close, the judge judges them, the announcer writes them out
         // (each mailbox is first in, first out); decision states are saved with each judged
         // minute. What is still in the outbox stays for the next start; the broker gets a
@@ -322,14 +356,20 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
         while store.outbox_depth().unwrap_or(0) > 0 && started.elapsed() < DRAIN_ON_STOP {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        let hep_count = |counter: &prometheus::IntCounterVec, labels: &[&str]| {
+            crate::telemetry::Metrics::count(counter, labels)
+        };
         tracing::info!(
-            hep_datagrams = hep.datagrams.load(Relaxed),
-            hep_dropped_busy = hep.dropped_busy.load(Relaxed),
-            published = publisher.stats().published.load(Relaxed),
-            acknowledged = publisher.stats().acknowledged.load(Relaxed),
+            hep_datagrams = hep_count(&metrics.received, &[super::hep::SOURCE]),
+            hep_dropped_busy = hep_count(&metrics.dropped, &[super::hep::SOURCE, "busy"]),
+            published = metrics.mqtt_published.get(),
+            acknowledged = metrics.mqtt_acknowledged.get(),
             outbox_left = store.outbox_depth().unwrap_or(0),
             "stopped"
         );
+        if let Some(http) = http {
+            http.stop(true).await;
+        }
         actix::System::current().stop();
         Ok(())
     })

@@ -93,6 +93,8 @@ pub struct HepSender {
     /// Only messages in `[from, until)` (µs) are sent: a scenario sent in parts, the same
     /// traffic either way.
     span: (u64, u64),
+    /// The HEP authentication key (chunk 0x000e) carried by every packet, when set.
+    auth_key: Option<Vec<u8>>,
 }
 
 /// What a [`HepSender`] counted.
@@ -125,7 +127,14 @@ impl HepSender {
             stats: HepSenderStats::default(),
             node_names,
             span: (0, u64::MAX),
+            auth_key: None,
         })
+    }
+
+    /// Carries `key` as the HEP authentication key in every packet.
+    pub fn with_auth_key(mut self, key: Option<Vec<u8>>) -> Self {
+        self.auth_key = key;
+        self
     }
 
     /// Sends only the messages of event time in `[from, until)` (µs since the epoch).
@@ -149,21 +158,31 @@ impl HepSender {
             }
         }
         let ((src, sport), (dst, dport)) = message.endpoints();
+        let (src_octets, dst_octets) = (src.octets(), dst.octets());
         let name = self.node_names.get(message.node as usize).map_or("", String::as_str);
-        let packet = imsight_parsers::hep::build_hep3(&[
+        let sport = sport.to_be_bytes();
+        let dport = dport.to_be_bytes();
+        let seconds = ((message.ts / 1_000_000) as u32).to_be_bytes();
+        let micros = ((message.ts % 1_000_000) as u32).to_be_bytes();
+        let capture_id = (2001 + u32::from(message.node)).to_be_bytes();
+        let mut chunks: Vec<(u16, u16, &[u8])> = vec![
             (0, 0x01, &[2]),
             (0, 0x02, &[17]),
-            (0, 0x03, &src.octets()),
-            (0, 0x04, &dst.octets()),
-            (0, 0x07, &sport.to_be_bytes()),
-            (0, 0x08, &dport.to_be_bytes()),
-            (0, 0x09, &((message.ts / 1_000_000) as u32).to_be_bytes()),
-            (0, 0x0a, &((message.ts % 1_000_000) as u32).to_be_bytes()),
+            (0, 0x03, &src_octets),
+            (0, 0x04, &dst_octets),
+            (0, 0x07, &sport),
+            (0, 0x08, &dport),
+            (0, 0x09, &seconds),
+            (0, 0x0a, &micros),
             (0, 0x0b, &[1]),
-            (0, 0x0c, &(2001 + u32::from(message.node)).to_be_bytes()),
+            (0, 0x0c, &capture_id),
             (0, 0x13, name.as_bytes()),
-            (0, 0x0f, payload),
-        ]);
+        ];
+        if let Some(key) = &self.auth_key {
+            chunks.push((0, 0x0e, key));
+        }
+        chunks.push((0, 0x0f, payload));
+        let packet = imsight_parsers::hep::build_hep3(&chunks);
         // A full socket buffer is not fatal for a traffic generator: count and go on.
         match self.socket.send(&packet) {
             Ok(_) => self.stats.sent += 1,

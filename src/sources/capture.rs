@@ -11,7 +11,7 @@ use imsight_parsers::ParseError;
 use imsight_parsers::capture::{
     CaptureDecoder, CaptureReader, DecodeStats, DecoderConfig, Payload, PayloadKind,
 };
-use imsight_parsers::hep::parse_hep_datagram;
+use imsight_parsers::hep::{HepPacket, parse_hep_datagram};
 
 /// The HEP agent that reported a payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,10 +209,43 @@ pub fn read_capture(
 /// One HEP datagram (received live over UDP, or found in a capture) as capture events: the
 /// SIP it carries, or why it carries none.
 pub fn read_hep_datagram(datagram: &[u8], on_event: &mut impl FnMut(CaptureEvent<'_>)) {
+    read_hep_datagram_with_key(datagram, None, on_event);
+}
+
+/// Like [`read_hep_datagram`], for a listener that requires the HEP authentication key
+/// (chunk 0x000e) `auth_key` when it is `Some`: a valid packet without it or with another
+/// key gives no event, and the answer is [`HepAuth::Refused`].
+pub fn read_hep_datagram_with_key(
+    datagram: &[u8],
+    auth_key: Option<&[u8]>,
+    on_event: &mut impl FnMut(CaptureEvent<'_>),
+) -> HepAuth {
     let packet = match parse_hep_datagram(datagram) {
         Ok(packet) => packet,
-        Err(error) => return on_event(CaptureEvent::HepRejected(error)),
+        Err(error) => {
+            on_event(CaptureEvent::HepRejected(error));
+            return HepAuth::Accepted;
+        }
     };
+    if let Some(expected) = auth_key
+        && packet.auth_key != Some(expected)
+    {
+        return HepAuth::Refused;
+    }
+    read_hep_packet(&packet, on_event);
+    HepAuth::Accepted
+}
+
+/// Whether a HEP datagram passed the authentication-key check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HepAuth {
+    /// Read (no key required, the right key, or not HEP at all: rejected as such).
+    Accepted,
+    /// A HEP packet without the required key, or with another one: ignored.
+    Refused,
+}
+
+fn read_hep_packet(packet: &HepPacket<'_>, on_event: &mut impl FnMut(CaptureEvent<'_>)) {
     if !packet.is_sip() {
         return on_event(CaptureEvent::HepNotSip);
     }

@@ -7,8 +7,8 @@ pub mod lines;
 pub mod probe_records;
 
 pub use capture::{
-    CaptureEvent, CaptureSummary, CapturedSip, HepAgent, OwnedCaptureEvent, read_capture,
-    read_hep_datagram,
+    CaptureEvent, CaptureSummary, CapturedSip, HepAgent, HepAuth, OwnedCaptureEvent, read_capture,
+    read_hep_datagram, read_hep_datagram_with_key,
 };
 pub use probe_records::{LineError, RecordFormat, read_records};
 

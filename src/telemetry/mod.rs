@@ -6,6 +6,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
 
+pub mod metrics;
+
+pub use metrics::Metrics;
+
 /// Environment variable that overrides `log.level` for one run.
 pub const LOG_ENV: &str = "IMSIGHT_LOG";
 
