@@ -1,6 +1,7 @@
 //! End to end: the simulator sends HEP over UDP to `imsight run`, which publishes to a real
 //! broker (mosquitto, started here); a subscriber checks the states, the ONSET/ABATED pairing
-//! and the VES raise/clear of the alarm the fault raises.
+//! and the VES raise/clear of the alarm the fault raises (valid for ONAP), and what the appliance
+//! shows over HTTP.
 
 mod common;
 
@@ -300,6 +301,16 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     let out = subscriber.wait_with_output().expect("subscriber");
     let received = messages(&out.stdout);
     let topic = |suffix: &str| format!("imsight/v1/lab/{suffix}");
+    // What arrived is what ONAP accepts: VES against the 7.2.1 fault schema, control-loop
+    // events against Policy's checks.
+    for (t, event) in &received {
+        if t.contains("/ves/fault/") {
+            assert_eq!(common::onap::ves_problems(event), Vec::<String>::new(), "{t}");
+        }
+        if t.contains("/onap/cl/") {
+            assert_eq!(common::onap::control_loop_problems(event), Vec::<String>::new(), "{t}");
+        }
+    }
 
     // A state for every node.
     for node in ["pcscf-a", "pcscf-b"] {
@@ -317,7 +328,10 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     let abated = control
         .iter()
         .find(|v| v["closedLoopEventStatus"] == "ABATED" && v["requestID"] == onset["requestID"]);
-    assert!(abated.is_some(), "the ONSET's ABATED: {control:?}");
+    assert!(
+        abated.is_some_and(|a| common::onap::same_alarm_instance(onset, a)),
+        "the ONSET's ABATED: {control:?}"
+    );
     let ves: Vec<&serde_json::Value> =
         received.iter().filter(|(t, _)| *t == topic("ves/fault/pcscf-b")).map(|(_, v)| v).collect();
     let id = &onset["additionalEventParams"]["imsight.vesEventId"];
