@@ -271,6 +271,7 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     assert!(sample(&metrics, "imsight_inference_seconds_count", &[]) > 0.0, "{metrics}");
     assert_eq!(sample(&metrics, "imsight_alarm_transitions_total", &["transition=\"raise\""]), 1.0);
     assert_eq!(sample(&metrics, "imsight_mqtt_connected", &[]), 1.0);
+    assert!(sample(&metrics, "imsight_minute_to_broker_seconds_count", &[]) >= 90.0, "{metrics}");
     assert_eq!(sample(&metrics, "imsight_source_dropped_total", &["reason=\"busy\""]), 0.0);
     let (status, nodes) = http_get(http, "/api/v1/nodes");
     assert_eq!(status, 200, "{nodes}");

@@ -130,6 +130,9 @@ impl Handler<Judged> for AnnounceActor {
                         self.account.enqueued += enqueued.added as u64;
                         self.account.dropped_states += enqueued.dropped as u64;
                         dropped_states = enqueued.dropped;
+                        if let (Some(publisher), Some(last)) = (&self.publisher, enqueued.last) {
+                            publisher.minute_enqueued(last, judged.closed_at);
+                        }
                         if enqueued.over_limit > 0 {
                             tracing::warn!(
                                 over = enqueued.over_limit,

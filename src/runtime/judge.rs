@@ -2,6 +2,7 @@
 //! `SyncArbiter`): embedding blocks, and must not block the reactor.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::{Actor, Handler, Recipient, SyncContext};
 
@@ -49,7 +50,7 @@ impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
         self
     }
 
-    fn judged(&mut self, judgements: Vec<crate::judge::Judgement>) {
+    fn judged(&mut self, judgements: Vec<crate::judge::Judgement>, closed_at: Instant) {
         if let Some((metrics, counted)) = &mut self.metered {
             let now = self.judge.stats();
             metrics.judge_counted(counted, &now);
@@ -62,7 +63,7 @@ impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
         } else {
             Vec::new()
         };
-        self.downstream.do_send(Judged { judgements, decisions });
+        self.downstream.do_send(Judged { judgements, decisions, closed_at });
     }
 }
 
@@ -92,7 +93,7 @@ impl<E: Embedder + Unpin + 'static> Handler<MinutesClosed> for JudgeActor<E> {
                 out.clear();
             }
             if !out.is_empty() {
-                self.judged(std::mem::take(&mut out));
+                self.judged(std::mem::take(&mut out), closed.closed_at);
             }
         }
         // A batch holds whole minutes (the pipeline closes a minute for every node at once):
@@ -102,7 +103,7 @@ impl<E: Embedder + Unpin + 'static> Handler<MinutesClosed> for JudgeActor<E> {
             out.clear();
         }
         if !out.is_empty() {
-            self.judged(out);
+            self.judged(out, closed.closed_at);
         }
     }
 }
@@ -116,7 +117,7 @@ impl<E: Embedder + Unpin + 'static> Handler<FinishJudging> for JudgeActor<E> {
             tracing::error!(%error, "judging the last minute failed");
         }
         if !out.is_empty() {
-            self.judged(out);
+            self.judged(out, Instant::now());
         }
         actix::MessageResult(self.judge.stats())
     }

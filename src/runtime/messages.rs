@@ -24,6 +24,8 @@ pub struct EndOfInput;
 pub struct MinutesClosed {
     /// The rows.
     pub rows: Vec<FeatureRow>,
+    /// When the pipeline closed them (the start of the close → broker latency).
+    pub closed_at: std::time::Instant,
     /// Node names by index.
     pub nodes: Vec<String>,
 }
@@ -38,6 +40,8 @@ pub struct Judged {
     pub judgements: Vec<crate::judge::Judgement>,
     /// The decision states to save with this minute's messages (empty when not saving).
     pub decisions: Vec<crate::decide::NodeDecider>,
+    /// When the pipeline closed the minute.
+    pub closed_at: std::time::Instant,
 }
 
 /// The input has ended and every earlier message was handled: judge what is pending. Sent to

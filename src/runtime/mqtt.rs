@@ -42,12 +42,48 @@ pub struct MqttSettings {
 pub struct PublisherHandle {
     wake: Arc<Notify>,
     metrics: Arc<Metrics>,
+    minutes: Arc<MinuteClock>,
+}
+
+/// The minutes waiting for the broker: the number of each minute's last outbox message and
+/// when the minute closed. When the broker acknowledges that message (or a later one: the
+/// broker acknowledges in order), the minute's close → broker latency is observed.
+#[derive(Debug, Default)]
+struct MinuteClock(std::sync::Mutex<VecDeque<(u64, std::time::Instant)>>);
+
+/// Minutes remembered at most (a broker outage must not grow memory without bound).
+const MINUTES_REMEMBERED: usize = 1024;
+
+impl MinuteClock {
+    fn enqueued(&self, last: u64, closed_at: std::time::Instant) {
+        let mut waiting = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if waiting.len() == MINUTES_REMEMBERED {
+            waiting.pop_front();
+        }
+        waiting.push_back((last, closed_at));
+    }
+
+    fn acknowledged(&self, seq: u64, metrics: &Metrics) {
+        let mut waiting = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while let Some(&(last, closed_at)) = waiting.front() {
+            if last > seq {
+                break;
+            }
+            metrics.minute_to_broker_seconds.observe(closed_at.elapsed().as_secs_f64());
+            waiting.pop_front();
+        }
+    }
 }
 
 impl PublisherHandle {
     /// Says that the outbox has new messages.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// A judged minute's messages are in the outbox, `last` the number of its last one.
+    pub fn minute_enqueued(&self, last: u64, closed_at: std::time::Instant) {
+        self.minutes.enqueued(last, closed_at);
     }
 
     /// Where it counts (`imsight_mqtt_*`).
@@ -86,9 +122,16 @@ pub fn spawn_publisher(
     let (client, eventloop) = AsyncClient::new(options, settings.window.max(1) * 2);
     let (events, received) = mpsc::unbounded_channel();
     let wake = Arc::new(Notify::new());
+    let minutes = Arc::new(MinuteClock::default());
     tokio::spawn(drive(eventloop, events, Arc::clone(&metrics)));
-    tokio::spawn(send(client, received, store, settings, Arc::clone(&metrics), Arc::clone(&wake)));
-    PublisherHandle { wake, metrics }
+    let ends = Ends {
+        store,
+        metrics: Arc::clone(&metrics),
+        wake: Arc::clone(&wake),
+        minutes: Arc::clone(&minutes),
+    };
+    tokio::spawn(send(client, received, settings, ends));
+    PublisherHandle { wake, metrics, minutes }
 }
 
 async fn drive(
@@ -125,14 +168,21 @@ async fn drive(
 /// Sequence 0 marks a publish that is not from the outbox (the health message).
 const NOT_FROM_OUTBOX: u64 = 0;
 
+/// What the sending task shares with the rest of the appliance.
+struct Ends {
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    minutes: Arc<MinuteClock>,
+}
+
 async fn send(
     client: AsyncClient,
     mut events: mpsc::UnboundedReceiver<Driven>,
-    store: Arc<Store>,
     settings: MqttSettings,
-    metrics: Arc<Metrics>,
-    wake: Arc<Notify>,
+    ends: Ends,
 ) {
+    let Ends { store, metrics, wake, minutes } = ends;
     let mut connected = false;
     // Handed to rumqttc, packet id not known yet, in order.
     let mut awaiting: VecDeque<u64> = VecDeque::new();
@@ -169,6 +219,7 @@ async fn send(
                         match tokio::task::spawn_blocking(move || store.acknowledge(&[seq])).await {
                             Ok(Ok(())) => {
                                 metrics.mqtt_acknowledged.inc();
+                                minutes.acknowledged(seq, &metrics);
                             }
                             Ok(Err(error)) => tracing::error!(%error, seq, "cannot remove an acknowledged message from the outbox"),
                             Err(error) => tracing::error!(%error, "outbox task failed"),

@@ -63,7 +63,11 @@ impl FeaturePipelineActor {
         // One message per batch of closed minutes (at most one row per node and minute), so
         // this edge needs no bound; the edge that can overflow, into this actor, is bounded in
         // topology.rs.
-        self.downstream.do_send(MinutesClosed { rows, nodes: self.pipeline.node_names().to_vec() });
+        self.downstream.do_send(MinutesClosed {
+            rows,
+            nodes: self.pipeline.node_names().to_vec(),
+            closed_at: std::time::Instant::now(),
+        });
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Enqueued {
     pub dropped: usize,
     /// Messages beyond the limit that could not be dropped (alarm events).
     pub over_limit: usize,
+    /// The number of the last message added.
+    pub last: Option<u64>,
 }
 
 impl Store {
@@ -81,6 +83,7 @@ impl Store {
                 }
                 table.insert(next, bytes.as_slice())?;
                 result.added += 1;
+                result.last = Some(next);
             }
             super::advance_number(txn, "outbox", first + encoded.len() as u64)?;
             let mut depth = table.len()? as usize;

@@ -48,6 +48,8 @@ pub struct Metrics {
     pub alarms_active: IntGauge,
     /// Alarms raised and cleared, by transition.
     pub alarm_transitions: IntCounterVec,
+    /// Seconds from a minute's close to the broker's acknowledgement of its last message.
+    pub minute_to_broker_seconds: Histogram,
     /// Messages waiting in the durable outbox.
     pub outbox_depth: IntGauge,
     /// Waiting state messages dropped to keep the outbox within its limit.
@@ -75,6 +77,9 @@ impl Default for Metrics {
 /// The buckets of the inference latency: 100 µs to 10 s.
 const LATENCY_BUCKETS: [f64; 12] =
     [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0];
+/// The buckets of the close → broker latency: 10 ms to 2 minutes.
+const DELIVERY_BUCKETS: [f64; 16] =
+    [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 120.0];
 /// The buckets of the batch size: powers of two to 4096.
 const BATCH_BUCKETS: [f64; 13] =
     [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0];
@@ -166,6 +171,11 @@ impl Metrics {
                 "imsight_alarm_transitions_total",
                 "Alarms raised and cleared",
                 &["transition"],
+            ),
+            minute_to_broker_seconds: histogram(
+                "imsight_minute_to_broker_seconds",
+                "Seconds from a minute's close to the broker's acknowledgement of its last message",
+                &DELIVERY_BUCKETS,
             ),
             outbox_depth: gauge("imsight_outbox_depth", "Messages waiting in the durable outbox"),
             outbox_dropped: counter(
