@@ -468,3 +468,36 @@ fn a_crash_loses_no_alarm_and_judging_resumes_at_once() {
     assert!(after.len() >= 2 * 10, "{after:?}");
     assert!(after.iter().all(|v| v["state"] != "WARMING_UP"), "{after:?}");
 }
+
+#[test]
+fn sighup_reloads_the_decision_rule_and_names_what_waits_for_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let (mqtt, hep) = (free_port(), free_udp_port());
+    let _broker = start_broker(dir.path(), mqtt);
+    let site = "[[nodes]]\nname = \"pcscf-a\"\naccess = [\"10.0.0.1:5060\"]\n";
+    std::fs::write(d("site.toml"), site).expect("config");
+    let (appliance, log) = start_appliance(&d("site.toml"), &d("state"), mqtt, hep);
+    let pid = appliance.0.id().to_string();
+    let hangup = |config: &str| {
+        std::fs::write(d("site.toml"), config).expect("config");
+        let status = Command::new("kill").args(["-HUP", &pid]).status().expect("kill");
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(700));
+    };
+    hangup(&format!("{site}[decisions]\nraise_after = 4\nclear_after = 5\n"));
+    hangup(&format!("{site}[decisions]\nraise_after = 0\n[pipeline]\nwindow_minutes = -3\n"));
+    hangup(&format!("{site}[decisions]\nraise_after = 3\n[pipeline]\nmax_nodes = 9\n"));
+    let log = stop_appliance((appliance, log));
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("SIGHUP")).collect();
+    assert_eq!(lines.len(), 4, "{log}");
+    assert!(lines[0].contains("reloaded") && lines[0].contains("raise_after: 4"), "{log}");
+    assert!(lines[0].contains("clear_after: 5"), "{log}");
+    // An invalid file changes nothing, and says every problem.
+    assert!(lines[1].contains("not reloaded") && lines[1].contains("decisions.raise_after"));
+    assert!(lines[1].contains("pipeline.window_minutes"), "{log}");
+    // A change that needs a restart is named; the reloadable part still applies.
+    assert!(lines[2].contains("next restart") && lines[2].contains("pipeline.max_nodes"), "{log}");
+    assert!(!lines[2].contains("decisions."), "{log}");
+    assert!(lines[3].contains("reloaded") && lines[3].contains("raise_after: 3"), "{log}");
+}

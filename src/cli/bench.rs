@@ -18,6 +18,21 @@ pub enum BenchCommand {
     /// Windows embedded per second (and matched against the reference pack) at given batch
     /// sizes, and the share of one core needed to judge N nodes every minute
     Inference(InferenceArgs),
+    /// The ingest benchmark's baseline: a bare receive loop on the HEP listener's socket that
+    /// discards datagrams; prints what it received once none came for --idle seconds
+    /// (benches/ingest.sh runs it beside `imsight run`)
+    UdpSink(UdpSinkArgs),
+}
+
+/// Options of `bench udp-sink`.
+#[derive(Debug, Args)]
+pub struct UdpSinkArgs {
+    /// Where to listen.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9060")]
+    listen: std::net::SocketAddr,
+    /// Seconds without a datagram, after the first, that end the count.
+    #[arg(long, default_value_t = 2.0)]
+    idle: f64,
 }
 
 /// Options of `bench inference`.
@@ -44,6 +59,15 @@ pub struct InferenceArgs {
 pub fn run(global: &GlobalArgs, command: BenchCommand) -> Result<(), CommandError> {
     match command {
         BenchCommand::Inference(args) => inference(global, &args),
+        BenchCommand::UdpSink(args) => {
+            let idle = Duration::try_from_secs_f64(args.idle)
+                .map_err(|e| CommandError::failed(format!("--idle: {e}")))?;
+            eprintln!("counting datagrams on {}", args.listen);
+            let count = crate::runtime::hep::bare_receive(args.listen, idle)
+                .map_err(|e| CommandError::failed(format!("{}: {e}", args.listen)))?;
+            println!("{}", serde_json::to_string(&count).map_err(CommandError::failed)?);
+            Ok(())
+        }
     }
 }
 

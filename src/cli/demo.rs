@@ -95,7 +95,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
     };
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let (stop, stop_rx) = std::sync::mpsc::channel();
-    let control = LiveControl { ready: Some(ready_tx), stop: Some(stop_rx) };
+    let control = LiveControl { ready: Some(ready_tx), stop: Some(stop_rx), reload: None };
     let store = Arc::new(store);
     let appliance = std::thread::spawn(move || run_live(live, judge, store, control));
     ready

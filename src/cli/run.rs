@@ -13,7 +13,7 @@ use crate::pipeline::PipelineSettings;
 use crate::publish::PublishSettings;
 use crate::runtime::hep::HepListenerSettings;
 use crate::runtime::mqtt::MqttSettings;
-use crate::runtime::{LiveControl, LiveSettings, run_live};
+use crate::runtime::{LiveControl, LiveSettings, Reconfigure, run_live};
 use crate::telemetry::Metrics;
 
 /// Options of `imsight run`.
@@ -27,6 +27,7 @@ pub struct RunArgs {
 /// Runs the appliance until SIGTERM or SIGINT.
 pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
     let config = global.load_config()?.config;
+    let started_with = config.clone();
     let state_dir = args.state_dir.clone().unwrap_or_else(|| config.appliance.state_dir.clone());
     // Everything that can fail does so before the appliance goes live.
     let mut judge = super::replay::build_judge(&config, None, None, Some(&state_dir), true)?;
@@ -82,5 +83,61 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms,
     };
-    run_live(live, judge, store, LiveControl::default()).map_err(CommandError::failed)
+    let control = LiveControl {
+        reload: Some(reloader(global.clone(), started_with)),
+        ..LiveControl::default()
+    };
+    run_live(live, judge, store, control).map_err(CommandError::failed)
+}
+
+/// Reads the configuration again (SIGHUP): the decision rule and the outbox bound change
+/// while running; a change anywhere else is named and waits for a restart; an invalid file
+/// changes nothing (every problem is logged).
+fn reloader(
+    global: GlobalArgs,
+    running: crate::config::Config,
+) -> Box<dyn FnMut() -> Result<Reconfigure, String> + Send> {
+    Box::new(move || {
+        let loaded =
+            global.load_config().map_err(|e| crate::telemetry::one_line(&e.to_string()))?;
+        let new = loaded.config;
+        let reloadable = |c: &crate::config::Config| {
+            let mut c = c.clone();
+            c.decisions = crate::decide::DecisionSettings::default();
+            c.mqtt.outbox_limit = 0;
+            c
+        };
+        if reloadable(&new) != reloadable(&running) {
+            let sections = changed_sections(&reloadable(&running), &reloadable(&new));
+            tracing::warn!(
+                changed = %sections.join(", "),
+                "SIGHUP: these changes take effect at the next restart (only [decisions] and mqtt.outbox_limit are reloaded)"
+            );
+        }
+        Ok(Reconfigure { decisions: new.decisions, outbox_limit: new.mqtt.outbox_limit as usize })
+    })
+}
+
+/// The top-level sections (and keys) that differ between two configurations.
+fn changed_sections(old: &crate::config::Config, new: &crate::config::Config) -> Vec<String> {
+    let (Ok(old), Ok(new)) = (serde_json::to_value(old), serde_json::to_value(new)) else {
+        return vec!["(unknown)".to_owned()];
+    };
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else { return Vec::new() };
+    let mut changed = Vec::new();
+    for (section, value) in new {
+        let before = old.get(section);
+        match (before.and_then(|b| b.as_object()), value.as_object()) {
+            (Some(before), Some(after)) => {
+                for (key, v) in after {
+                    if before.get(key) != Some(v) {
+                        changed.push(format!("{section}.{key}"));
+                    }
+                }
+            }
+            _ if before != Some(value) => changed.push(section.clone()),
+            _ => {}
+        }
+    }
+    changed
 }

@@ -272,6 +272,24 @@ impl<E: Embedder> Judge<E> {
         }));
     }
 
+    /// Takes a new decision rule (a reloaded configuration): every node's alarm state, alarm
+    /// in force and identity are kept; the thresholds apply from the next minute.
+    pub fn set_decision_settings(&mut self, decisions: DecisionSettings) {
+        self.settings.decisions = decisions;
+        let appliance = self.settings.appliance.clone();
+        for node in self.nodes.iter_mut().flatten() {
+            node.decider.reconfigure(&appliance, decisions);
+        }
+        for decider in self.restored.values_mut() {
+            decider.reconfigure(&appliance, decisions);
+        }
+    }
+
+    /// The decision rule in force.
+    pub fn decision_settings(&self) -> DecisionSettings {
+        self.settings.decisions
+    }
+
     /// Restores a node's recent minutes saved before a restart (oldest first; the node index
     /// in them is ignored).
     pub fn restore_minutes(&mut self, node: &str, rows: Vec<FeatureRow>) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Handler, SyncContext};
 
-use super::messages::{FinishAnnouncing, Judged};
+use super::messages::{FinishAnnouncing, Judged, Reconfigure};
 use super::mqtt::PublisherHandle;
 use crate::api::NodeBoard;
 use crate::decide::{Decision, Status};
@@ -154,6 +154,14 @@ impl Handler<Judged> for AnnounceActor {
         if let Some(publisher) = &self.publisher {
             publisher.wake();
         }
+    }
+}
+
+impl Handler<Reconfigure> for AnnounceActor {
+    type Result = ();
+
+    fn handle(&mut self, reconfigure: Reconfigure, _: &mut Self::Context) {
+        self.outbox_limit = reconfigure.outbox_limit;
     }
 }
 

@@ -49,7 +49,20 @@ pub fn spawn_hep_listener(
     pipeline: Addr<FeaturePipelineActor>,
     metrics: Arc<Metrics>,
 ) -> std::io::Result<()> {
-    let listen = settings.listen;
+    let (socket, granted) = bind(settings.listen)?;
+    let bound = socket.local_addr()?;
+    tracing::info!(listen = %bound, receive_buffer = granted, auth_key = settings.auth_key.is_some(), "listening for HEP over UDP");
+    let auth_key = settings.auth_key.clone();
+    let kernel = KernelDrops::of(&socket);
+    std::thread::Builder::new()
+        .name("hep-udp".into())
+        .spawn(move || receive(&socket, auth_key.as_deref(), &pipeline, &metrics, kernel))?;
+    Ok(())
+}
+
+/// The HEP socket: bound, with a large receive buffer (the size granted is returned) and a
+/// read timeout of [`HEP_BATCH_WAIT`].
+fn bind(listen: SocketAddr) -> std::io::Result<(UdpSocket, usize)> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(listen),
         socket2::Type::DGRAM,
@@ -63,14 +76,49 @@ pub fn spawn_hep_listener(
     socket.bind(&listen.into())?;
     let socket: UdpSocket = socket.into();
     socket.set_read_timeout(Some(HEP_BATCH_WAIT))?;
-    let bound = socket.local_addr()?;
-    tracing::info!(listen = %bound, receive_buffer = granted, auth_key = settings.auth_key.is_some(), "listening for HEP over UDP");
-    let auth_key = settings.auth_key.clone();
-    let kernel = KernelDrops::of(&socket);
-    std::thread::Builder::new()
-        .name("hep-udp".into())
-        .spawn(move || receive(&socket, auth_key.as_deref(), &pipeline, &metrics, kernel))?;
-    Ok(())
+    Ok((socket, granted))
+}
+
+/// What the bare receive loop counted.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct SinkCount {
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Datagrams the kernel dropped (its buffer was full).
+    pub kernel_drops: u64,
+    /// Seconds from the first datagram to the last.
+    pub seconds: f64,
+}
+
+/// The baseline of the ingest benchmark: the same socket as the listener's, a receive loop
+/// that discards what it receives, until no datagram came for `idle` after the first.
+pub fn bare_receive(listen: SocketAddr, idle: Duration) -> std::io::Result<SinkCount> {
+    let (socket, _) = bind(listen)?;
+    let mut kernel = KernelDrops::of(&socket);
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    let mut count = SinkCount::default();
+    let (mut first, mut last): (Option<Instant>, Instant) = (None, Instant::now());
+    loop {
+        match socket.recv_from(&mut buffer) {
+            Ok((length, _)) => {
+                last = Instant::now();
+                first.get_or_insert(last);
+                count.datagrams += 1;
+                count.bytes += length as u64;
+            }
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                if first.is_some() && last.elapsed() >= idle {
+                    break;
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    count.kernel_drops = kernel.as_mut().map_or(0, KernelDrops::new_drops);
+    count.seconds = first.map_or(0.0, |f| (last - f).as_secs_f64());
+    Ok(count)
 }
 
 fn receive(

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use actix::{Actor, Handler, Recipient, SyncContext};
 
-use super::messages::{FinishJudging, Judged, MinutesClosed};
+use super::messages::{FinishJudging, Judged, MinutesClosed, Reconfigure};
 use crate::judge::{Embedder, Judge};
 use crate::store::Store;
 
@@ -105,6 +105,14 @@ impl<E: Embedder + Unpin + 'static> Handler<MinutesClosed> for JudgeActor<E> {
         if !out.is_empty() {
             self.judged(out, closed.closed_at);
         }
+    }
+}
+
+impl<E: Embedder + Unpin + 'static> Handler<Reconfigure> for JudgeActor<E> {
+    type Result = ();
+
+    fn handle(&mut self, reconfigure: Reconfigure, _: &mut Self::Context) {
+        self.judge.set_decision_settings(reconfigure.decisions);
     }
 }
 

@@ -50,6 +50,17 @@ pub struct Judged {
 #[rtype(result = "crate::judge::JudgeStats")]
 pub struct FinishJudging;
 
+/// What a reloaded configuration changes while running (SIGHUP). Sent to the judge (the
+/// decision rule) and the announcer (the outbox bound).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct Reconfigure {
+    /// The decision rule (`[decisions]`).
+    pub decisions: crate::decide::DecisionSettings,
+    /// The outbox bound (`mqtt.outbox_limit`).
+    pub outbox_limit: usize,
+}
+
 /// Everything earlier was handled: the announcer's account. Sent last.
 #[derive(Debug, Message)]
 #[rtype(result = "super::announce::Announced")]

@@ -28,6 +28,6 @@ pub mod pipeline;
 pub mod topology;
 
 pub use topology::{
-    ActorRun, CaptureTopology, JudgedRun, LiveControl, LiveSettings, RuntimeError, run_capture,
-    run_judged_capture, run_live,
+    ActorRun, CaptureTopology, JudgedRun, LiveControl, LiveSettings, Reconfigure, RuntimeError,
+    run_capture, run_judged_capture, run_live,
 };

@@ -18,6 +18,7 @@ use imsight_parsers::capture::DecoderConfig;
 
 use super::announce::{AnnounceActor, Announced};
 use super::judge::JudgeActor;
+pub use super::messages::Reconfigure;
 use super::messages::{CaptureBatch, EndOfInput, FinishAnnouncing, FinishJudging, MinutesClosed};
 use super::pipeline::FeaturePipelineActor;
 use crate::aggregate::FeatureRow;
@@ -221,14 +222,26 @@ pub struct LiveSettings {
     pub restored_alarms: Vec<crate::decide::Alarm>,
 }
 
-/// How a caller that embeds the appliance (the demo) hears it is ready and stops it; the
-/// daemon leaves both empty and stops on SIGTERM or SIGINT.
-#[derive(Debug, Default)]
+/// How a caller that embeds the appliance (the demo) hears it is ready and stops it, and how
+/// SIGHUP reloads the configuration; the daemon stops on SIGTERM or SIGINT.
+#[derive(Default)]
 pub struct LiveControl {
     /// Told once the sources listen.
     pub ready: Option<std::sync::mpsc::Sender<()>>,
     /// Stops the appliance when it receives (or its sender is dropped).
     pub stop: Option<std::sync::mpsc::Receiver<()>>,
+    /// Reads the configuration again on SIGHUP: what can change while running, or why not.
+    pub reload: Option<Box<dyn FnMut() -> Result<Reconfigure, String> + Send>>,
+}
+
+impl std::fmt::Debug for LiveControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveControl")
+            .field("ready", &self.ready.is_some())
+            .field("stop", &self.stop.is_some())
+            .field("reload", &self.reload.is_some())
+            .finish()
+    }
 }
 
 /// How long a stop waits for the broker to take what is in the outbox.
@@ -337,10 +350,27 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
                 None => std::future::pending::<()>().await,
             }
         };
-        tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM: stopping"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
-            () = asked => tracing::info!("asked to stop"),
+        tokio::pin!(asked);
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| format!("cannot watch SIGHUP: {e}"))?;
+        let mut reload = control.reload;
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => { tracing::info!("SIGTERM: stopping"); break }
+                _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT: stopping"); break }
+                () = &mut asked => { tracing::info!("asked to stop"); break }
+                _ = hangup.recv() => match reload.as_mut().map(|reload| reload()) {
+                    Some(Ok(reloaded)) => {
+                        // Each mailbox is first in, first out: the new rule applies from the
+                        // next minute the judge takes.
+                        judge.do_send(reloaded.clone());
+                        announcer_end.do_send(reloaded.clone());
+                        tracing::info!(decisions = ?reloaded.decisions, outbox_limit = reloaded.outbox_limit, "SIGHUP: configuration reloaded");
+                    }
+                    Some(Err(error)) => tracing::error!(%error, "SIGHUP: the configuration was not reloaded; the running one stays"),
+                    None => tracing::info!("SIGHUP: nothing to reload"),
+                },
+            }
         }
         readiness.stopping.store(true, Relaxed);
         // Drain: the minutes held close, the judge judges them, the announcer writes them out
