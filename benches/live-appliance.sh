@@ -36,17 +36,24 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# The simulator runs at most 250 nodes per scenario: NODES are split into groups, one
+# scenario (and one sending process) each, with their own node names and seeds.
+GROUP=250
+groups=$(( (NODES + GROUP - 1) / GROUP ))
 scenario() { # name minutes
-  {
-    echo "name = \"$1\""
-    echo 'start = "2026-11-30T09:00:00Z"'
-    echo "duration_minutes = $2"
-    echo 'seed = 11'
-    echo 'profile = "small_operator"'
-    for i in $(seq -w 1 "$NODES"); do
-      printf '\n[[nodes]]\nname = "pcscf-%s"\nsubscribers = %s\n' "$i" "$SUBSCRIBERS"
-    done
-  } > "$work/$1.toml"
+  for g in $(seq 1 "$groups"); do
+    {
+      echo "name = \"$1-$g\""
+      echo 'start = "2026-11-30T09:00:00Z"'
+      echo "duration_minutes = $2"
+      echo "seed = $((10 + g))"
+      echo 'profile = "small_operator"'
+      local first=$(( (g - 1) * GROUP + 1 )) last=$(( g * GROUP < NODES ? g * GROUP : NODES ))
+      for i in $(seq "$first" "$last"); do
+        printf '\n[[nodes]]\nname = "pcscf-%04d"\nsubscribers = %s\n' "$i" "$SUBSCRIBERS"
+      done
+    } > "$work/$1-$g.toml"
+  done
 }
 
 mqtt=$(free_port)
@@ -56,19 +63,26 @@ pids+=($!)
 
 scenario ingest 10
 scenario latency 66
-"$bin" simulate --scenario "$work/ingest.toml" --nodes "$work/nodes.toml" 2>/dev/null
-printf '\n[pipeline]\nmax_nodes = %s\n' "$NODES" >> "$work/nodes.toml"
+# Nodes are discovered by their HEP agent name (the groups' addresses overlap).
+printf '[pipeline]\nauto_discover_nodes = true\nmax_nodes = %s\n' "$NODES" > "$work/nodes.toml"
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 metric() { # metrics-file name label-fragment
   awk -v n="$2" -v l="$3" 'index($0, n) == 1 && index($0, l) {s += $NF} END {printf "%d", s}' "$1"
 }
-send() { # speed hep-port scenario -> "sent seconds"
-  local started ended sent
+send() { # speed hep-port scenario -> "sent seconds" (every group at once)
+  local started ended sent=0 g
   started=$(date +%s.%N)
-  sent=$("$bin" simulate --scenario "$3" --hep "127.0.0.1:$2" --speed "$1" 2>&1 \
-    | sed -n 's/.*; \([0-9]*\) HEP datagrams sent.*/\1/p')
+  for g in $(seq 1 "$groups"); do
+    "$bin" simulate --scenario "$work/$3-$g.toml" --hep "127.0.0.1:$2" --speed "$1" \
+      > /dev/null 2> "$work/send-$g.log" &
+  done
+  # (send runs in a subshell: its children are the senders only.)
+  wait
   ended=$(date +%s.%N)
+  for g in $(seq 1 "$groups"); do
+    sent=$((sent + $(sed -n 's/.*; \([0-9]*\) HEP datagrams sent.*/\1/p' "$work/send-$g.log")))
+  done
   echo "$sent $(python3 -c "print($ended - $started)")"
 }
 start_appliance() { # state-dir hep-port http-port
@@ -93,13 +107,13 @@ for speed in $SPEEDS; do
   "$bin" bench udp-sink --listen "127.0.0.1:$port" --idle 2 > "$work/sink.json" 2>/dev/null &
   sink=$!
   sleep 0.3
-  read -r sent seconds < <(send "$speed" "$port" "$work/ingest.toml")
+  read -r sent seconds < <(send "$speed" "$port" ingest)
   wait "$sink"
   sink_received=$(python3 -c "import json; print(json.load(open('$work/sink.json'))['datagrams'])")
 
   port=$(free_port); http=$(free_port); state="$work/ingest-$speed"
   start_appliance "$state" "$port" "$http"
-  read -r sent_b _ < <(send "$speed" "$port" "$work/ingest.toml")
+  read -r sent_b _ < <(send "$speed" "$port" ingest)
   sleep 2
   curl -sf "127.0.0.1:$http/metrics" > "$work/metrics"
   kill -TERM "$appliance"; wait "$appliance" || true
@@ -128,7 +142,7 @@ echo "== minute close -> broker acknowledgement, $NODES nodes judged every minut
 port=$(free_port); http=$(free_port); state="$work/latency"
 start_appliance "$state" "$port" "$http"
 rss_start=$(rss_kib "$appliance")
-read -r sent seconds < <(send "$LATENCY_SPEED" "$port" "$work/latency.toml")
+read -r sent seconds < <(send "$LATENCY_SPEED" "$port" latency)
 sleep 3
 curl -sf "127.0.0.1:$http/metrics" > "$work/metrics"
 rss_end=$(rss_kib "$appliance")

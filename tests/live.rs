@@ -179,7 +179,20 @@ fn start_appliance_serving(
     hep: u16,
     http: u16,
 ) -> (Killed, std::thread::JoinHandle<Vec<String>>) {
+    start_appliance_with(nodes, state, mqtt, hep, http, &[])
+}
+
+/// `imsight run` with more environment variables.
+fn start_appliance_with(
+    nodes: &str,
+    state: &str,
+    mqtt: u16,
+    hep: u16,
+    http: u16,
+    env: &[(&str, String)],
+) -> (Killed, std::thread::JoinHandle<Vec<String>>) {
     let mut appliance = imsight(&["--config", nodes, "run", "--state-dir", state]);
+    appliance.envs(env.iter().map(|(k, v)| (k, v)));
     appliance
         .env("IMSIGHT__MQTT__PORT", mqtt.to_string())
         .env("IMSIGHT__SOURCES__HEP_UDP_LISTEN", format!("127.0.0.1:{hep}"))
@@ -500,4 +513,68 @@ fn sighup_reloads_the_decision_rule_and_names_what_waits_for_a_restart() {
     assert!(lines[2].contains("next restart") && lines[2].contains("pipeline.max_nodes"), "{log}");
     assert!(!lines[2].contains("decisions."), "{log}");
     assert!(lines[3].contains("reloaded") && lines[3].contains("raise_after: 3"), "{log}");
+}
+
+#[test]
+fn hep_over_tcp_is_taken_without_loss_and_a_broken_stream_is_counted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let (mqtt, hep, http, tcp) = (free_port(), free_udp_port(), free_port(), free_port());
+    let _broker = start_broker(dir.path(), mqtt);
+    std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
+    let (code, _, stderr) = common::run(&mut imsight(&[
+        "simulate",
+        "--scenario",
+        &d("scenario.toml"),
+        "--nodes",
+        &d("nodes.toml"),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let env = [("IMSIGHT__SOURCES__HEP_TCP_LISTEN", format!("127.0.0.1:{tcp}"))];
+    let appliance = start_appliance_with(&d("nodes.toml"), &d("state"), mqtt, hep, http, &env);
+
+    // A client that speaks something else: counted, its connection closed, nothing else harmed.
+    {
+        use std::io::Write;
+        let mut wrong = std::net::TcpStream::connect(("127.0.0.1", tcp)).expect("connect");
+        wrong.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    }
+    let (code, _, stderr) = common::run(&mut imsight(&[
+        "simulate",
+        "--scenario",
+        &d("scenario.toml"),
+        "--hep",
+        &format!("127.0.0.1:{tcp}"),
+        "--hep-tcp",
+        "--hep-auth-key",
+        HEP_KEY,
+        "--until-minute",
+        "10",
+        "--speed",
+        "0",
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let sent: f64 = stderr
+        .split(" HEP datagrams sent")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the sender's count");
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, metrics) = http_get(http, "/metrics");
+    let log = stop_appliance(appliance);
+    assert!(sent > 2000.0, "{stderr}");
+    assert_eq!(
+        sample(&metrics, "imsight_source_received_total", &["source=\"hep_tcp\""]),
+        sent,
+        "every packet sent at full speed was taken: {metrics}"
+    );
+    assert_eq!(sample(&metrics, "imsight_source_dropped_total", &[]), 0.0, "{metrics}");
+    assert_eq!(
+        sample(&metrics, "imsight_input_rejected_total", &["reason=\"hep_framing\""]),
+        1.0,
+        "{metrics}"
+    );
+    assert!(sample(&metrics, "imsight_minutes_closed_total", &[]) >= 2.0 * 9.0, "{metrics}");
+    assert!(log.contains("not a HEPv3 stream"), "{log}");
 }

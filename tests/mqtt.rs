@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use imsight::publish::{Outbound, OutboundKind};
-use imsight::runtime::mqtt::{MqttSettings, spawn_publisher};
+use imsight::runtime::mqtt::{MqttSettings, MqttTls, spawn_publisher};
 use imsight::store::Store;
 
 struct Broker {
@@ -48,13 +48,18 @@ fn mosquitto() -> String {
 }
 
 fn start_broker(dir: &Path, port: u16) -> Broker {
+    start_broker_with(dir, port, "allow_anonymous true\n")
+}
+
+/// mosquitto on `port` with `listener_options` (TLS, authentication) for its listener.
+fn start_broker_with(dir: &Path, port: u16, listener_options: &str) -> Broker {
     let config = dir.join("mosquitto.conf");
     let store = dir.join("broker");
     std::fs::create_dir_all(&store).expect("dir");
     std::fs::write(
         &config,
         format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n",
+            "listener {port} 127.0.0.1\n{listener_options}persistence true\npersistence_location {}/\n",
             store.display()
         ),
     )
@@ -117,7 +122,68 @@ fn settings(port: u16) -> MqttSettings {
         keep_alive: Duration::from_secs(5),
         window: 4,
         health_topic: "test/health".into(),
+        tls: None,
     }
+}
+
+/// Runs openssl (the Debian package, a dependency of ca-certificates) in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A test CA (`ca.crt`), a broker certificate for 127.0.0.1 (`broker.crt`, `broker.key`) and a
+/// client certificate (`client.crt`, `client.key`) it signed, and one it did not
+/// (`stranger.crt`, `stranger.key`).
+/// A new P-256 key, unencrypted.
+const EC_KEY: [&str; 5] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+
+fn certificates(dir: &Path) {
+    let self_signed = |name: &str| {
+        let mut args = vec!["req", "-x509", "-days", "2", "-subj"];
+        let subject = format!("/CN=imsight test {name}");
+        let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+        args.extend([subject.as_str(), "-keyout", &key, "-out", &crt]);
+        args.extend(EC_KEY);
+        openssl(dir, &args);
+    };
+    self_signed("ca");
+    self_signed("stranger");
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        .expect("ext");
+    for name in ["broker", "client"] {
+        certificate(dir, name);
+    }
+    // mosquitto started as root reads its files as the user `mosquitto`.
+    readable_by_all(dir);
+}
+
+/// Every file in `dir`, and `dir`, readable by every user (test keys only).
+fn readable_by_all(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    set(dir, 0o755);
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            set(&path, 0o644);
+        }
+    }
+}
+
+/// A certificate for `name` (with the loopback address) that the test CA signs.
+fn certificate(dir: &Path, name: &str) {
+    let subject = format!("/CN={name}");
+    let (key, csr, crt) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"));
+    let mut request = vec!["req", "-subj", &subject, "-keyout", &key, "-out", &csr];
+    request.extend(EC_KEY);
+    openssl(dir, &request);
+    let ca = ["-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-extfile", "san.ext"];
+    let mut sign = vec!["x509", "-req", "-days", "2", "-in", &csr, "-out", &crt];
+    sign.extend(ca);
+    openssl(dir, &sign);
 }
 
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
@@ -195,4 +261,81 @@ fn the_outbox_drains_in_order_and_survives_a_broker_outage() {
     assert!(handle.metrics().mqtt_connection_errors.get() >= 1, "the outage is counted");
     assert!(handle.metrics().render().contains("imsight_mqtt_connected 1"));
     drop(background);
+}
+
+#[test]
+fn over_tls_with_a_client_certificate_and_a_password() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    certificates(d);
+    let out = Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(d.join("passwords"))
+        .args(["imsight", "s3cret"])
+        .output()
+        .expect("mosquitto_passwd");
+    assert!(out.status.success());
+    let port = free_port();
+    let listener = format!(
+        "cafile {0}/ca.crt\ncertfile {0}/broker.crt\nkeyfile {0}/broker.key\nrequire_certificate true\nallow_anonymous false\npassword_file {0}/passwords\n",
+        d.display()
+    );
+    readable_by_all(d);
+    let _broker = start_broker_with(d, port, &listener);
+    let read = |name: &str| std::fs::read(d.join(name)).expect("certificate");
+
+    // The broker takes this client only with a certificate its CA signed and the password.
+    let publish = |tls: MqttTls, credentials: Option<(&str, &str)>, wait: u64| {
+        let store =
+            Arc::new(Store::open(&tempfile::tempdir().expect("dir").keep()).expect("store"));
+        let settings = MqttSettings {
+            credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            tls: Some(tls),
+            ..settings(port)
+        };
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let handle = runtime
+            .block_on(async { spawn_publisher(settings, Arc::clone(&store), Arc::default()) });
+        store.enqueue(&(0..3).map(event).collect::<Vec<_>>(), 1000).expect("enqueue");
+        handle.wake();
+        runtime.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(wait);
+            while store.outbox_depth().expect("depth") > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        (store.outbox_depth().expect("depth"), handle.metrics().mqtt_connections.get())
+    };
+    let trusted =
+        || MqttTls { ca: read("ca.crt"), client: Some((read("client.crt"), read("client.key"))) };
+    assert_eq!(publish(trusted(), Some(("imsight", "s3cret")), 10), (0, 1), "delivered over TLS");
+    assert_eq!(
+        publish(trusted(), Some(("imsight", "wrong")), 3).1,
+        0,
+        "a wrong password is refused"
+    );
+    let stranger =
+        MqttTls { ca: read("ca.crt"), client: Some((read("stranger.crt"), read("stranger.key"))) };
+    assert_eq!(
+        publish(stranger, Some(("imsight", "s3cret")), 3).1,
+        0,
+        "an unknown certificate is refused"
+    );
+    let no_client = MqttTls { ca: read("ca.crt"), client: None };
+    assert_eq!(
+        publish(no_client, Some(("imsight", "s3cret")), 3).1,
+        0,
+        "no certificate is refused"
+    );
+    // And the appliance refuses a broker its CA did not sign.
+    let wrong_ca = MqttTls {
+        ca: read("stranger.crt"),
+        client: Some((read("client.crt"), read("client.key"))),
+    };
+    assert_eq!(
+        publish(wrong_ca, Some(("imsight", "s3cret")), 3).1,
+        0,
+        "an untrusted broker is refused"
+    );
 }

@@ -80,13 +80,18 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
             keep_alive: Duration::from_secs(30),
             window: 64,
             health_topic: String::new(),
+            tls: None,
         },
         outbox_limit: config.mqtt.outbox_limit as usize,
         pipeline: PipelineSettings {
             auto_discover: false,
             ..PipelineSettings::from_config(&config)
         },
-        hep: crate::runtime::hep::HepListenerSettings { listen: hep_addr, auth_key: None },
+        hep: crate::runtime::hep::HepListenerSettings {
+            listen: hep_addr,
+            tcp_listen: None,
+            auth_key: None,
+        },
         // The demo shows its outputs on the terminal; it serves no HTTP.
         http_listen: None,
         metrics: Arc::default(),

@@ -12,7 +12,7 @@ use super::{CommandError, GlobalArgs};
 use crate::pipeline::PipelineSettings;
 use crate::publish::PublishSettings;
 use crate::runtime::hep::HepListenerSettings;
-use crate::runtime::mqtt::MqttSettings;
+use crate::runtime::mqtt::{MqttSettings, MqttTls};
 use crate::runtime::{LiveControl, LiveSettings, Reconfigure, run_live};
 use crate::telemetry::Metrics;
 
@@ -71,11 +71,13 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
             keep_alive: Duration::from_secs(u64::from(config.mqtt.keep_alive_secs)),
             window: 64,
             health_topic: String::new(),
+            tls: MqttTls::from_config(&config.mqtt).map_err(CommandError::failed)?,
         },
         outbox_limit: config.mqtt.outbox_limit as usize,
         pipeline: PipelineSettings::from_config(&config),
         hep: HepListenerSettings {
             listen: config.sources.hep_udp_listen,
+            tcp_listen: config.sources.hep_tcp_listen,
             auth_key: config.sources.hep_auth_key.clone().map(String::into_bytes),
         },
         http_listen: Some(config.http.listen),

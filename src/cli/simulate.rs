@@ -45,6 +45,10 @@ pub struct SimulateArgs {
     /// With --hep: send only the traffic before this scenario minute.
     #[arg(long, value_name = "MINUTE", requires = "hep")]
     pub until_minute: Option<u32>,
+    /// With --hep: send over TCP (HEPv3 packets back to back on one connection) instead of
+    /// one UDP datagram each.
+    #[arg(long, requires = "hep")]
+    pub hep_tcp: bool,
     /// With --hep: the HEP authentication key to carry (the appliance's
     /// `sources.hep_auth_key`).
     #[arg(long, value_name = "KEY", requires = "hep", env = "IMSIGHT_HEP_AUTH_KEY")]
@@ -135,7 +139,8 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
     }
     if let Some(target) = args.hep {
         let minute = |m: u32| start + u64::from(m) * 60_000_000;
-        let sender = HepSender::connect(target, args.speed, names)
+        let connect = if args.hep_tcp { HepSender::connect_tcp } else { HepSender::connect };
+        let sender = connect(target, args.speed, names)
             .map_err(|e| CommandError::Failed(anyhow::anyhow!("cannot send HEP to {target}: {e}")))?
             .only_between(
                 args.from_minute.map_or(0, minute),

@@ -194,6 +194,15 @@ pub struct MqttConfig {
     /// Most messages the durable outbox holds: past it, waiting state messages are dropped
     /// (oldest first, counted); alarm events are never dropped.
     pub outbox_limit: u32,
+    /// Connect over TLS (port 8883 usually), verifying the broker against `ca_file`.
+    pub tls: bool,
+    /// The CA certificate(s) that signed the broker's certificate (PEM); required with `tls`.
+    pub ca_file: Option<PathBuf>,
+    /// This appliance's client certificate (PEM), for brokers that require one; set it with
+    /// `client_key_file`.
+    pub client_cert_file: Option<PathBuf>,
+    /// The client certificate's private key (PEM, PKCS#8, PKCS#1 or SEC1).
+    pub client_key_file: Option<PathBuf>,
 }
 
 impl Default for MqttConfig {
@@ -207,6 +216,10 @@ impl Default for MqttConfig {
             keep_alive_secs: 30,
             topic_root: "imsight/v1".to_owned(),
             outbox_limit: 100_000,
+            tls: false,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
         }
     }
 }
@@ -221,11 +234,18 @@ pub struct SourcesConfig {
     /// with another key are dropped and counted. Unset: no key is required. Prefer the
     /// environment variable `IMSIGHT__SOURCES__HEP_AUTH_KEY` to writing it in a file.
     pub hep_auth_key: Option<String>,
+    /// Where `imsight run` listens for HEP over TCP (HEPv3 packets back to back; heplify
+    /// `-nt tcp`, Kamailio `siptrace` with a `;transport=tcp` duplicate URI). Unset: not taken.
+    pub hep_tcp_listen: Option<SocketAddr>,
 }
 
 impl Default for SourcesConfig {
     fn default() -> Self {
-        Self { hep_udp_listen: SocketAddr::from(([0, 0, 0, 0], 9060)), hep_auth_key: None }
+        Self {
+            hep_udp_listen: SocketAddr::from(([0, 0, 0, 0], 9060)),
+            hep_auth_key: None,
+            hep_tcp_listen: None,
+        }
     }
 }
 

@@ -105,6 +105,32 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
         (None, Some(_)) => problem("mqtt.username", "is required when mqtt.password is set".into()),
         _ => {}
     }
+    if mqtt.tls && mqtt.ca_file.is_none() {
+        problem("mqtt.ca_file", "is required when mqtt.tls is true".into());
+    }
+    if !mqtt.tls && (mqtt.ca_file.is_some() || mqtt.client_cert_file.is_some()) {
+        problem("mqtt.tls", "must be true when certificate files are set".into());
+    }
+    match (&mqtt.client_cert_file, &mqtt.client_key_file) {
+        (Some(_), None) => {
+            problem("mqtt.client_key_file", "is required when mqtt.client_cert_file is set".into());
+        }
+        (None, Some(_)) => {
+            problem("mqtt.client_cert_file", "is required when mqtt.client_key_file is set".into());
+        }
+        _ => {}
+    }
+    for (key, file) in [
+        ("mqtt.ca_file", &mqtt.ca_file),
+        ("mqtt.client_cert_file", &mqtt.client_cert_file),
+        ("mqtt.client_key_file", &mqtt.client_key_file),
+    ] {
+        if let Some(file) = file
+            && !file.is_file()
+        {
+            problem(key, format!("{} is not a readable file", file.display()));
+        }
+    }
     if mqtt.outbox_limit < 100 {
         problem("mqtt.outbox_limit", "must be at least 100".to_owned());
     }

@@ -28,16 +28,22 @@ const RECEIVE_BUFFER: usize = 8 * 1024 * 1024;
 /// Largest datagram read (a HEP packet with a large SIP message and headroom).
 const MAX_DATAGRAM: usize = 65_535;
 
-/// The metrics label of this source.
+/// The metrics label of HEP over UDP.
 pub const SOURCE: &str = "hep_udp";
+/// The metrics label of HEP over TCP.
+pub const SOURCE_TCP: &str = "hep_tcp";
+/// The metrics label of what the pipeline counts of both.
+pub const PIPELINE_SOURCE: &str = "hep";
 /// How often the kernel's drop counter of the socket is read.
 const KERNEL_DROPS_EVERY: Duration = Duration::from_secs(1);
 
-/// How the listener is set up.
+/// How the listeners are set up.
 #[derive(Debug, Clone)]
 pub struct HepListenerSettings {
-    /// Where to listen.
+    /// Where to listen for HEP over UDP.
     pub listen: SocketAddr,
+    /// Where to listen for HEP over TCP, when it is taken.
+    pub tcp_listen: Option<SocketAddr>,
     /// The HEP authentication key senders must carry, when one is required.
     pub auth_key: Option<Vec<u8>>,
 }
@@ -58,6 +64,117 @@ pub fn spawn_hep_listener(
         .name("hep-udp".into())
         .spawn(move || receive(&socket, auth_key.as_deref(), &pipeline, &metrics, kernel))?;
     Ok(())
+}
+
+/// Listens for HEP over TCP (HEPv3: each packet carries its length) on the running tokio
+/// runtime: one task per connection, batches sent to the pipeline waiting for mailbox room (a
+/// slow pipeline slows the sender down instead of losing packets). A connection whose stream
+/// stops being HEPv3 cannot be resynchronised: it is counted and closed.
+pub async fn spawn_hep_tcp_listener(
+    listen: SocketAddr,
+    auth_key: Option<Vec<u8>>,
+    pipeline: Addr<FeaturePipelineActor>,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!(listen = %bound, "listening for HEP over TCP");
+    let auth_key: Option<Arc<[u8]>> = auth_key.map(Arc::from);
+    tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, peer)) => {
+                    let (pipeline, metrics, key) =
+                        (pipeline.clone(), Arc::clone(&metrics), auth_key.clone());
+                    tokio::spawn(async move {
+                        tracing::info!(%peer, "HEP over TCP connected");
+                        let end = receive_stream(stream, key.as_deref(), &pipeline, &metrics).await;
+                        tracing::info!(%peer, reason = %end, "HEP over TCP closed");
+                    });
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "HEP over TCP: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    Ok(bound)
+}
+
+/// Reads HEPv3 packets from one connection until it ends; says why it ended.
+async fn receive_stream(
+    mut stream: tokio::net::TcpStream,
+    auth_key: Option<&[u8]>,
+    pipeline: &Addr<FeaturePipelineActor>,
+    metrics: &Metrics,
+) -> String {
+    use tokio::io::AsyncReadExt;
+    let received = metrics.received.with_label_values(&[SOURCE_TCP]);
+    let dropped_auth = metrics.dropped.with_label_values(&[SOURCE_TCP, "auth"]);
+    let framing = metrics.rejected.with_label_values(&[SOURCE_TCP, "hep_framing"]);
+    let mut batch: Vec<OwnedCaptureEvent> = Vec::with_capacity(HEP_BATCH);
+    let mut packet = vec![0u8; MAX_DATAGRAM];
+    let mut oldest: Option<Instant> = None;
+    loop {
+        // A pause in the traffic sends what is gathered (waiting for readability is
+        // cancel-safe; a read cut short would lose the stream's framing).
+        if !batch.is_empty()
+            && tokio::time::timeout(HEP_BATCH_WAIT, stream.readable()).await.is_err()
+        {
+            oldest = None;
+            if flush(pipeline, &mut batch).await.is_err() {
+                return "the appliance is stopping".into();
+            }
+        }
+        let mut header = [0u8; 6];
+        let read = stream.read_exact(&mut header).await;
+        if let Err(error) = read {
+            let _ = flush(pipeline, &mut batch).await;
+            return if error.kind() == ErrorKind::UnexpectedEof {
+                "the sender closed".into()
+            } else {
+                error.to_string()
+            };
+        }
+        let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
+        if &header[..4] != b"HEP3" || length < header.len() {
+            framing.inc();
+            let _ = flush(pipeline, &mut batch).await;
+            return "not a HEPv3 stream".into();
+        }
+        packet[..6].copy_from_slice(&header);
+        if let Err(error) = stream.read_exact(&mut packet[6..length]).await {
+            let _ = flush(pipeline, &mut batch).await;
+            return format!("truncated packet: {error}");
+        }
+        received.inc();
+        let auth = read_hep_datagram_with_key(&packet[..length], auth_key, &mut |event| {
+            batch.push(OwnedCaptureEvent::from(event));
+        });
+        if auth == HepAuth::Refused {
+            dropped_auth.inc();
+        }
+        let since = *oldest.get_or_insert_with(Instant::now);
+        if (batch.len() >= HEP_BATCH || since.elapsed() >= HEP_BATCH_WAIT) && !batch.is_empty() {
+            oldest = None;
+            if flush(pipeline, &mut batch).await.is_err() {
+                return "the appliance is stopping".into();
+            }
+        }
+    }
+}
+
+/// Sends the batch to the pipeline, waiting for room in its mailbox.
+async fn flush(
+    pipeline: &Addr<FeaturePipelineActor>,
+    batch: &mut Vec<OwnedCaptureEvent>,
+) -> Result<(), actix::MailboxError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let full = std::mem::replace(batch, Vec::with_capacity(HEP_BATCH));
+    pipeline.send(CaptureBatch(full)).await
 }
 
 /// The HEP socket: bound, with a large receive buffer (the size granted is returned) and a

@@ -35,6 +35,49 @@ pub struct MqttSettings {
     pub window: usize,
     /// The health topic: `online` (retained) on every connection, `offline` as the last will.
     pub health_topic: String,
+    /// TLS, when the broker is reached over it.
+    pub tls: Option<MqttTls>,
+}
+
+/// TLS to the broker: the CA that signed its certificate and, for brokers that require one,
+/// this appliance's certificate and key (all PEM, as read from the files).
+#[derive(Clone)]
+pub struct MqttTls {
+    /// CA certificate(s).
+    pub ca: Vec<u8>,
+    /// Client certificate chain and private key.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for MqttTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        f.debug_struct("MqttTls").field("client_certificate", &self.client.is_some()).finish()
+    }
+}
+
+impl MqttTls {
+    /// Reads the files named by the configuration (`mqtt.ca_file`, `mqtt.client_cert_file`,
+    /// `mqtt.client_key_file`); `None` without `mqtt.tls`.
+    pub fn from_config(mqtt: &crate::config::MqttConfig) -> Result<Option<Self>, String> {
+        if !mqtt.tls {
+            return Ok(None);
+        }
+        let read = |key: &str, path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| format!("{key}: cannot read {}: {e}", path.display()))
+        };
+        let ca = match &mqtt.ca_file {
+            Some(path) => read("mqtt.ca_file", path)?,
+            None => return Err("mqtt.ca_file: is required when mqtt.tls is true".into()),
+        };
+        let client = match (&mqtt.client_cert_file, &mqtt.client_key_file) {
+            (Some(cert), Some(key)) => {
+                Some((read("mqtt.client_cert_file", cert)?, read("mqtt.client_key_file", key)?))
+            }
+            _ => None,
+        };
+        Ok(Some(Self { ca, client }))
+    }
 }
 
 /// A running publisher.
@@ -118,6 +161,17 @@ pub fn spawn_publisher(
     ));
     if let Some((user, password)) = &settings.credentials {
         options.set_credentials(user.clone(), password.clone());
+    }
+    if let Some(tls) = &settings.tls {
+        // One crypto provider for the process (ring); a second install is refused, harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        options.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Simple {
+                ca: tls.ca.clone(),
+                alpn: None,
+                client_auth: tls.client.clone(),
+            },
+        ));
     }
     let (client, eventloop) = AsyncClient::new(options, settings.window.max(1) * 2);
     let (events, received) = mpsc::unbounded_channel();

@@ -315,7 +315,7 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             judge.clone().recipient(),
             PIPELINE_MAILBOX,
         )
-        .metered(Arc::clone(&metrics), super::hep::SOURCE)
+        .metered(Arc::clone(&metrics), super::hep::PIPELINE_SOURCE)
         .start();
         let http = match settings.http_listen {
             Some(listen) => {
@@ -335,6 +335,16 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             .map_err(|e| {
                 format!("cannot listen on {} (sources.hep_udp_listen): {e}", settings.hep.listen)
             })?;
+        if let Some(listen) = settings.hep.tcp_listen {
+            super::hep::spawn_hep_tcp_listener(
+                listen,
+                settings.hep.auth_key.clone(),
+                pipeline.clone(),
+                Arc::clone(&metrics),
+            )
+            .await
+            .map_err(|e| format!("cannot listen on {listen} (sources.hep_tcp_listen): {e}"))?;
+        }
         readiness.listening.store(true, Relaxed);
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -84,7 +84,7 @@ fn ipv4_checksum(header: &[u8]) -> u16 {
 /// Sends every message as HEPv3 over UDP, paced by simulated time.
 #[derive(Debug)]
 pub struct HepSender {
-    socket: UdpSocket,
+    transport: HepTransport,
     /// Simulated seconds per real second; 0 sends as fast as possible.
     speed: f64,
     started: Option<(u64, std::time::Instant)>,
@@ -95,6 +95,15 @@ pub struct HepSender {
     span: (u64, u64),
     /// The HEP authentication key (chunk 0x000e) carried by every packet, when set.
     auth_key: Option<Vec<u8>>,
+}
+
+/// How HEP leaves the sender.
+#[derive(Debug)]
+enum HepTransport {
+    /// One datagram per packet.
+    Udp(UdpSocket),
+    /// Packets back to back on one connection (HEPv3 carries its length).
+    Tcp(std::io::BufWriter<std::net::TcpStream>),
 }
 
 /// What a [`HepSender`] counted.
@@ -120,15 +129,39 @@ impl HepSender {
         };
         let socket = UdpSocket::bind(bind)?;
         socket.connect(target)?;
-        Ok(Self {
-            socket,
+        Ok(Self::over(HepTransport::Udp(socket), speed, node_names))
+    }
+
+    /// A sender of HEP over TCP to `target` (connected now).
+    pub fn connect_tcp(
+        target: SocketAddr,
+        speed: f64,
+        node_names: Vec<String>,
+    ) -> std::io::Result<Self> {
+        let stream = std::net::TcpStream::connect(target)?;
+        stream.set_nodelay(true)?;
+        let transport = HepTransport::Tcp(std::io::BufWriter::with_capacity(64 * 1024, stream));
+        Ok(Self::over(transport, speed, node_names))
+    }
+
+    fn over(transport: HepTransport, speed: f64, node_names: Vec<String>) -> Self {
+        Self {
+            transport,
             speed,
             started: None,
             stats: HepSenderStats::default(),
             node_names,
             span: (0, u64::MAX),
             auth_key: None,
-        })
+        }
+    }
+
+    /// Sends what is buffered (TCP); called at the end.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.transport {
+            HepTransport::Udp(_) => Ok(()),
+            HepTransport::Tcp(stream) => std::io::Write::flush(stream),
+        }
     }
 
     /// Carries `key` as the HEP authentication key in every packet.
@@ -154,6 +187,8 @@ impl HepSender {
             let due =
                 std::time::Duration::from_secs_f64((message.ts - first) as f64 / 1e6 / self.speed);
             if let Some(wait) = due.checked_sub(wall.elapsed()) {
+                // What waits in the TCP buffer leaves before the pause, on time.
+                self.flush()?;
                 std::thread::sleep(wait);
             }
         }
@@ -184,9 +219,16 @@ impl HepSender {
         chunks.push((0, 0x0f, payload));
         let packet = imsight_parsers::hep::build_hep3(&chunks);
         // A full socket buffer is not fatal for a traffic generator: count and go on.
-        match self.socket.send(&packet) {
-            Ok(_) => self.stats.sent += 1,
-            Err(_) => self.stats.send_failed += 1,
+        match &mut self.transport {
+            HepTransport::Udp(socket) => match socket.send(&packet) {
+                Ok(_) => self.stats.sent += 1,
+                Err(_) => self.stats.send_failed += 1,
+            },
+            // A stream either takes everything or is broken: that ends the run.
+            HepTransport::Tcp(stream) => {
+                std::io::Write::write_all(stream, &packet)?;
+                self.stats.sent += 1;
+            }
         }
         Ok(())
     }
@@ -305,6 +347,9 @@ impl Outputs {
         }
         if let Some(xdr) = &mut self.xdr {
             xdr.finish()?;
+        }
+        if let Some(hep) = &mut self.hep {
+            hep.flush()?;
         }
         if let Some(progress) = &self.progress {
             progress.finish_and_clear();
