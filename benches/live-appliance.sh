@@ -13,7 +13,8 @@
 #     (every node with an hour of minutes, decision state, API history) less its resident
 #     memory once started, over NODES.
 #
-# Usage: benches/live-appliance.sh            (NODES=1000 SUBSCRIBERS=150 SPEEDS="..." to change)
+# Usage: benches/live-appliance.sh            (NODES=1000 SUBSCRIBERS=150 SPEEDS="..." to change;
+#                                              SPEEDS="" measures latency and memory only)
 # Needs: mosquitto (Debian package), curl, python3; the ONNX Runtime library
 # (packaging/fetch-onnxruntime). Takes about five minutes on two cores.
 set -euo pipefail
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 NODES=${NODES:-1000}
 SUBSCRIBERS=${SUBSCRIBERS:-150}
-SPEEDS=${SPEEDS:-"30 60 120 240 480"}
+SPEEDS=${SPEEDS-"30 60 120 240 480"}
 LATENCY_SPEED=${LATENCY_SPEED:-20}
 bin=target/release/imsight
 
@@ -99,6 +100,7 @@ start_appliance() { # state-dir hep-port http-port
   exit 1
 }
 
+if [ -n "$SPEEDS" ]; then
 echo "== HEP ingest, $NODES nodes x $SUBSCRIBERS subscribers, 10 minutes of traffic per rate"
 printf '%8s %12s | %14s %10s | %14s %10s %10s %10s\n' speed "rate/s" "sink received" "sink lost" \
   "imsight recv" lost busy kernel
@@ -136,6 +138,7 @@ sink, appliance = best(2), best(3)
 print(f"highest rate without loss: bare receive loop {sink}/s, imsight run {appliance}/s"
       + (f", ratio {appliance / sink:.2f}" if sink else ""))
 EOF
+fi
 
 echo
 echo "== minute close -> broker acknowledgement, $NODES nodes judged every minute (speed $LATENCY_SPEED)"

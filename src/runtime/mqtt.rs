@@ -140,6 +140,9 @@ enum Driven {
     Sent(u16),
     Acked(u16),
     Lost(String),
+    /// Acknowledged messages are out of the outbox (or could not be removed: they will be
+    /// sent again).
+    Removed(Vec<u64>),
 }
 
 /// Starts the publisher on the current tokio runtime.
@@ -177,12 +180,20 @@ pub fn spawn_publisher(
     let (events, received) = mpsc::unbounded_channel();
     let wake = Arc::new(Notify::new());
     let minutes = Arc::new(MinuteClock::default());
+    let (acknowledge, to_remove) = mpsc::unbounded_channel();
+    tokio::spawn(remove_acknowledged(
+        to_remove,
+        events.clone(),
+        Arc::clone(&store),
+        Arc::clone(&metrics),
+        Arc::clone(&minutes),
+    ));
     tokio::spawn(drive(eventloop, events, Arc::clone(&metrics)));
     let ends = Ends {
+        acknowledge,
         store,
         metrics: Arc::clone(&metrics),
         wake: Arc::clone(&wake),
-        minutes: Arc::clone(&minutes),
     };
     tokio::spawn(send(client, received, settings, ends));
     PublisherHandle { wake, metrics, minutes }
@@ -219,15 +230,18 @@ async fn drive(
     }
 }
 
+/// Messages read from the outbox at a time.
+const READ_AHEAD: usize = 256;
+
 /// Sequence 0 marks a publish that is not from the outbox (the health message).
 const NOT_FROM_OUTBOX: u64 = 0;
 
 /// What the sending task shares with the rest of the appliance.
 struct Ends {
+    acknowledge: mpsc::UnboundedSender<u64>,
     store: Arc<Store>,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
-    minutes: Arc<MinuteClock>,
 }
 
 async fn send(
@@ -236,12 +250,19 @@ async fn send(
     settings: MqttSettings,
     ends: Ends,
 ) {
-    let Ends { store, metrics, wake, minutes } = ends;
+    let Ends { acknowledge, store, metrics, wake } = ends;
     let mut connected = false;
     // Handed to rumqttc, packet id not known yet, in order.
     let mut awaiting: VecDeque<u64> = VecDeque::new();
     let mut in_flight: HashMap<u16, u64> = HashMap::new();
     let mut sent: HashSet<u64> = HashSet::new();
+    // Acknowledged, on their way out of the outbox: not to be sent again meanwhile, even
+    // across a reconnect.
+    let mut removing: HashSet<u64> = HashSet::new();
+    // Read from the outbox, not yet handed to rumqttc; and the last number read. Each message
+    // is read once while connected (a reconnect reads from the start again).
+    let mut queue: VecDeque<(u64, crate::publish::Outbound)> = VecDeque::new();
+    let mut cursor = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
@@ -251,6 +272,8 @@ async fn send(
                     // A clean session: rumqttc dropped whatever was in flight, so everything
                     // not acknowledged is read from the outbox again.
                     forget(&mut awaiting, &mut in_flight, &mut sent);
+                    queue.clear();
+                    cursor = 0;
                     connected = true;
                     metrics.mqtt_connected.set(1);
                     metrics.mqtt_connections.inc();
@@ -269,15 +292,13 @@ async fn send(
                 Some(Driven::Acked(pkid)) => {
                     if let Some(seq) = in_flight.remove(&pkid).filter(|&seq| seq != NOT_FROM_OUTBOX) {
                         sent.remove(&seq);
-                        let store = Arc::clone(&store);
-                        match tokio::task::spawn_blocking(move || store.acknowledge(&[seq])).await {
-                            Ok(Ok(())) => {
-                                metrics.mqtt_acknowledged.inc();
-                                minutes.acknowledged(seq, &metrics);
-                            }
-                            Ok(Err(error)) => tracing::error!(%error, seq, "cannot remove an acknowledged message from the outbox"),
-                            Err(error) => tracing::error!(%error, "outbox task failed"),
-                        }
+                        removing.insert(seq);
+                        let _ = acknowledge.send(seq);
+                    }
+                }
+                Some(Driven::Removed(seqs)) => {
+                    for seq in seqs {
+                        removing.remove(&seq);
                     }
                 }
                 Some(Driven::Lost(reason)) => {
@@ -286,6 +307,8 @@ async fn send(
                     }
                     connected = false;
                     forget(&mut awaiting, &mut in_flight, &mut sent);
+                    queue.clear();
+                    cursor = 0;
                 }
             },
             _ = tick.tick() => {}
@@ -294,30 +317,67 @@ async fn send(
         if !connected || sent.len() >= settings.window {
             continue;
         }
-        let want = settings.window + sent.len();
-        let store = Arc::clone(&store);
-        let waiting = match tokio::task::spawn_blocking(move || store.outbox(want)).await {
-            Ok(Ok(waiting)) => waiting,
-            Ok(Err(error)) => {
-                tracing::error!(%error, "cannot read the outbox");
-                continue;
+        if queue.is_empty() {
+            let (store, after) = (Arc::clone(&store), cursor);
+            match tokio::task::spawn_blocking(move || store.outbox_after(after, READ_AHEAD)).await {
+                Ok(Ok(waiting)) => {
+                    if let Some(&(last, _)) = waiting.last() {
+                        cursor = last;
+                    }
+                    let fresh = |(seq, _): &(u64, _)| !sent.contains(seq) && !removing.contains(seq);
+                    queue.extend(waiting.into_iter().filter(fresh));
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "cannot read the outbox");
+                    continue;
+                }
+                Err(_) => continue,
             }
-            Err(_) => continue,
-        };
-        for (seq, message) in waiting {
-            if sent.contains(&seq) {
-                continue;
-            }
-            if sent.len() >= settings.window {
-                break;
-            }
+        }
+        while sent.len() < settings.window {
+            let Some((seq, message)) = queue.pop_front() else { break };
             let qos = QoS::AtLeastOnce;
             if client.publish(message.topic, qos, message.retain, message.payload).await.is_err() {
+                // The client is going away: read again from this message on.
+                cursor = seq.saturating_sub(1);
+                queue.clear();
                 break;
             }
             sent.insert(seq);
             awaiting.push_back(seq);
             metrics.mqtt_published.inc();
+        }
+    }
+}
+
+/// Removes acknowledged messages from the outbox, as many per write transaction as have
+/// arrived meanwhile (one transaction per message would bound the publish rate by the
+/// disk's commit latency), counts them and tells the sender.
+async fn remove_acknowledged(
+    mut acknowledged: mpsc::UnboundedReceiver<u64>,
+    events: mpsc::UnboundedSender<Driven>,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    minutes: Arc<MinuteClock>,
+) {
+    while let Some(first) = acknowledged.recv().await {
+        let mut seqs = vec![first];
+        while let Ok(seq) = acknowledged.try_recv() {
+            seqs.push(seq);
+        }
+        let (store, removed) = (Arc::clone(&store), seqs.clone());
+        match tokio::task::spawn_blocking(move || store.acknowledge(&removed)).await {
+            Ok(Ok(())) => {
+                metrics.mqtt_acknowledged.inc_by(seqs.len() as u64);
+                if let Some(&last) = seqs.iter().max() {
+                    minutes.acknowledged(last, &metrics);
+                }
+            }
+            Ok(Err(error)) => tracing::error!(%error, "cannot remove acknowledged messages from the outbox; they will be sent again"),
+            Err(error) => tracing::error!(%error, "outbox task failed"),
+        }
+        if events.send(Driven::Removed(seqs)).is_err() {
+            return;
         }
     }
 }

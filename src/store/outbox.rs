@@ -109,10 +109,17 @@ impl Store {
 
     /// Up to `max` waiting messages, oldest first.
     pub fn outbox(&self, max: usize) -> Result<Vec<(u64, Outbound)>, StoreError> {
+        self.outbox_after(0, max)
+    }
+
+    /// Up to `max` waiting messages numbered after `after`, oldest first (a reader that keeps
+    /// its place reads each message once).
+    pub fn outbox_after(&self, after: u64, max: usize) -> Result<Vec<(u64, Outbound)>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
         let table = txn.open_table(OUTBOX).map_err(|e| self.fail(e))?;
         let mut out = Vec::new();
-        for entry in table.iter().map_err(|e| self.fail(e))?.take(max) {
+        let from = after.saturating_add(1);
+        for entry in table.range(from..).map_err(|e| self.fail(e))?.take(max) {
             let (seq, value) = entry.map_err(|e| self.fail(e))?;
             match serde_json::from_slice(value.value()) {
                 Ok(message) => out.push((seq.value(), message)),
