@@ -488,3 +488,58 @@ fn timeouts_alone_do_not_make_a_silent_source_look_alive() {
     assert!(gap.source_silent, "no message was captured in 09:01");
     assert!(minute(2).source_silent);
 }
+
+/// A live source that goes wholly silent: wall-clock ticks close its minutes (flagged
+/// `source_silent`), while ticks during traffic, or for old traffic, change nothing.
+#[test]
+fn a_silent_live_source_closes_its_minutes_by_the_wall_clock() {
+    use imsight::pipeline::FeaturePipeline;
+    use imsight::sources::{CaptureEvent, CapturedSip};
+    let names = vec!["p".to_owned()];
+    let mut pipeline = FeaturePipeline::new(&config(&names).pipeline);
+    let ue: std::net::SocketAddr = "10.1.0.1:5060".parse().unwrap();
+    let pcscf = std::net::SocketAddr::new(pcscf_access(0).into(), 5060);
+    let options = |n: u32| {
+        format!(
+            "OPTIONS sip:p@ims SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.0.1;branch=z9hG4bK{n}\r\nFrom: <sip:a@ims>;tag=1\r\nTo: <sip:p@ims>\r\nCall-ID: o{n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let t0 = 1_795_338_000_000_000; // 2026-11-22T09:00:00Z
+    let mut out = Vec::new();
+    for n in 0..5 {
+        let (bytes, ts) = (options(n), t0 + u64::from(n) * 10_000_000);
+        let sip = CapturedSip {
+            ts: Some(ts),
+            src: Some(ue),
+            dst: Some(pcscf),
+            hep: None,
+            bytes: bytes.as_bytes(),
+        };
+        pipeline.capture_event(CaptureEvent::Sip(sip), &mut out);
+        pipeline.capture_event(CaptureEvent::FrameDone { ts }, &mut out);
+    }
+    // Traffic came since the last tick: the traffic's time stays.
+    pipeline.wall_clock(t0 + 50_000_000, &mut out);
+    assert!(out.is_empty());
+    // Old traffic (a replay): the wall clock is a day ahead, nothing moves.
+    let mut replayed = FeaturePipeline::new(&config(&names).pipeline);
+    let bytes = options(9);
+    let sip = CapturedSip {
+        ts: Some(t0),
+        src: Some(ue),
+        dst: Some(pcscf),
+        hep: None,
+        bytes: bytes.as_bytes(),
+    };
+    replayed.capture_event(CaptureEvent::Sip(sip), &mut out);
+    replayed.capture_event(CaptureEvent::FrameDone { ts: t0 }, &mut out);
+    replayed.wall_clock(t0 + 86_400_000_000, &mut out);
+    replayed.wall_clock(t0 + 86_410_000_000, &mut out);
+    assert!(out.is_empty(), "a replay of old traffic is not moved by the wall clock");
+    // Silence: the next ticks move event time along the wall clock; minutes close.
+    pipeline.wall_clock(t0 + 120_000_000, &mut out);
+    pipeline.wall_clock(t0 + 250_000_000, &mut out);
+    let minutes: Vec<(u64, bool)> =
+        out.iter().map(|r| ((r.minute - t0) / 60_000_000, r.source_silent)).collect();
+    assert_eq!(minutes, [(0, false), (1, true), (2, true), (3, true)], "{minutes:?}");
+}

@@ -94,6 +94,8 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
         },
         // The demo shows its outputs on the terminal; it serves no HTTP.
         http_listen: None,
+        // Simulated time runs far faster than the wall clock.
+        follow_wall_clock: false,
         metrics: Arc::default(),
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms: Vec::new(),

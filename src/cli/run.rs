@@ -81,6 +81,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
             auth_key: config.sources.hep_auth_key.clone().map(String::into_bytes),
         },
         http_listen: Some(config.http.listen),
+        follow_wall_clock: true,
         metrics,
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms,

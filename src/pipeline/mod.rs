@@ -124,6 +124,8 @@ pub struct FeaturePipeline {
     guard: TimeGuard,
     /// Inputs pushed so far.
     inputs: u64,
+    /// Inputs counted at the last wall-clock tick (see [`FeaturePipeline::wall_clock`]).
+    inputs_at_tick: u64,
     timeout: u64,
     events: Vec<TxEvent>,
     stats: PipelineStats,
@@ -144,6 +146,7 @@ impl FeaturePipeline {
             buffer: ReorderBuffer::default(),
             guard: TimeGuard::new(settings.not_after_us),
             inputs: 0,
+            inputs_at_tick: 0,
             timeout: settings.timeout_us,
             events: Vec::with_capacity(8),
             stats: PipelineStats::default(),
@@ -332,6 +335,21 @@ impl FeaturePipeline {
             self.hold(ts, node, held);
         }
         self.release(self.clock.released(), out);
+    }
+
+    /// A tick of the wall clock (`now`, µs since the epoch), for a live source. While traffic
+    /// comes, event time is the traffic's own and ticks change nothing. When no input came
+    /// since the previous tick and the traffic's time is at most [`MAX_TIME_JUMP_US`] behind
+    /// the wall clock (a live source, not a replay of old traffic), event time follows the
+    /// wall clock: the minutes of a source that went silent close (flagged `source_silent`,
+    /// judged `no_data`) instead of waiting for the traffic to come back.
+    pub fn wall_clock(&mut self, now: u64, out: &mut Vec<FeatureRow>) {
+        let quiet = self.inputs == self.inputs_at_tick;
+        self.inputs_at_tick = self.inputs;
+        let newest = self.clock.newest();
+        if quiet && newest > 0 && now > newest && now - newest <= MAX_TIME_JUMP_US {
+            self.advance(now, out);
+        }
     }
 
     /// The end of the input: everything held is processed and every minute up to the newest

@@ -11,6 +11,12 @@ use crate::sources::OwnedCaptureEvent;
 #[rtype(result = "()")]
 pub struct CaptureBatch(pub Vec<OwnedCaptureEvent>);
 
+/// A tick of the wall clock (µs since the epoch): the minutes of a silent live source close.
+/// Sent to the pipeline every [`super::topology::WALL_CLOCK_TICK`].
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct WallClock(pub u64);
+
 /// The input has ended: every held minute closes. Sent by a source after its last batch; the
 /// reply is the pipeline's counters and node names.
 #[derive(Debug, Message)]

@@ -189,12 +189,7 @@ pub fn spawn_publisher(
         Arc::clone(&minutes),
     ));
     tokio::spawn(drive(eventloop, events, Arc::clone(&metrics)));
-    let ends = Ends {
-        acknowledge,
-        store,
-        metrics: Arc::clone(&metrics),
-        wake: Arc::clone(&wake),
-    };
+    let ends = Ends { acknowledge, store, metrics: Arc::clone(&metrics), wake: Arc::clone(&wake) };
     tokio::spawn(send(client, received, settings, ends));
     PublisherHandle { wake, metrics, minutes }
 }
@@ -324,7 +319,8 @@ async fn send(
                     if let Some(&(last, _)) = waiting.last() {
                         cursor = last;
                     }
-                    let fresh = |(seq, _): &(u64, _)| !sent.contains(seq) && !removing.contains(seq);
+                    let fresh =
+                        |(seq, _): &(u64, _)| !sent.contains(seq) && !removing.contains(seq);
                     queue.extend(waiting.into_iter().filter(fresh));
                 }
                 Ok(Err(error)) => {
@@ -373,7 +369,9 @@ async fn remove_acknowledged(
                     minutes.acknowledged(last, &metrics);
                 }
             }
-            Ok(Err(error)) => tracing::error!(%error, "cannot remove acknowledged messages from the outbox; they will be sent again"),
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot remove acknowledged messages from the outbox; they will be sent again");
+            }
             Err(error) => tracing::error!(%error, "outbox task failed"),
         }
         if events.send(Driven::Removed(seqs)).is_err() {

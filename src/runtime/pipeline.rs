@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Recipient};
 
-use super::messages::{CaptureBatch, EndOfInput, MinutesClosed};
+use super::messages::{CaptureBatch, EndOfInput, MinutesClosed, WallClock};
 use crate::pipeline::{FeaturePipeline, PipelineSettings, PipelineStats};
 use crate::telemetry::Metrics;
 
@@ -86,6 +86,15 @@ impl Handler<CaptureBatch> for FeaturePipelineActor {
         for event in &batch.0 {
             self.pipeline.capture_event(event.as_event(), &mut self.closed);
         }
+        self.forward();
+    }
+}
+
+impl Handler<WallClock> for FeaturePipelineActor {
+    type Result = ();
+
+    fn handle(&mut self, WallClock(now): WallClock, _: &mut Self::Context) {
+        self.pipeline.wall_clock(now, &mut self.closed);
         self.forward();
     }
 }

@@ -214,6 +214,9 @@ pub struct LiveSettings {
     pub hep: super::hep::HepListenerSettings,
     /// Where `/healthz`, `/readyz`, `/metrics` and `/api/v1` are served (none: not served).
     pub http_listen: Option<std::net::SocketAddr>,
+    /// Whether the minutes of a silent source close by the wall clock (live traffic; not
+    /// for a simulation sent faster than real time).
+    pub follow_wall_clock: bool,
     /// The appliance's metrics (the model's embedder may count in them already).
     pub metrics: std::sync::Arc<crate::telemetry::Metrics>,
     /// Minutes in a window (the recent minutes kept per node).
@@ -243,6 +246,9 @@ impl std::fmt::Debug for LiveControl {
             .finish()
     }
 }
+
+/// How often the pipeline hears the wall clock (minutes of a silent live source close).
+pub const WALL_CLOCK_TICK: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long a stop waits for the broker to take what is in the outbox.
 const DRAIN_ON_STOP: std::time::Duration = std::time::Duration::from_secs(5);
@@ -346,6 +352,24 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             .map_err(|e| format!("cannot listen on {listen} (sources.hep_tcp_listen): {e}"))?;
         }
         readiness.listening.store(true, Relaxed);
+        if settings.follow_wall_clock {
+            let pipeline = pipeline.clone();
+            actix::spawn(async move {
+                let mut tick = tokio::time::interval(WALL_CLOCK_TICK);
+                loop {
+                    tick.tick().await;
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_micros() as u64);
+                    // A full mailbox means traffic: the tick is not needed then.
+                    if let Err(actix::prelude::SendError::Closed(_)) =
+                        pipeline.try_send(super::messages::WallClock(now))
+                    {
+                        return;
+                    }
+                }
+            });
+        }
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
                 .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
