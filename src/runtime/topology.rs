@@ -3,12 +3,18 @@
 //! | edge                         | capacity          | when full                            |
 //! |------------------------------|-------------------|--------------------------------------|
 //! | capture file → pipeline      | `PIPELINE_MAILBOX`| block the reader (`send().await`)    |
-//! | pipeline → minute collector  | unbounded         | n/a (one row per node-minute)        |
+//! | HEP over TCP → pipeline      | `PIPELINE_MAILBOX`| block the connection (TCP slows the sender) |
+//! | HEP over UDP → pipeline      | `PIPELINE_MAILBOX`| drop the batch, count (`reason="busy"`) |
+//! | wall-clock tick → pipeline   | `PIPELINE_MAILBOX`| skip the tick (traffic is flowing)   |
 //! | pipeline → judge             | unbounded         | n/a (one message per closing batch)  |
 //! | judge → announcer            | unbounded         | n/a (one message per judged minute)  |
+//! | announcer → MQTT publisher   | the outbox (redb) | `mqtt.outbox_limit`: oldest waiting states dropped, alarm events kept |
 //!
 //! A file source blocks when the pipeline is behind: nothing is lost and memory stays bounded.
-//! (Live HEP over UDP will drop newest and count instead: the kernel drops anyway.)
+//! Live UDP drops newest and counts instead: the kernel drops anyway, and a blocked receive
+//! loop would only move the loss into the socket buffer. The unbounded edges carry one message
+//! per minute (or per batch that closes minutes), so they grow only if judging falls a whole
+//! minute behind, which `imsight_minute_to_broker_seconds` shows.
 
 use std::io::Read;
 use std::ops::ControlFlow;
