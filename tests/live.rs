@@ -578,3 +578,61 @@ fn hep_over_tcp_is_taken_without_loss_and_a_broken_stream_is_counted() {
     assert!(sample(&metrics, "imsight_minutes_closed_total", &[]) >= 2.0 * 9.0, "{metrics}");
     assert!(log.contains("not a HEPv3 stream"), "{log}");
 }
+
+#[test]
+fn captures_dropped_into_a_directory_are_judged_once_and_bad_files_set_aside() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let (mqtt, hep, http) = (free_port(), free_udp_port(), free_port());
+    let _broker = start_broker(dir.path(), mqtt);
+    let subscriber = subscribe(mqtt, "imsight/v1/lab/onap/cl/#", false);
+    std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
+    let (code, _, stderr) = common::run(&mut imsight(&[
+        "simulate",
+        "--scenario",
+        &d("scenario.toml"),
+        "--nodes",
+        &d("nodes.toml"),
+        "--pcap",
+        &d("traffic.pcap"),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir(&incoming).expect("dir");
+    let env = [
+        ("IMSIGHT__SOURCES__CAPTURE_DIR", incoming.to_str().expect("utf-8").to_owned()),
+        ("IMSIGHT__SOURCES__CAPTURE_SETTLE_SECS", "1".to_owned()),
+    ];
+    let appliance = start_appliance_with(&d("nodes.toml"), &d("state"), mqtt, hep, http, &env);
+    // A probe writes, then renames into place; something else drops a file that is no capture.
+    std::fs::copy(d("traffic.pcap"), incoming.join("traffic.pcap.part")).expect("copy");
+    std::fs::rename(incoming.join("traffic.pcap.part"), incoming.join("traffic.pcap"))
+        .expect("rename");
+    std::fs::write(incoming.join("junk.pcap"), b"this is not a capture\n").expect("junk");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !incoming.join("processed/traffic.pcap").exists() {
+        assert!(Instant::now() < deadline, "the capture was not read");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, metrics) = http_get(http, "/metrics");
+    let log = stop_appliance(appliance);
+    assert!(incoming.join("rejected/junk.pcap").exists(), "{log}");
+    assert!(!incoming.join("traffic.pcap").exists() && !incoming.join("junk.pcap").exists());
+    assert!(sample(&metrics, "imsight_source_received_total", &["capture_dir"]) > 10_000.0);
+    assert_eq!(
+        sample(&metrics, "imsight_input_rejected_total", &["capture_dir", "unreadable"]),
+        1.0,
+        "{metrics}"
+    );
+    let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
+    let out = subscriber.wait_with_output().expect("subscriber");
+    let received = messages(&out.stdout);
+    let statuses: Vec<&str> = received
+        .iter()
+        .filter(|(t, _)| t.ends_with("/pcscf-b"))
+        .filter_map(|(_, v)| v["closedLoopEventStatus"].as_str())
+        .collect();
+    assert_eq!(statuses, ["ONSET", "ABATED"], "the capture's fault was judged: {log}");
+    assert!(!received.iter().any(|(t, _)| t.ends_with("/pcscf-a")), "a false alarm on pcscf-a");
+}

@@ -237,6 +237,12 @@ pub struct SourcesConfig {
     /// Where `imsight run` listens for HEP over TCP (HEPv3 packets back to back; heplify
     /// `-nt tcp`, Kamailio `siptrace` with a `;transport=tcp` duplicate URI). Unset: not taken.
     pub hep_tcp_listen: Option<SocketAddr>,
+    /// A directory probes write pcap or pcapng captures into: each finished file is read once,
+    /// then moved to `processed/` (or `rejected/`). Use it instead of HEP, not beside it: its
+    /// traffic's time is the captures'. Unset: not read.
+    pub capture_dir: Option<PathBuf>,
+    /// Seconds a file in `capture_dir` must stay unchanged before it is read.
+    pub capture_settle_secs: u32,
 }
 
 impl Default for SourcesConfig {
@@ -245,6 +251,8 @@ impl Default for SourcesConfig {
             hep_udp_listen: SocketAddr::from(([0, 0, 0, 0], 9060)),
             hep_auth_key: None,
             hep_tcp_listen: None,
+            capture_dir: None,
+            capture_settle_secs: 5,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! hep          the live HEP-over-UDP source (batches; dropped and counted when the pipeline is busy)
 //! http         /healthz, /readyz, /metrics, /api/v1/nodes (actix-web)
 //! broker       the MQTT broker `demo` embeds (rumqttd) and an in-process subscription
+//! files        a directory of captures that probes keep writing into
 //! judge        JudgeActor (own thread): closed minutes in, judged minutes out
 //! announce     AnnounceActor (own thread): judged minutes to the durable outbox
 //! messages     what flows between actors (owned, batched)
@@ -19,6 +20,7 @@
 
 pub mod announce;
 pub mod broker;
+pub mod files;
 pub mod hep;
 pub mod http;
 pub mod judge;
