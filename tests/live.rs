@@ -581,6 +581,17 @@ fn hep_over_tcp_is_taken_without_loss_and_a_broken_stream_is_counted() {
 
 #[test]
 fn captures_dropped_into_a_directory_are_judged_once_and_bad_files_set_aside() {
+    judged_from_a_directory("--pcap", "traffic.pcap");
+}
+
+#[test]
+fn probe_records_dropped_into_a_directory_are_judged_and_bad_lines_counted() {
+    judged_from_a_directory("--xdr", "traffic.csv");
+}
+
+/// The scenario written by `simulate OUTPUT_FLAG FILE`, dropped into the input directory of a
+/// running appliance beside a file that is no input, gives the fault's ONSET and ABATED.
+fn judged_from_a_directory(output_flag: &str, file: &str) {
     let dir = tempfile::tempdir().expect("dir");
     let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
     let (mqtt, hep, http) = (free_port(), free_udp_port(), free_port());
@@ -593,36 +604,49 @@ fn captures_dropped_into_a_directory_are_judged_once_and_bad_files_set_aside() {
         &d("scenario.toml"),
         "--nodes",
         &d("nodes.toml"),
-        "--pcap",
-        &d("traffic.pcap"),
+        output_flag,
+        &d(file),
     ]));
     assert_eq!(code, 0, "{stderr}");
+    let mut bad_lines = 0.0;
+    if file.ends_with(".csv") {
+        // A probe that writes a damaged line now and then.
+        let mut text = std::fs::read_to_string(d(file)).expect("records");
+        text.push_str("pcscf-a,not,a,record\n");
+        std::fs::write(d(file), text).expect("records");
+        bad_lines = 1.0;
+    }
     let incoming = dir.path().join("incoming");
     std::fs::create_dir(&incoming).expect("dir");
     let env = [
-        ("IMSIGHT__SOURCES__CAPTURE_DIR", incoming.to_str().expect("utf-8").to_owned()),
-        ("IMSIGHT__SOURCES__CAPTURE_SETTLE_SECS", "1".to_owned()),
+        ("IMSIGHT__SOURCES__INPUT_DIR", incoming.to_str().expect("utf-8").to_owned()),
+        ("IMSIGHT__SOURCES__INPUT_SETTLE_SECS", "1".to_owned()),
     ];
     let appliance = start_appliance_with(&d("nodes.toml"), &d("state"), mqtt, hep, http, &env);
-    // A probe writes, then renames into place; something else drops a file that is no capture.
-    std::fs::copy(d("traffic.pcap"), incoming.join("traffic.pcap.part")).expect("copy");
-    std::fs::rename(incoming.join("traffic.pcap.part"), incoming.join("traffic.pcap"))
-        .expect("rename");
-    std::fs::write(incoming.join("junk.pcap"), b"this is not a capture\n").expect("junk");
+    // A probe writes, then renames into place; something else drops a file that is no input.
+    let part = incoming.join(format!("{file}.part"));
+    std::fs::copy(d(file), &part).expect("copy");
+    std::fs::rename(&part, incoming.join(file)).expect("rename");
+    std::fs::write(incoming.join("junk.pcap"), b"\x00\x01 this is not a capture\n").expect("junk");
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !incoming.join("processed/traffic.pcap").exists() {
-        assert!(Instant::now() < deadline, "the capture was not read");
+    while !incoming.join("processed").join(file).exists() {
+        assert!(Instant::now() < deadline, "the file was not read");
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(2));
     let (_, metrics) = http_get(http, "/metrics");
     let log = stop_appliance(appliance);
     assert!(incoming.join("rejected/junk.pcap").exists(), "{log}");
-    assert!(!incoming.join("traffic.pcap").exists() && !incoming.join("junk.pcap").exists());
-    assert!(sample(&metrics, "imsight_source_received_total", &["capture_dir"]) > 10_000.0);
+    assert!(!incoming.join(file).exists() && !incoming.join("junk.pcap").exists());
+    assert!(sample(&metrics, "imsight_source_received_total", &["input_dir"]) > 10_000.0);
     assert_eq!(
-        sample(&metrics, "imsight_input_rejected_total", &["capture_dir", "unreadable"]),
+        sample(&metrics, "imsight_input_rejected_total", &["input_dir", "unreadable"]),
         1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "imsight_input_rejected_total", &["input_dir", "bad_record_line"]),
+        bad_lines,
         "{metrics}"
     );
     let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
@@ -633,6 +657,6 @@ fn captures_dropped_into_a_directory_are_judged_once_and_bad_files_set_aside() {
         .filter(|(t, _)| t.ends_with("/pcscf-b"))
         .filter_map(|(_, v)| v["closedLoopEventStatus"].as_str())
         .collect();
-    assert_eq!(statuses, ["ONSET", "ABATED"], "the capture's fault was judged: {log}");
+    assert_eq!(statuses, ["ONSET", "ABATED"], "the file's fault was judged: {log}");
     assert!(!received.iter().any(|(t, _)| t.ends_with("/pcscf-a")), "a false alarm on pcscf-a");
 }

@@ -94,7 +94,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
         },
         // The demo shows its outputs on the terminal; it serves no HTTP.
         http_listen: None,
-        capture_dir: None,
+        input_dir: None,
         // Simulated time runs far faster than the wall clock.
         follow_wall_clock: false,
         metrics: Arc::default(),

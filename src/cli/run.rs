@@ -11,7 +11,7 @@ use super::refs::StoreArgs;
 use super::{CommandError, GlobalArgs};
 use crate::pipeline::PipelineSettings;
 use crate::publish::PublishSettings;
-use crate::runtime::files::CaptureDirSettings;
+use crate::runtime::files::InputDirSettings;
 use crate::runtime::hep::HepListenerSettings;
 use crate::runtime::mqtt::{MqttSettings, MqttTls};
 use crate::runtime::{LiveControl, LiveSettings, Reconfigure, run_live};
@@ -82,9 +82,9 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
             auth_key: config.sources.hep_auth_key.clone().map(String::into_bytes),
         },
         http_listen: Some(config.http.listen),
-        capture_dir: config.sources.capture_dir.clone().map(|dir| CaptureDirSettings {
+        input_dir: config.sources.input_dir.clone().map(|dir| InputDirSettings {
             dir,
-            settle: Duration::from_secs(u64::from(config.sources.capture_settle_secs)),
+            settle: Duration::from_secs(u64::from(config.sources.input_settle_secs)),
         }),
         follow_wall_clock: true,
         metrics,

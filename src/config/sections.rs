@@ -240,9 +240,9 @@ pub struct SourcesConfig {
     /// A directory probes write pcap or pcapng captures into: each finished file is read once,
     /// then moved to `processed/` (or `rejected/`). Use it instead of HEP, not beside it: its
     /// traffic's time is the captures'. Unset: not read.
-    pub capture_dir: Option<PathBuf>,
-    /// Seconds a file in `capture_dir` must stay unchanged before it is read.
-    pub capture_settle_secs: u32,
+    pub input_dir: Option<PathBuf>,
+    /// Seconds a file in `input_dir` must stay unchanged before it is read.
+    pub input_settle_secs: u32,
 }
 
 impl Default for SourcesConfig {
@@ -251,8 +251,8 @@ impl Default for SourcesConfig {
             hep_udp_listen: SocketAddr::from(([0, 0, 0, 0], 9060)),
             hep_auth_key: None,
             hep_tcp_listen: None,
-            capture_dir: None,
-            capture_settle_secs: 5,
+            input_dir: None,
+            input_settle_secs: 5,
         }
     }
 }

@@ -1,10 +1,11 @@
-//! A directory that probes keep writing captures into (`sources.capture_dir`): each finished
-//! file is read once, in name order, through the same pipeline as live HEP, then moved to
+//! A directory that probes keep writing into (`sources.input_dir`): pcap and pcapng captures
+//! and probe-record files (CSV or JSON lines, docs/formats.md). Each finished file is read
+//! once, in name order, through the same pipeline as live HEP, then moved to
 //! `processed/` (or, when it cannot be read, to `rejected/`, counted and logged), so the
 //! directory shows what is left to do and a restart does not read a file twice.
 //!
 //! A file is finished when its size and modification time have not changed for
-//! `sources.capture_settle_secs`; names starting with `.` or ending in `.part` or `.tmp` are
+//! `sources.input_settle_secs`; names starting with `.` or ending in `.part` or `.tmp` are
 //! files being written and are left alone (write, then rename into place, is the safe way).
 //! Reading blocks while the pipeline is behind: nothing is dropped.
 
@@ -16,20 +17,20 @@ use std::time::{Duration, SystemTime};
 
 use actix::Addr;
 
-use super::messages::CaptureBatch;
+use super::messages::{CaptureBatch, RecordBatch};
 use super::pipeline::FeaturePipelineActor;
 use super::topology::CAPTURE_BATCH;
-use crate::sources::{InputKind, OwnedCaptureEvent, open_input, read_capture};
+use crate::sources::{InputKind, OwnedCaptureEvent, OwnedRecord, open_input, read_capture};
 use crate::telemetry::Metrics;
 
 /// The metrics label of this source.
-pub const SOURCE: &str = "capture_dir";
+pub const SOURCE: &str = "input_dir";
 /// How often the directory is listed.
 const POLL: Duration = Duration::from_secs(1);
 
 /// Where captures arrive.
 #[derive(Debug, Clone)]
-pub struct CaptureDirSettings {
+pub struct InputDirSettings {
     /// The directory.
     pub dir: PathBuf,
     /// How long a file must stay unchanged before it is read.
@@ -38,8 +39,8 @@ pub struct CaptureDirSettings {
 
 /// Watches the directory on a thread of its own; batches go to `pipeline` through `runtime`
 /// (waiting for mailbox room).
-pub fn spawn_capture_dir(
-    settings: CaptureDirSettings,
+pub fn spawn_input_dir(
+    settings: InputDirSettings,
     pipeline: Addr<FeaturePipelineActor>,
     metrics: Arc<Metrics>,
     runtime: tokio::runtime::Handle,
@@ -48,7 +49,7 @@ pub fn spawn_capture_dir(
         std::fs::create_dir_all(settings.dir.join(sub))?;
     }
     tracing::info!(dir = %settings.dir.display(), "reading captures from a directory");
-    std::thread::Builder::new().name("capture-dir".into()).spawn(move || {
+    std::thread::Builder::new().name("input-dir".into()).spawn(move || {
         let mut seen: HashMap<PathBuf, (u64, SystemTime)> = HashMap::new();
         loop {
             for path in finished(&settings, &mut seen) {
@@ -81,7 +82,7 @@ pub fn spawn_capture_dir(
 /// The files that have not changed for the settle time, in name order; remembers the size
 /// and time of the others.
 fn finished(
-    settings: &CaptureDirSettings,
+    settings: &InputDirSettings,
     seen: &mut HashMap<PathBuf, (u64, SystemTime)>,
 ) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(&settings.dir) else { return Vec::new() };
@@ -106,7 +107,7 @@ fn finished(
     ready
 }
 
-/// Reads one capture into the pipeline: `None` when the appliance is stopping, else whether
+/// Reads one capture or probe-record file into the pipeline: `None` when the appliance is stopping, else whether
 /// it was read (with the reason label and message when not).
 fn read_one(
     path: &Path,
@@ -118,9 +119,8 @@ fn read_one(
         Ok(opened) => opened,
         Err(error) => return Some(Err(("unreadable", error.to_string()))),
     };
-    if let InputKind::Records(_) = opened.kind {
-        let message = "probe records are read by `imsight replay`; this directory takes pcap and pcapng captures";
-        return Some(Err(("not_a_capture", message.to_owned())));
+    if let InputKind::Records(format) = opened.kind {
+        return read_records_file(path, opened.reader, format, pipeline, metrics, runtime);
     }
     let received = metrics.received.with_label_values(&[SOURCE]);
     let mut batch = Vec::with_capacity(CAPTURE_BATCH);
@@ -144,4 +144,44 @@ fn read_one(
     }
     tracing::info!(file = %path.display(), frames = summary.frames, "capture read");
     Some(read.map_err(|error| ("damaged", format!("read up to the damage: {error}"))))
+}
+
+/// Reads one probe-record file into the pipeline; lines that are not records are counted
+/// (`reason="bad_record_line"`) and skipped.
+fn read_records_file(
+    path: &Path,
+    reader: impl std::io::BufRead,
+    format: crate::sources::RecordFormat,
+    pipeline: &Addr<FeaturePipelineActor>,
+    metrics: &Metrics,
+    runtime: &tokio::runtime::Handle,
+) -> Option<Result<(), (&'static str, String)>> {
+    let received = metrics.received.with_label_values(&[SOURCE]);
+    let bad_lines = metrics.rejected.with_label_values(&[SOURCE, "bad_record_line"]);
+    let mut batch = Vec::with_capacity(CAPTURE_BATCH);
+    let (mut stopping, mut records) = (false, 0u64);
+    crate::sources::read_records(reader, format, |_, line| {
+        match line {
+            Ok(record) => {
+                records += 1;
+                batch.push(OwnedRecord::new(record));
+            }
+            Err(_) => bad_lines.inc(),
+        }
+        if batch.len() == CAPTURE_BATCH {
+            received.inc_by(batch.len() as u64);
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(CAPTURE_BATCH));
+            stopping = runtime.block_on(pipeline.send(RecordBatch(full))).is_err();
+        }
+        if stopping { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    if !stopping && !batch.is_empty() {
+        received.inc_by(batch.len() as u64);
+        stopping = runtime.block_on(pipeline.send(RecordBatch(batch))).is_err();
+    }
+    if stopping {
+        return None;
+    }
+    tracing::info!(file = %path.display(), records, "probe records read");
+    Some(Ok(()))
 }

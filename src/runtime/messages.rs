@@ -11,6 +11,11 @@ use crate::sources::OwnedCaptureEvent;
 #[rtype(result = "()")]
 pub struct CaptureBatch(pub Vec<OwnedCaptureEvent>);
 
+/// A batch of probe records, in file order. Sent by a file source to the pipeline.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct RecordBatch(pub Vec<crate::sources::OwnedRecord>);
+
 /// A tick of the wall clock (µs since the epoch): the minutes of a silent live source close.
 /// Sent to the pipeline every [`super::topology::WALL_CLOCK_TICK`].
 #[derive(Debug, Clone, Copy, Message)]

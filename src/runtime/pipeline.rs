@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Recipient};
 
-use super::messages::{CaptureBatch, EndOfInput, MinutesClosed, WallClock};
+use super::messages::{CaptureBatch, EndOfInput, MinutesClosed, RecordBatch, WallClock};
 use crate::pipeline::{FeaturePipeline, PipelineSettings, PipelineStats};
 use crate::telemetry::Metrics;
 
@@ -85,6 +85,20 @@ impl Handler<CaptureBatch> for FeaturePipelineActor {
     fn handle(&mut self, batch: CaptureBatch, _: &mut Self::Context) {
         for event in &batch.0 {
             self.pipeline.capture_event(event.as_event(), &mut self.closed);
+        }
+        self.forward();
+    }
+}
+
+impl Handler<RecordBatch> for FeaturePipelineActor {
+    type Result = ();
+
+    fn handle(&mut self, batch: RecordBatch, _: &mut Self::Context) {
+        for record in &batch.0 {
+            let record = record.as_record();
+            if let Some(ts) = self.pipeline.push(crate::pipeline::Input::Record(&record)) {
+                self.pipeline.advance(ts, &mut self.closed);
+            }
         }
         self.forward();
     }

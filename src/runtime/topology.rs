@@ -221,7 +221,7 @@ pub struct LiveSettings {
     /// Where `/healthz`, `/readyz`, `/metrics` and `/api/v1` are served (none: not served).
     pub http_listen: Option<std::net::SocketAddr>,
     /// A directory of captures to read, when one is configured.
-    pub capture_dir: Option<super::files::CaptureDirSettings>,
+    pub input_dir: Option<super::files::InputDirSettings>,
     /// Whether the minutes of a silent source close by the wall clock (live traffic; not
     /// for a simulation sent faster than real time).
     pub follow_wall_clock: bool,
@@ -359,11 +359,11 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             .await
             .map_err(|e| format!("cannot listen on {listen} (sources.hep_tcp_listen): {e}"))?;
         }
-        if let Some(dir) = settings.capture_dir.clone() {
+        if let Some(dir) = settings.input_dir.clone() {
             let shown = dir.dir.display().to_string();
             let runtime = tokio::runtime::Handle::current();
-            super::files::spawn_capture_dir(dir, pipeline.clone(), Arc::clone(&metrics), runtime)
-                .map_err(|e| format!("cannot read {shown} (sources.capture_dir): {e}"))?;
+            super::files::spawn_input_dir(dir, pipeline.clone(), Arc::clone(&metrics), runtime)
+                .map_err(|e| format!("cannot read {shown} (sources.input_dir): {e}"))?;
         }
         readiness.listening.store(true, Relaxed);
         if settings.follow_wall_clock {

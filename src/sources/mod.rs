@@ -10,7 +10,7 @@ pub use capture::{
     CaptureEvent, CaptureSummary, CapturedSip, HepAgent, HepAuth, OwnedCaptureEvent, read_capture,
     read_hep_datagram, read_hep_datagram_with_key,
 };
-pub use probe_records::{LineError, RecordFormat, read_records};
+pub use probe_records::{LineError, OwnedRecord, RecordFormat, read_records};
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

@@ -137,3 +137,66 @@ pub fn read_records(
         }
     }
 }
+
+/// A probe record that owns its text, to cross threads in a batch (the reader's records
+/// borrow from its line).
+#[derive(Debug, Clone)]
+pub struct OwnedRecord {
+    record: imsight_parsers::xdr::XdrRecord<'static>,
+    /// The method token when it is an extension (the record's `procedure` cannot own it).
+    extension: Option<String>,
+}
+
+impl OwnedRecord {
+    /// An owned copy of `record`.
+    pub fn new(record: &imsight_parsers::xdr::XdrRecord<'_>) -> Self {
+        use imsight_parsers::sip::Method;
+        let owned = |s: &std::borrow::Cow<'_, str>| std::borrow::Cow::Owned(s.to_string());
+        let (procedure, extension) = match record.procedure {
+            Method::Extension(token) => (Method::Options, Some(token.to_owned())),
+            known => (Method::known(known.as_str().as_bytes()).unwrap_or(Method::Options), None),
+        };
+        Self {
+            record: imsight_parsers::xdr::XdrRecord {
+                start_micros: record.start_micros,
+                end_micros: record.end_micros,
+                latency_micros: record.latency_micros,
+                node: owned(&record.node),
+                procedure,
+                result: record.result,
+                subscriber: record.subscriber.as_ref().map(owned),
+                call_id: record.call_id.as_ref().map(owned),
+                leg: record.leg,
+                direction: record.direction,
+                cause: record.cause.as_ref().map(owned),
+            },
+            extension,
+        }
+    }
+
+    /// The record, borrowing from this copy.
+    pub fn as_record(&self) -> imsight_parsers::xdr::XdrRecord<'_> {
+        use imsight_parsers::sip::Method;
+        let procedure = match &self.extension {
+            Some(token) => Method::Extension(token),
+            None => self.record.procedure,
+        };
+        let r = &self.record;
+        fn borrowed<'b>(s: &'b std::borrow::Cow<'static, str>) -> std::borrow::Cow<'b, str> {
+            std::borrow::Cow::Borrowed(s.as_ref())
+        }
+        imsight_parsers::xdr::XdrRecord {
+            start_micros: r.start_micros,
+            end_micros: r.end_micros,
+            latency_micros: r.latency_micros,
+            node: borrowed(&r.node),
+            procedure,
+            result: r.result,
+            subscriber: r.subscriber.as_ref().map(borrowed),
+            call_id: r.call_id.as_ref().map(borrowed),
+            leg: r.leg,
+            direction: r.direction,
+            cause: r.cause.as_ref().map(borrowed),
+        }
+    }
+}
