@@ -182,8 +182,8 @@ impl OwnedRecord {
             None => self.record.procedure,
         };
         let r = &self.record;
-        fn borrowed<'b>(s: &'b std::borrow::Cow<'static, str>) -> std::borrow::Cow<'b, str> {
-            std::borrow::Cow::Borrowed(s.as_ref())
+        fn borrowed(s: &str) -> std::borrow::Cow<'_, str> {
+            std::borrow::Cow::Borrowed(s)
         }
         imsight_parsers::xdr::XdrRecord {
             start_micros: r.start_micros,
@@ -192,11 +192,11 @@ impl OwnedRecord {
             node: borrowed(&r.node),
             procedure,
             result: r.result,
-            subscriber: r.subscriber.as_ref().map(borrowed),
-            call_id: r.call_id.as_ref().map(borrowed),
+            subscriber: r.subscriber.as_deref().map(borrowed),
+            call_id: r.call_id.as_deref().map(borrowed),
             leg: r.leg,
             direction: r.direction,
-            cause: r.cause.as_ref().map(borrowed),
+            cause: r.cause.as_deref().map(borrowed),
         }
     }
 }
