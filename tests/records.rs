@@ -83,3 +83,24 @@ fn an_oversized_line_is_counted_and_skipped() {
         report.error_samples
     );
 }
+
+/// A record copied to cross threads reads back as the record it was, extension methods and
+/// all (the live directory source sends records to the pipeline this way).
+#[test]
+fn an_owned_record_reads_back_as_the_original() {
+    use imsight::sources::{OwnedRecord, RecordFormat, read_records};
+    let text = std::fs::read_to_string(data("pcscf-sample.csv")).unwrap()
+        + "2026-11-21T20:00:09.000000Z,2026-11-21T20:00:09.010000Z,10,pcscf-1,FOO,200,,call-x,access,in,\n";
+    let mut originals = Vec::new();
+    let mut copies = Vec::new();
+    read_records(std::io::Cursor::new(text), RecordFormat::Csv, |_, line| {
+        if let Ok(record) = line {
+            originals.push(format!("{record:?}"));
+            copies.push(OwnedRecord::new(record));
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    let read_back: Vec<String> = copies.iter().map(|c| format!("{:?}", c.as_record())).collect();
+    assert_eq!(read_back, originals);
+    assert!(read_back.iter().any(|r| r.contains("Extension(\"FOO\")")), "{read_back:?}");
+}
