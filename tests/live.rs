@@ -284,6 +284,10 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     assert!(sample(&metrics, "imsight_inference_seconds_count", &[]) > 0.0, "{metrics}");
     assert_eq!(sample(&metrics, "imsight_alarm_transitions_total", &["transition=\"raise\""]), 1.0);
     assert_eq!(sample(&metrics, "imsight_mqtt_connected", &[]), 1.0);
+    assert_eq!(
+        sample(&metrics, "imsight_up", &["hep_udp"]) + sample(&metrics, "imsight_up", &["http"]),
+        2.0
+    );
     assert!(sample(&metrics, "imsight_minute_to_broker_seconds_count", &[]) >= 90.0, "{metrics}");
     assert_eq!(sample(&metrics, "imsight_source_dropped_total", &["reason=\"busy\""]), 0.0);
     let (status, nodes) = http_get(http, "/api/v1/nodes");

@@ -80,24 +80,24 @@ fn start_broker_with(dir: &Path, port: u16, listener_options: &str) -> Broker {
 }
 
 /// A subscriber with a persistent session (QoS 1): the broker keeps its messages while it or
-/// the publisher is away. It exits after `seconds` without a message.
+/// the publisher is away. The session and its subscription are made first (a subscriber that
+/// exits once subscribed), so nothing published after this returns is missed however slowly
+/// the real subscriber starts. It exits after `seconds`.
 fn subscribe(port: u16, seconds: u32) -> Child {
+    let port = port.to_string();
+    let session =
+        ["-h", "127.0.0.1", "-p", &port, "-t", "test/#", "-q", "1", "-c", "-i", "imsight-test-sub"];
+    let status = Command::new("mosquitto_sub")
+        .args(session)
+        .arg("-E")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("mosquitto_sub (mosquitto-clients)");
+    assert!(status.success(), "the subscriber's session was not made");
     Command::new("mosquitto_sub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-t",
-            "test/#",
-            "-q",
-            "1",
-            "-c",
-            "-i",
-            "imsight-test-sub",
-            "-v",
-        ])
-        .args(["-W", &seconds.to_string()])
+        .args(session)
+        .args(["-v", "-W", &seconds.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -204,7 +204,7 @@ fn the_outbox_drains_in_order_and_survives_a_broker_outage() {
     let dir = tempfile::tempdir().expect("dir");
     let port = free_port();
     let broker = start_broker(dir.path(), port);
-    let first_subscriber = subscribe(port, 8);
+    let first_subscriber = subscribe(port, 15);
     std::thread::sleep(Duration::from_millis(500));
 
     let store = Arc::new(Store::open(&dir.path().join("state")).expect("store"));
@@ -249,7 +249,7 @@ fn the_outbox_drains_in_order_and_survives_a_broker_outage() {
     // It comes back (with the subscriber's persistent session, which queues for it): every
     // event arrives, in order.
     let _broker = start_broker(dir.path(), port);
-    let subscriber = subscribe(port, 8);
+    let subscriber = subscribe(port, 15);
     wait_until("the outbox to drain after the outage", Duration::from_secs(30), || {
         store.outbox_depth().expect("depth") == 0
     });

@@ -86,7 +86,8 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
             dir,
             settle: Duration::from_secs(u64::from(config.sources.input_settle_secs)),
         }),
-        follow_wall_clock: true,
+        // Files arrive in bursts with silences between them: their time is their own.
+        follow_wall_clock: config.sources.input_dir.is_none(),
         metrics,
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms,

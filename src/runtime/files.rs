@@ -49,10 +49,17 @@ pub fn spawn_input_dir(
         std::fs::create_dir_all(settings.dir.join(sub))?;
     }
     tracing::info!(dir = %settings.dir.display(), "reading captures from a directory");
+    let up = metrics.up.with_label_values(&[SOURCE]);
+    up.set(1);
     std::thread::Builder::new().name("input-dir".into()).spawn(move || {
         let mut seen: HashMap<PathBuf, (u64, SystemTime)> = HashMap::new();
         loop {
             for path in finished(&settings, &mut seen) {
+                if !path.exists() {
+                    // Taken away before it was read (a clean-up job): nothing to do.
+                    seen.remove(&path);
+                    continue;
+                }
                 let outcome = read_one(&path, &pipeline, &metrics, &runtime);
                 let Some(outcome) = outcome else { return };
                 let to = match &outcome {
@@ -64,12 +71,11 @@ pub fn spawn_input_dir(
                     }
                 };
                 seen.remove(&path);
-                if let Some(name) = path.file_name()
-                    && let Err(error) = std::fs::rename(&path, settings.dir.join(to).join(name))
-                {
+                if let Err(error) = set_aside(&path, &settings.dir.join(to)) {
                     // Left in place it would be read again: stop reading rather than
-                    // count the same traffic twice.
-                    tracing::error!(file = %path.display(), %error, "cannot move a read capture; the directory is no longer read");
+                    // count the same traffic twice (imsight_up{component="input_dir"} 0).
+                    tracing::error!(file = %path.display(), %error, "cannot move a read file; the directory is no longer read");
+                    up.set(0);
                     return;
                 }
             }
@@ -77,6 +83,18 @@ pub fn spawn_input_dir(
         }
     })?;
     Ok(())
+}
+
+/// Moves `path` into `into`, under a new name if one of its name is there already.
+fn set_aside(path: &Path, into: &Path) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut target = into.join(&name);
+    let mut n = 1;
+    while target.exists() {
+        target = into.join(format!("{name}.{n}"));
+        n += 1;
+    }
+    std::fs::rename(path, target)
 }
 
 /// The files that have not changed for the settle time, in name order; remembers the size
@@ -127,16 +145,17 @@ fn read_one(
     let mut stopping = false;
     let decoder = imsight_parsers::capture::DecoderConfig::default();
     let (summary, read) = read_capture(opened.reader, &decoder, |event| {
+        if matches!(event, crate::sources::CaptureEvent::Sip(_)) {
+            received.inc();
+        }
         batch.push(OwnedCaptureEvent::from(event));
         if batch.len() == CAPTURE_BATCH {
-            received.inc_by(batch.len() as u64);
             let full = std::mem::replace(&mut batch, Vec::with_capacity(CAPTURE_BATCH));
             stopping = runtime.block_on(pipeline.send(CaptureBatch(full))).is_err();
         }
         if stopping { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     });
     if !stopping && !batch.is_empty() {
-        received.inc_by(batch.len() as u64);
         stopping = runtime.block_on(pipeline.send(CaptureBatch(batch))).is_err();
     }
     if stopping {

@@ -32,8 +32,8 @@ const MAX_DATAGRAM: usize = 65_535;
 pub const SOURCE: &str = "hep_udp";
 /// The metrics label of HEP over TCP.
 pub const SOURCE_TCP: &str = "hep_tcp";
-/// The metrics label of what the pipeline counts of both.
-pub const PIPELINE_SOURCE: &str = "hep";
+/// The metrics label of what the pipeline counts, whatever the source.
+pub const PIPELINE_SOURCE: &str = "pipeline";
 /// How often the kernel's drop counter of the socket is read.
 const KERNEL_DROPS_EVERY: Duration = Duration::from_secs(1);
 
@@ -58,6 +58,7 @@ pub fn spawn_hep_listener(
     let (socket, granted) = bind(settings.listen)?;
     let bound = socket.local_addr()?;
     tracing::info!(listen = %bound, receive_buffer = granted, auth_key = settings.auth_key.is_some(), "listening for HEP over UDP");
+    metrics.up.with_label_values(&[SOURCE]).set(1);
     let auth_key = settings.auth_key.clone();
     let kernel = KernelDrops::of(&socket);
     std::thread::Builder::new()
@@ -79,6 +80,7 @@ pub async fn spawn_hep_tcp_listener(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let bound = listener.local_addr()?;
     tracing::info!(listen = %bound, "listening for HEP over TCP");
+    metrics.up.with_label_values(&[SOURCE_TCP]).set(1);
     let auth_key: Option<Arc<[u8]>> = auth_key.map(Arc::from);
     tokio::spawn(async move {
         loop {
@@ -102,7 +104,9 @@ pub async fn spawn_hep_tcp_listener(
     Ok(bound)
 }
 
-/// Reads HEPv3 packets from one connection until it ends; says why it ended.
+/// Reads HEPv3 packets from one connection until it ends; says why it ended. Bytes are read
+/// into a buffer (`read_buf` is cancel-safe, so a pause can flush what is gathered without
+/// losing the stream's framing) and whole packets are cut out of it.
 async fn receive_stream(
     mut stream: tokio::net::TcpStream,
     auth_key: Option<&[u8]>,
@@ -114,52 +118,65 @@ async fn receive_stream(
     let dropped_auth = metrics.dropped.with_label_values(&[SOURCE_TCP, "auth"]);
     let framing = metrics.rejected.with_label_values(&[SOURCE_TCP, "hep_framing"]);
     let mut batch: Vec<OwnedCaptureEvent> = Vec::with_capacity(HEP_BATCH);
-    let mut packet = vec![0u8; MAX_DATAGRAM];
+    let mut buffer: Vec<u8> = Vec::with_capacity(2 * MAX_DATAGRAM);
     let mut oldest: Option<Instant> = None;
     loop {
-        // A pause in the traffic sends what is gathered (waiting for readability is
-        // cancel-safe; a read cut short would lose the stream's framing).
-        if !batch.is_empty()
-            && tokio::time::timeout(HEP_BATCH_WAIT, stream.readable()).await.is_err()
-        {
+        // Every whole packet in the buffer.
+        let mut start = 0;
+        while let Some(header) = buffer.get(start..start + 6) {
+            let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
+            if &header[..4] != b"HEP3" || length < 6 {
+                framing.inc();
+                let _ = flush(pipeline, &mut batch).await;
+                return "not a HEPv3 stream".into();
+            }
+            let Some(packet) = buffer.get(start..start + length) else { break };
+            received.inc();
+            let auth = read_hep_datagram_with_key(packet, auth_key, &mut |event| {
+                batch.push(OwnedCaptureEvent::from(event));
+            });
+            if auth == HepAuth::Refused {
+                dropped_auth.inc();
+            }
+            start += length;
+            oldest.get_or_insert_with(Instant::now);
+        }
+        buffer.drain(..start);
+        let due = oldest.is_some_and(|at| at.elapsed() >= HEP_BATCH_WAIT);
+        if (batch.len() >= HEP_BATCH || due) && !batch.is_empty() {
             oldest = None;
             if flush(pipeline, &mut batch).await.is_err() {
                 return "the appliance is stopping".into();
             }
         }
-        let mut header = [0u8; 6];
-        let read = stream.read_exact(&mut header).await;
-        if let Err(error) = read {
-            let _ = flush(pipeline, &mut batch).await;
-            return if error.kind() == ErrorKind::UnexpectedEof {
-                "the sender closed".into()
-            } else {
-                error.to_string()
-            };
-        }
-        let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
-        if &header[..4] != b"HEP3" || length < header.len() {
-            framing.inc();
-            let _ = flush(pipeline, &mut batch).await;
-            return "not a HEPv3 stream".into();
-        }
-        packet[..6].copy_from_slice(&header);
-        if let Err(error) = stream.read_exact(&mut packet[6..length]).await {
-            let _ = flush(pipeline, &mut batch).await;
-            return format!("truncated packet: {error}");
-        }
-        received.inc();
-        let auth = read_hep_datagram_with_key(&packet[..length], auth_key, &mut |event| {
-            batch.push(OwnedCaptureEvent::from(event));
-        });
-        if auth == HepAuth::Refused {
-            dropped_auth.inc();
-        }
-        let since = *oldest.get_or_insert_with(Instant::now);
-        if (batch.len() >= HEP_BATCH || since.elapsed() >= HEP_BATCH_WAIT) && !batch.is_empty() {
-            oldest = None;
-            if flush(pipeline, &mut batch).await.is_err() {
-                return "the appliance is stopping".into();
+        // More bytes; while a batch waits, a pause in the traffic sends it.
+        let read = if batch.is_empty() {
+            stream.read_buf(&mut buffer).await
+        } else {
+            match tokio::time::timeout(HEP_BATCH_WAIT, stream.read_buf(&mut buffer)).await {
+                Ok(read) => read,
+                Err(_) => {
+                    oldest = None;
+                    if flush(pipeline, &mut batch).await.is_err() {
+                        return "the appliance is stopping".into();
+                    }
+                    continue;
+                }
+            }
+        };
+        match read {
+            Ok(0) => {
+                let _ = flush(pipeline, &mut batch).await;
+                return if buffer.is_empty() {
+                    "the sender closed".into()
+                } else {
+                    format!("the sender closed inside a packet ({} bytes left)", buffer.len())
+                };
+            }
+            Ok(_) => {}
+            Err(error) => {
+                let _ = flush(pipeline, &mut batch).await;
+                return error.to_string();
             }
         }
     }

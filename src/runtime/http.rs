@@ -49,6 +49,7 @@ pub fn spawn_http(
     listen: SocketAddr,
     state: HttpState,
 ) -> std::io::Result<(ServerHandle, SocketAddr)> {
+    let up = state.metrics.up.with_label_values(&["http"]);
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -69,6 +70,7 @@ pub fn spawn_http(
     let handle = server.handle();
     actix_web::rt::spawn(server);
     tracing::info!(listen = %bound, "serving HTTP: /healthz /readyz /metrics /api/v1/nodes");
+    up.set(1);
     Ok((handle, bound))
 }
 

@@ -140,9 +140,9 @@ enum Driven {
     Sent(u16),
     Acked(u16),
     Lost(String),
-    /// Acknowledged messages are out of the outbox (or could not be removed: they will be
-    /// sent again).
-    Removed(Vec<u64>),
+    /// Acknowledged messages are out of the outbox (`true`), or could not be removed
+    /// (`false`: they are read and sent again).
+    Removed(Vec<u64>, bool),
 }
 
 /// Starts the publisher on the current tokio runtime.
@@ -225,6 +225,9 @@ async fn drive(
     }
 }
 
+/// How often a broker that cannot be reached is logged.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(60);
+
 /// Messages read from the outbox at a time.
 const READ_AHEAD: usize = 256;
 
@@ -257,6 +260,7 @@ async fn send(
     // Read from the outbox, not yet handed to rumqttc; and the last number read. Each message
     // is read once while connected (a reconnect reads from the start again).
     let mut queue: VecDeque<(u64, crate::publish::Outbound)> = VecDeque::new();
+    let mut failures_logged: Option<std::time::Instant> = None;
     let mut cursor = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
@@ -291,7 +295,12 @@ async fn send(
                         let _ = acknowledge.send(seq);
                     }
                 }
-                Some(Driven::Removed(seqs)) => {
+                Some(Driven::Removed(seqs, removed)) => {
+                    if !removed && let Some(&first) = seqs.iter().min() {
+                        // Still in the outbox: read again from the first of them.
+                        cursor = cursor.min(first.saturating_sub(1));
+                        queue.clear();
+                    }
                     for seq in seqs {
                         removing.remove(&seq);
                     }
@@ -299,6 +308,11 @@ async fn send(
                 Some(Driven::Lost(reason)) => {
                     if connected {
                         tracing::warn!(%reason, "mqtt connection lost; messages wait in the outbox");
+                    } else if failures_logged.is_none_or(|at| at.elapsed() >= FAILURE_LOG_EVERY) {
+                        // Never connected, or still down: say why now and then (a wrong CA,
+                        // key or password shows here), not on every retry.
+                        failures_logged = Some(std::time::Instant::now());
+                        tracing::warn!(%reason, host = %settings.host, port = settings.port, "mqtt cannot connect; messages wait in the outbox");
                     }
                     connected = false;
                     forget(&mut awaiting, &mut in_flight, &mut sent);
@@ -361,20 +375,26 @@ async fn remove_acknowledged(
         while let Ok(seq) = acknowledged.try_recv() {
             seqs.push(seq);
         }
-        let (store, removed) = (Arc::clone(&store), seqs.clone());
-        match tokio::task::spawn_blocking(move || store.acknowledge(&removed)).await {
+        let (store, removing) = (Arc::clone(&store), seqs.clone());
+        let removed = match tokio::task::spawn_blocking(move || store.acknowledge(&removing)).await
+        {
             Ok(Ok(())) => {
                 metrics.mqtt_acknowledged.inc_by(seqs.len() as u64);
                 if let Some(&last) = seqs.iter().max() {
                     minutes.acknowledged(last, &metrics);
                 }
+                true
             }
             Ok(Err(error)) => {
                 tracing::error!(%error, "cannot remove acknowledged messages from the outbox; they will be sent again");
+                false
             }
-            Err(error) => tracing::error!(%error, "outbox task failed"),
-        }
-        if events.send(Driven::Removed(seqs)).is_err() {
+            Err(error) => {
+                tracing::error!(%error, "outbox task failed; the messages will be sent again");
+                false
+            }
+        };
+        if events.send(Driven::Removed(seqs, removed)).is_err() {
             return;
         }
     }

@@ -64,7 +64,8 @@ pub struct Metrics {
     pub mqtt_connections: IntCounter,
     /// MQTT connection errors.
     pub mqtt_connection_errors: IntCounter,
-    /// 1 for the component that is up: `source`, `judge`, `publisher`.
+    /// 1 for each component that runs: `hep_udp`, `hep_tcp`, `input_dir`, `http` (0: a
+    /// source that stopped, e.g. an input directory whose files cannot be moved).
     pub up: IntGaugeVec,
 }
 
