@@ -1,18 +1,20 @@
 //! The MQTT publisher (rumqttc): drains the durable outbox to the broker, QoS 1, in order, and
 //! removes each message when the broker acknowledged it.
 //!
-//! Two tasks: one drives rumqttc's event loop (it reconnects by itself) and forwards what
-//! matters; the other owns the bookkeeping: packet id → outbox sequence, taken from the order
-//! in which rumqttc reports outgoing publishes (the order they were handed to it). The session
-//! is clean, so a lost connection forgets everything in flight: after a reconnect, and after a
-//! restart, everything still in the outbox is sent again. Delivery is at least once; consumers
+//! Three tasks: one drives rumqttc's event loop, with a new client for every connection (the
+//! old one is dropped with whatever was queued or in flight in it), and forwards what matters;
+//! one owns the bookkeeping: packet id → outbox number, taken from the order in which rumqttc
+//! reports outgoing publishes (the order they were handed to it); one removes acknowledged
+//! messages from the outbox, a burst per transaction. The session is clean, so a lost
+//! connection forgets everything in flight: after a reconnect, and after a restart, everything
+//! still in the outbox is sent again. Delivery is at least once; consumers
 //! deduplicate by the alarm identities (ONAP requestID, VES eventId, Alertmanager labels).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
 use tokio::sync::{Notify, mpsc};
 
 use crate::store::Store;
@@ -136,6 +138,8 @@ impl PublisherHandle {
 }
 
 enum Driven {
+    /// A new client and connection: the old one, with whatever was queued in it, is gone.
+    Client(AsyncClient),
     Connected,
     Sent(u16),
     Acked(u16),
@@ -176,7 +180,7 @@ pub fn spawn_publisher(
             },
         ));
     }
-    let (client, eventloop) = AsyncClient::new(options, settings.window.max(1) * 2);
+    let capacity = settings.window.max(1) * 2;
     let (events, received) = mpsc::unbounded_channel();
     let wake = Arc::new(Notify::new());
     let minutes = Arc::new(MinuteClock::default());
@@ -188,40 +192,49 @@ pub fn spawn_publisher(
         Arc::clone(&metrics),
         Arc::clone(&minutes),
     ));
-    tokio::spawn(drive(eventloop, events, Arc::clone(&metrics)));
+    tokio::spawn(drive(options, capacity, events, Arc::clone(&metrics)));
     let ends = Ends { acknowledge, store, metrics: Arc::clone(&metrics), wake: Arc::clone(&wake) };
-    tokio::spawn(send(client, received, settings, ends));
+    tokio::spawn(send(received, settings, ends));
     PublisherHandle { wake, metrics, minutes }
 }
 
+/// Drives one client and connection at a time. When a connection fails, its client is
+/// dropped with everything queued or in flight in it, and a new one is made: nothing stale is
+/// sent on the next connection, so the order in which publishes go out is the order in which
+/// the sender handed them over (which is how packet ids are matched to outbox numbers), and
+/// everything unacknowledged is read from the outbox again.
 async fn drive(
-    mut eventloop: EventLoop,
+    options: MqttOptions,
+    capacity: usize,
     events: mpsc::UnboundedSender<Driven>,
     metrics: Arc<Metrics>,
 ) {
     loop {
-        let forwarded = match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => Some(Driven::Connected),
-            Ok(Event::Incoming(Packet::PubAck(ack))) => Some(Driven::Acked(ack.pkid)),
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Some(Driven::Sent(pkid)),
-            Ok(_) => None,
-            Err(error) => {
-                metrics.mqtt_connection_errors.inc();
-                metrics.mqtt_connected.set(0);
-                let lost = Driven::Lost(error.to_string());
-                if events.send(lost).is_err() {
-                    return;
-                }
-                // rumqttc reconnects on the next poll; do not spin against a dead broker.
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                None
-            }
-        };
-        if let Some(event) = forwarded
-            && events.send(event).is_err()
-        {
+        let (client, mut eventloop) = AsyncClient::new(options.clone(), capacity);
+        if events.send(Driven::Client(client)).is_err() {
             return;
         }
+        loop {
+            let forwarded = match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => Driven::Connected,
+                Ok(Event::Incoming(Packet::PubAck(ack))) => Driven::Acked(ack.pkid),
+                Ok(Event::Outgoing(Outgoing::Publish(pkid))) => Driven::Sent(pkid),
+                Ok(_) => continue,
+                Err(error) => {
+                    metrics.mqtt_connection_errors.inc();
+                    metrics.mqtt_connected.set(0);
+                    if events.send(Driven::Lost(error.to_string())).is_err() {
+                        return;
+                    }
+                    break;
+                }
+            };
+            if events.send(forwarded).is_err() {
+                return;
+            }
+        }
+        // Do not spin against a dead broker.
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -242,12 +255,7 @@ struct Ends {
     wake: Arc<Notify>,
 }
 
-async fn send(
-    client: AsyncClient,
-    mut events: mpsc::UnboundedReceiver<Driven>,
-    settings: MqttSettings,
-    ends: Ends,
-) {
+async fn send(mut events: mpsc::UnboundedReceiver<Driven>, settings: MqttSettings, ends: Ends) {
     let Ends { acknowledge, store, metrics, wake } = ends;
     let mut connected = false;
     // Handed to rumqttc, packet id not known yet, in order.
@@ -261,12 +269,14 @@ async fn send(
     // is read once while connected (a reconnect reads from the start again).
     let mut queue: VecDeque<(u64, crate::publish::Outbound)> = VecDeque::new();
     let mut failures_logged: Option<std::time::Instant> = None;
+    let mut client: Option<AsyncClient> = None;
     let mut cursor = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 None => return,
+                Some(Driven::Client(new)) => client = Some(new),
                 Some(Driven::Connected) => {
                     // A clean session: rumqttc dropped whatever was in flight, so everything
                     // not acknowledged is read from the outbox again.
@@ -277,7 +287,8 @@ async fn send(
                     metrics.mqtt_connected.set(1);
                     metrics.mqtt_connections.inc();
                     tracing::info!(host = %settings.host, port = settings.port, "mqtt connected");
-                    if client.publish(settings.health_topic.clone(), QoS::AtLeastOnce, true, "online").await.is_ok() {
+                    if let Some(client) = &client
+                        && client.publish(settings.health_topic.clone(), QoS::AtLeastOnce, true, "online").await.is_ok() {
                         awaiting.push_back(NOT_FROM_OUTBOX);
                     }
                 }
@@ -344,6 +355,7 @@ async fn send(
                 Err(_) => continue,
             }
         }
+        let Some(client) = &client else { continue };
         while sent.len() < settings.window {
             let Some((seq, message)) = queue.pop_front() else { break };
             let qos = QoS::AtLeastOnce;
