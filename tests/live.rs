@@ -52,6 +52,18 @@ fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
+/// Writes `SCENARIO` to `dir/scenario.toml` and its nodes' site configuration to
+/// `dir/nodes.toml` (`simulate --nodes`), with whatever else `outputs` asks of the simulator.
+fn write_scenario(dir: &std::path::Path, outputs: &[&str]) {
+    let path = |name: &str| dir.join(name).to_str().expect("utf-8").to_owned();
+    std::fs::write(path("scenario.toml"), SCENARIO).expect("scenario");
+    let (scenario, nodes) = (path("scenario.toml"), path("nodes.toml"));
+    let mut args = vec!["simulate", "--scenario", &scenario, "--nodes", &nodes];
+    args.extend_from_slice(outputs);
+    let (code, _, stderr) = common::run(&mut imsight(&args));
+    assert_eq!(code, 0, "{stderr}");
+}
+
 /// A subscriber printing `topic payload` lines; it exits by itself after 120 s should the test
 /// fail before stopping it. `fresh_only` skips retained messages.
 fn subscribe(mqtt: u16, topic: &str, fresh_only: bool) -> Child {
@@ -214,6 +226,14 @@ fn start_appliance_with(
         lines
     });
     ready.recv_timeout(Duration::from_secs(60)).expect("imsight run listens for HEP");
+    // Ready once every source listens (HEP over TCP binds after UDP).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", http)).is_err()
+        || http_get(http, "/readyz").0 != 200
+    {
+        assert!(Instant::now() < deadline, "imsight run did not become ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     (appliance, log_reader)
 }
 
@@ -236,15 +256,7 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     let _broker = start_broker(dir.path(), mqtt);
     let subscriber = subscribe(mqtt, "imsight/#", false);
 
-    std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
-    let (code, _, stderr) = common::run(&mut imsight(&[
-        "simulate",
-        "--scenario",
-        &d("scenario.toml"),
-        "--nodes",
-        &d("nodes.toml"),
-    ]));
-    assert_eq!(code, 0, "{stderr}");
+    write_scenario(dir.path(), &[]);
 
     let http = free_port();
     let appliance = start_appliance_serving(&d("nodes.toml"), &d("state"), mqtt, hep, http);
@@ -408,15 +420,7 @@ fn a_crash_loses_no_alarm_and_judging_resumes_at_once() {
     let (mqtt, hep) = (free_port(), free_udp_port());
     let _broker = start_broker(dir.path(), mqtt);
     let subscriber = subscribe(mqtt, "imsight/v1/lab/#", false);
-    std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
-    let (code, _, stderr) = common::run(&mut imsight(&[
-        "simulate",
-        "--scenario",
-        &d("scenario.toml"),
-        "--nodes",
-        &d("nodes.toml"),
-    ]));
-    assert_eq!(code, 0, "{stderr}");
+    write_scenario(dir.path(), &[]);
     let send = |range: &[&str]| {
         let target = format!("127.0.0.1:{hep}");
         let scenario = d("scenario.toml");
@@ -525,15 +529,7 @@ fn hep_over_tcp_is_taken_without_loss_and_a_broken_stream_is_counted() {
     let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
     let (mqtt, hep, http, tcp) = (free_port(), free_udp_port(), free_port(), free_port());
     let _broker = start_broker(dir.path(), mqtt);
-    std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
-    let (code, _, stderr) = common::run(&mut imsight(&[
-        "simulate",
-        "--scenario",
-        &d("scenario.toml"),
-        "--nodes",
-        &d("nodes.toml"),
-    ]));
-    assert_eq!(code, 0, "{stderr}");
+    write_scenario(dir.path(), &[]);
     let env = [("IMSIGHT__SOURCES__HEP_TCP_LISTEN", format!("127.0.0.1:{tcp}"))];
     let appliance = start_appliance_with(&d("nodes.toml"), &d("state"), mqtt, hep, http, &env);
 
@@ -601,17 +597,7 @@ fn judged_from_a_directory(output_flag: &str, file: &str) {
     let (mqtt, hep, http) = (free_port(), free_udp_port(), free_port());
     let _broker = start_broker(dir.path(), mqtt);
     let subscriber = subscribe(mqtt, "imsight/v1/lab/onap/cl/#", false);
-    std::fs::write(d("scenario.toml"), SCENARIO).expect("scenario");
-    let (code, _, stderr) = common::run(&mut imsight(&[
-        "simulate",
-        "--scenario",
-        &d("scenario.toml"),
-        "--nodes",
-        &d("nodes.toml"),
-        output_flag,
-        &d(file),
-    ]));
-    assert_eq!(code, 0, "{stderr}");
+    write_scenario(dir.path(), &[output_flag, &d(file)]);
     let mut bad_lines = 0.0;
     if file.ends_with(".csv") {
         // A probe that writes a damaged line now and then.
