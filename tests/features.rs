@@ -55,6 +55,7 @@ fn config(nodes: &[String]) -> ReplaySettings {
             lateness_us: 5_000_000,
             timeout_us: 32_000_000,
             not_after_us: None,
+            shard: Default::default(),
         },
         decoder: Default::default(),
     }

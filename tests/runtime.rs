@@ -28,6 +28,7 @@ fn settings() -> ReplaySettings {
             lateness_us: 5_000_000,
             timeout_us: 32_000_000,
             not_after_us: None,
+            shard: Default::default(),
         },
         decoder: Default::default(),
     }

@@ -18,6 +18,7 @@ pub use nodes::{MAX_NODE_NAME_LEN, NodeAddress, NodeConfig, node_name_problem};
 pub use problems::{ConfigProblem, ConfigProblems};
 pub use sections::{
     ApplianceConfig, Config, ExecutionProvider, HttpConfig, InferenceConfig, LogConfig, LogFormat,
-    MqttConfig, PACKAGED_MODEL, PACKAGED_ONNXRUNTIME_LIB, PipelineConfig, SourcesConfig,
+    MqttConfig, PACKAGED_MODEL, PACKAGED_ONNXRUNTIME_LIB, PipelineConfig, ShardConfig,
+    SourcesConfig,
 };
 pub use validate::validate;

@@ -36,8 +36,45 @@ pub struct Config {
     pub http: HttpConfig,
     /// When a node's minutes raise and clear alarms.
     pub decisions: crate::decide::DecisionSettings,
+    /// Which share of the nodes this instance judges, when several share the traffic.
+    pub shard: ShardConfig,
     /// The monitored nodes (`[[nodes]]`): name, addresses per leg, HEP agents.
     pub nodes: Vec<super::nodes::NodeConfig>,
+}
+
+/// `[shard]`: instance `index` of `count` judges the nodes whose name hashes to `index`
+/// (docs/operations.md, "Scale-out"); the others' traffic is counted and skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShardConfig {
+    /// This instance's shard, from 0.
+    pub index: u32,
+    /// How many instances share the nodes.
+    pub count: u32,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        Self { index: 0, count: 1 }
+    }
+}
+
+impl ShardConfig {
+    /// The shard a node belongs to: the first 8 bytes of the SHA-256 of its name, big-endian,
+    /// modulo the count (stable across versions and machines; an operator can compute it with
+    /// `printf %s NAME | sha256sum`).
+    pub fn shard_of(name: &str, count: u32) -> u32 {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(name.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        (u64::from_be_bytes(first) % u64::from(count.max(1))) as u32
+    }
+
+    /// Whether this instance judges the node `name`.
+    pub fn owns(&self, name: &str) -> bool {
+        self.count <= 1 || Self::shard_of(name, self.count) == self.index
+    }
 }
 
 /// `[appliance]`

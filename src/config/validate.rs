@@ -93,6 +93,18 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
         problem("sources.hep_auth_key", "must not be empty (leave it unset for no key)".into());
     }
 
+    if config.shard.count == 0 {
+        problem("shard.count", "must be at least 1".to_owned());
+    } else if config.shard.index >= config.shard.count {
+        problem(
+            "shard.index",
+            format!(
+                "must be below shard.count ({}): shards are numbered from 0",
+                config.shard.count
+            ),
+        );
+    }
+
     let mqtt = &config.mqtt;
     if mqtt.host.is_empty() {
         problem("mqtt.host", "must not be empty".to_owned());

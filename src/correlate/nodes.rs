@@ -43,6 +43,11 @@ pub struct NodeMap {
     max_nodes: usize,
     /// Every message not matched otherwise belongs to this node (one SIP node per capture).
     catch_all: Option<usize>,
+    /// Which nodes this instance judges.
+    shard: crate::config::ShardConfig,
+    /// By index: the node belongs to another shard (known, so its inputs are recognised and
+    /// skipped, but never judged here).
+    foreign: Vec<bool>,
     stats: NodeMapStats,
 }
 
@@ -78,10 +83,23 @@ impl NodeMap {
         self.stats.unmapped += 1;
     }
 
+    /// Judges only the nodes of `shard`.
+    pub fn sharded(mut self, shard: crate::config::ShardConfig) -> Self {
+        self.shard = shard;
+        self.foreign = self.names.iter().map(|name| !shard.owns(name)).collect();
+        self
+    }
+
+    /// Whether `node` belongs to another shard.
+    pub fn is_foreign(&self, node: usize) -> bool {
+        self.foreign.get(node).copied().unwrap_or(false)
+    }
+
     fn add(&mut self, name: &str) -> usize {
         if let Some(&index) = self.by_name.get(name) {
             return index;
         }
+        self.foreign.push(!self.shard.owns(name));
         self.names.push(name.to_owned());
         self.by_name.insert(name.to_owned(), self.names.len() - 1);
         self.names.len() - 1
@@ -158,7 +176,11 @@ impl NodeMap {
             self.stats.bad_names += 1;
             return None;
         }
-        if self.names.len() >= self.max_nodes {
+        // Another shard's node is remembered (its inputs are skipped cheaply) but does not
+        // count against this instance's limit.
+        let owned = self.foreign.iter().filter(|&&foreign| !foreign).count();
+        let all = self.max_nodes.saturating_mul(self.shard.count.max(1) as usize);
+        if (self.shard.owns(name) && owned >= self.max_nodes) || self.names.len() >= all {
             self.stats.refused += 1;
             return None;
         }

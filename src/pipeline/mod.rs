@@ -46,6 +46,8 @@ pub struct PipelineSettings {
     /// Event times after this (µs since the epoch) are impossible: dropped and counted. The
     /// caller sets it from the wall clock (plus a margin); `None` for no bound.
     pub not_after_us: Option<u64>,
+    /// Which nodes this instance judges (the others' inputs are counted and skipped).
+    pub shard: crate::config::ShardConfig,
 }
 
 impl PipelineSettings {
@@ -61,6 +63,7 @@ impl PipelineSettings {
             lateness_us: u64::from(config.pipeline.allowed_lateness_secs) * second,
             timeout_us: u64::from(config.pipeline.transaction_timeout_secs) * second,
             not_after_us: None,
+            shard: config.shard,
         }
     }
 }
@@ -111,6 +114,8 @@ pub struct PipelineStats {
     pub implausible_time: u64,
     /// Minutes in which the whole source was silent (rows flagged `source_silent`).
     pub silent_minutes: u64,
+    /// Inputs of nodes another shard judges (skipped).
+    pub other_shard: u64,
 }
 
 /// The feature pipeline of one source of traffic.
@@ -134,7 +139,8 @@ pub struct FeaturePipeline {
 impl FeaturePipeline {
     /// A pipeline with nothing seen yet.
     pub fn new(settings: &PipelineSettings) -> Self {
-        let map = NodeMap::new(&settings.nodes, settings.auto_discover, settings.max_nodes);
+        let map = NodeMap::new(&settings.nodes, settings.auto_discover, settings.max_nodes)
+            .sharded(settings.shard);
         Self {
             map: match &settings.single_node {
                 Some(name) => map.with_catch_all(name),
@@ -210,6 +216,10 @@ impl FeaturePipeline {
             self.map.count_unmapped();
             return ts;
         };
+        if self.map.is_foreign(node) {
+            self.stats.other_shard += 1;
+            return ts;
+        }
         // The UE's address identifies the subscriber on the access leg.
         let unknown: SocketAddr = ([0, 0, 0, 0], 0).into();
         let ue = if inbound { sip.src } else { sip.dst };
@@ -227,6 +237,10 @@ impl FeaturePipeline {
             self.map.count_unmapped();
             return None;
         };
+        if self.map.is_foreign(node) {
+            self.stats.other_shard += 1;
+            return None;
+        }
         let (code, end) = match r.result {
             // A provisional result means no final response was seen: the transaction timed out.
             XdrResult::Status(code) if code.0 >= 200 => (

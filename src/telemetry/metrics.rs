@@ -227,6 +227,7 @@ impl Metrics {
         add(&rejected("implausible_time"), before.implausible_time, now.implausible_time);
         add(&rejected("record_without_end"), before.records_without_end, now.records_without_end);
         add(&rejected("transaction_evicted"), before.evicted, now.evicted);
+        add(&rejected("other_shard"), before.other_shard, now.other_shard);
     }
 
     /// Adds what the judge counted since `before`.
