@@ -4,7 +4,7 @@
 //! events, or what arrived within `HEP_BATCH_WAIT`) and offered to the pipeline without
 //! waiting: when its mailbox is full the batch is dropped and counted (the kernel would drop
 //! anyway; a blocked receive loop only moves the loss into the socket buffer). What the kernel
-//! drops itself is read from `/proc/net/udp` and counted too, so every loss is visible.
+//! drops itself is read from `/proc/self/net/udp` and counted too, so every loss is visible.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -315,7 +315,7 @@ fn receive(
 }
 
 /// The kernel's count of datagrams it dropped for this socket (its receive buffer was full),
-/// read from `/proc/net/udp` and `/proc/net/udp6` by the socket's inode (Linux only; elsewhere
+/// read from `/proc/self/net/udp` and `/proc/self/net/udp6` by the socket's inode (Linux only; elsewhere
 /// nothing is counted).
 #[derive(Debug)]
 struct KernelDrops {
@@ -334,7 +334,7 @@ impl KernelDrops {
 
     /// Drops since the last call.
     fn new_drops(&mut self) -> u64 {
-        let total = ["/proc/net/udp", "/proc/net/udp6"]
+        let total = ["/proc/self/net/udp", "/proc/self/net/udp6"]
             .iter()
             .filter_map(|table| std::fs::read_to_string(table).ok())
             .find_map(|table| socket_drops(&table, &self.inode));
@@ -345,7 +345,7 @@ impl KernelDrops {
     }
 }
 
-/// The `drops` column of the line of `/proc/net/udp` whose inode is `inode`.
+/// The `drops` column of the line of `/proc/self/net/udp` whose inode is `inode`.
 fn socket_drops(table: &str, inode: &str) -> Option<u64> {
     table.lines().skip(1).find_map(|line| {
         let columns: Vec<&str> = line.split_whitespace().collect();
