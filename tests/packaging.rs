@@ -47,3 +47,29 @@ fn the_unit_is_rated_ok_or_better() {
         .unwrap_or_else(|| panic!("no exposure level in: {text}"));
     assert!(exposure <= 2.0, "exposure {exposure} (at most 2.0 is OK):\n{text}");
 }
+
+/// Every `imsight_*` metric the Grafana dashboard and the alert rules use is one the appliance
+/// exports (histograms by their `_bucket`, `_sum` and `_count` series).
+#[test]
+fn the_dashboard_and_the_alert_rules_use_metrics_that_exist() {
+    let exported = imsight::telemetry::Metrics::new().names();
+    for file in
+        ["packaging/monitoring/imsight-dashboard.json", "packaging/monitoring/imsight-alerts.yml"]
+    {
+        let text = std::fs::read_to_string(common::repo(file)).expect("file");
+        let used: std::collections::BTreeSet<String> = text
+            .match_indices("imsight_")
+            .map(|(i, _)| {
+                text[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+            })
+            .collect();
+        assert!(used.len() > 5, "{file} uses {used:?}");
+        for name in used {
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix).filter(|b| exported.contains(*b)))
+                .unwrap_or(&name);
+            assert!(exported.contains(base), "{file} uses {name}, which is not exported");
+        }
+    }
+}

@@ -205,6 +205,38 @@ impl Metrics {
         }
     }
 
+    /// The name of every metric registered (what dashboards and alert rules may use).
+    pub fn names(&self) -> std::collections::BTreeSet<String> {
+        use prometheus::core::Collector;
+        let collectors: &[&dyn Collector] = &[
+            &self.received,
+            &self.dropped,
+            &self.rejected,
+            &self.sip_messages,
+            &self.records,
+            &self.transactions,
+            &self.late,
+            &self.minutes_closed,
+            &self.nodes,
+            &self.inference_seconds,
+            &self.inference_batch,
+            &self.invalid_embeddings,
+            &self.verdicts,
+            &self.alarms_active,
+            &self.alarm_transitions,
+            &self.minute_to_broker_seconds,
+            &self.outbox_depth,
+            &self.outbox_dropped,
+            &self.mqtt_connected,
+            &self.mqtt_published,
+            &self.mqtt_acknowledged,
+            &self.mqtt_connections,
+            &self.mqtt_connection_errors,
+            &self.up,
+        ];
+        collectors.iter().flat_map(|c| c.desc().into_iter().map(|d| d.fq_name.clone())).collect()
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         TextEncoder::new().encode_to_string(&self.registry.gather()).unwrap_or_default()
@@ -263,6 +295,18 @@ mod tests {
         let text = metrics.render();
         assert!(text.contains("imsight_sip_messages_total{source=\"hep_udp\"} 15"), "{text}");
         assert!(text.contains("# TYPE imsight_inference_seconds histogram"), "{text}");
+    }
+
+    #[test]
+    fn every_registered_metric_is_named() {
+        let metrics = Metrics::new();
+        // Everything with a sample renders; `names` covers the rest (labelled families
+        // without samples do not render).
+        metrics.received.with_label_values(&["x"]).inc();
+        let names = metrics.names();
+        assert_eq!(names.len(), 24, "{names:?}");
+        assert!(names.contains("imsight_source_received_total"));
+        assert!(names.iter().all(|n| n.starts_with("imsight_")));
     }
 
     #[test]
