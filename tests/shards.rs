@@ -96,3 +96,59 @@ fn a_shard_index_beyond_the_count_is_a_configuration_error() {
     assert_ne!(code, 0);
     assert!(stderr.contains("shard.index"), "{stderr}");
 }
+
+/// A node of this shard that falls silent while the probe keeps sending the other shard's
+/// traffic is a silent node, not a silent source (judged on its own empty minutes, not as
+/// `no_data`).
+#[test]
+fn a_silent_node_is_not_a_silent_probe_when_the_probe_feeds_other_shards() {
+    use imsight::config::NodeConfig;
+    use imsight::pipeline::{FeaturePipeline, PipelineSettings};
+    use imsight::sources::{CaptureEvent, CapturedSip};
+    let candidates: Vec<String> = (1..=20).map(|n| format!("pcscf-{n:02}")).collect();
+    let ours = candidates.iter().find(|n| ShardConfig::shard_of(n, 2) == 0).expect("one");
+    let theirs = candidates.iter().find(|n| ShardConfig::shard_of(n, 2) == 1).expect("one");
+    let node = |name: &str, last: u8| NodeConfig {
+        name: name.to_owned(),
+        access: vec![format!("172.20.0.{last}").parse().expect("address")],
+        ..NodeConfig::default()
+    };
+    let settings = PipelineSettings {
+        nodes: vec![node(ours, 1), node(theirs, 2)],
+        max_nodes: 8,
+        lateness_us: 5_000_000,
+        timeout_us: 32_000_000,
+        shard: ShardConfig { index: 0, count: 2 },
+        ..PipelineSettings::default()
+    };
+    let mut pipeline = FeaturePipeline::new(&settings);
+    let ue: std::net::SocketAddr = "10.1.0.1:5060".parse().expect("address");
+    let t0 = 1_795_338_000_000_000;
+    let mut out = Vec::new();
+    let send = |pipeline: &mut FeaturePipeline, to: u8, n: u64, out: &mut Vec<_>| {
+        let bytes = format!(
+            "OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.0.1;branch=z9hG4bK{n}\r\nCall-ID: o{n}\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        );
+        let ts = t0 + n * 10_000_000;
+        let dst = std::net::SocketAddr::new(format!("172.20.0.{to}").parse().expect("ip"), 5060);
+        let sip = CapturedSip {
+            ts: Some(ts),
+            src: Some(ue),
+            dst: Some(dst),
+            hep: None,
+            bytes: bytes.as_bytes(),
+        };
+        pipeline.capture_event(CaptureEvent::Sip(sip), out);
+        pipeline.capture_event(CaptureEvent::FrameDone { ts }, out);
+    };
+    // Ours speaks in minute 0 only; theirs all along, through minute 3.
+    send(&mut pipeline, 1, 1, &mut out);
+    for n in 0..24 {
+        send(&mut pipeline, 2, n, &mut out);
+    }
+    let silent: Vec<(u64, bool)> =
+        out.iter().map(|r| ((r.minute - t0) / 60_000_000, r.source_silent)).collect();
+    assert_eq!(silent, [(0, false), (1, false), (2, false)], "{silent:?}");
+    assert!(out.iter().all(|r| pipeline.node_names()[r.node] == *ours));
+    assert_eq!(pipeline.judged_nodes(), 1);
+}

@@ -49,6 +49,9 @@ pub struct MinuteAggregator {
     nodes: Vec<NodeMinutes>,
     /// Minutes (indexes) below this are closed for every node.
     closed_until: Option<u64>,
+    /// Minutes in which the source sent input for nodes judged elsewhere (another shard): the
+    /// source was alive then, even if none of this aggregator's nodes had input.
+    alive_elsewhere: std::collections::BTreeSet<u64>,
     stats: AggregateStats,
 }
 
@@ -61,6 +64,15 @@ impl MinuteAggregator {
     /// What the aggregator counted.
     pub fn stats(&self) -> AggregateStats {
         self.stats
+    }
+
+    /// The source sent input at `ts` for a node judged elsewhere: that minute the source was
+    /// alive (a silent node of ours is silent on its own, not because the probe is).
+    pub fn source_alive(&mut self, ts: u64) {
+        let minute = minute_of(ts);
+        if self.closed_until.is_none_or(|closed| minute >= closed) {
+            self.alive_elsewhere.insert(minute);
+        }
     }
 
     /// Applies `update` to the accumulator of `node` for the minute of `ts`, or counts a late
@@ -115,8 +127,11 @@ impl MinuteAggregator {
                 continue;
             }
             // Timeouts alone (transactions left open when a probe died) are no sign of life.
-            let source_silent =
-                !self.nodes.iter().any(|n| n.open.get(&minute).is_some_and(Accumulator::has_input));
+            let source_silent = !self.alive_elsewhere.remove(&minute)
+                && !self
+                    .nodes
+                    .iter()
+                    .any(|n| n.open.get(&minute).is_some_and(Accumulator::has_input));
             if source_silent {
                 self.stats.silent_minutes += 1;
             }
@@ -130,6 +145,7 @@ impl MinuteAggregator {
             minute += 1;
         }
         self.closed_until = Some(boundary.max(start));
+        self.alive_elsewhere = self.alive_elsewhere.split_off(&boundary.max(start));
     }
 }
 

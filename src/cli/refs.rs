@@ -226,7 +226,11 @@ fn enroll(config: &Config, args: &EnrollArgs) -> Result<(), CommandError> {
     let mut embedder = WindowEmbedder::new(session, config.pipeline.window_minutes)
         .map_err(CommandError::failed)?;
 
-    let mut replay = FeatureReplay::new(&input.settings(config));
+    // Enrolment reads the named node whatever shard this instance is (`[shard]` is for
+    // judging live traffic and its replay, not for building references).
+    let mut settings = input.settings(config);
+    settings.pipeline.shard = crate::config::ShardConfig::default();
+    let mut replay = FeatureReplay::new(&settings);
     input.feed(&mut replay, "enroll")?;
     let run = replay.finish();
     require_nodes(&run)?;

@@ -90,6 +90,11 @@ impl NodeMap {
         self
     }
 
+    /// Nodes of this shard.
+    pub fn owned(&self) -> usize {
+        self.names.len() - self.foreign.iter().filter(|&&foreign| foreign).count()
+    }
+
     /// Whether `node` belongs to another shard.
     pub fn is_foreign(&self, node: usize) -> bool {
         self.foreign.get(node).copied().unwrap_or(false)
@@ -178,9 +183,11 @@ impl NodeMap {
         }
         // Another shard's node is remembered (its inputs are skipped cheaply) but does not
         // count against this instance's limit.
-        let owned = self.foreign.iter().filter(|&&foreign| !foreign).count();
-        let all = self.max_nodes.saturating_mul(self.shard.count.max(1) as usize);
-        if (self.shard.owns(name) && owned >= self.max_nodes) || self.names.len() >= all {
+        let owned = self.owned();
+        let others = self.names.len() - owned;
+        let limit_of_others = self.max_nodes.saturating_mul(self.shard.count.max(1) as usize - 1);
+        let ours = self.shard.owns(name);
+        if (ours && owned >= self.max_nodes) || (!ours && others >= limit_of_others) {
             self.stats.refused += 1;
             return None;
         }

@@ -169,6 +169,11 @@ impl FeaturePipeline {
         self.map.names()
     }
 
+    /// Nodes this instance judges (other shards' nodes are known but not judged).
+    pub fn judged_nodes(&self) -> usize {
+        self.map.owned()
+    }
+
     /// What the pipeline counted so far.
     pub fn stats(&self) -> PipelineStats {
         let map = self.map.stats();
@@ -218,6 +223,7 @@ impl FeaturePipeline {
         };
         if self.map.is_foreign(node) {
             self.stats.other_shard += 1;
+            self.aggregator.source_alive(ts);
             return ts;
         }
         // The UE's address identifies the subscriber on the access leg.
@@ -239,6 +245,7 @@ impl FeaturePipeline {
         };
         if self.map.is_foreign(node) {
             self.stats.other_shard += 1;
+            self.aggregator.source_alive(r.end_micros.unwrap_or(r.start_micros));
             return None;
         }
         let (code, end) = match r.result {

@@ -53,7 +53,7 @@ impl FeaturePipelineActor {
             let now = self.pipeline.stats();
             metered.metrics.pipeline_counted(metered.source, &metered.counted, &now);
             metered.metrics.minutes_closed.inc_by(self.closed.len() as u64);
-            metered.metrics.nodes.set(self.pipeline.node_names().len() as i64);
+            metered.metrics.nodes.set(self.pipeline.judged_nodes() as i64);
             metered.counted = now;
         }
         if self.closed.is_empty() {
