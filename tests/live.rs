@@ -173,6 +173,13 @@ fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
+/// Stops a subscriber (SIGTERM) and returns what it printed, the JSON payloads parsed.
+fn stop_subscriber(subscriber: Child) -> Vec<(String, serde_json::Value)> {
+    let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
+    let out = subscriber.wait_with_output().expect("subscriber");
+    messages(&out.stdout)
+}
+
 /// `imsight run` with its log read on a thread, once it listens.
 fn start_appliance(
     nodes: &str,
@@ -327,9 +334,7 @@ fn simulator_to_hep_to_run_to_mosquitto() {
         "{bad_sent} bad datagrams sent, {rejected} rejected: {log}"
     );
 
-    let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
-    let out = subscriber.wait_with_output().expect("subscriber");
-    let received = messages(&out.stdout);
+    let received = stop_subscriber(subscriber);
     let topic = |suffix: &str| format!("imsight/v1/lab/{suffix}");
     // What arrived is what ONAP accepts: VES against the 7.2.1 fault schema, control-loop
     // events against Policy's checks.
@@ -403,12 +408,8 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     let log = stop_appliance(appliance);
     assert!(log.contains("recent minutes restored") && log.contains("nodes=2"), "{log}");
     assert!(log.contains("warming_up: 0"), "{log}");
-    let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
-    let out = subscriber.wait_with_output().expect("subscriber");
-    let states: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l.split_once(' ')?.1).ok())
-        .collect();
+    let states: Vec<serde_json::Value> =
+        stop_subscriber(subscriber).into_iter().map(|(_, v)| v).collect();
     assert!(states.len() >= 2 * 9, "{states:?}");
     assert!(states.iter().all(|s| s["state"] != "WARMING_UP"), "{states:?}");
 }
@@ -459,9 +460,7 @@ fn a_crash_loses_no_alarm_and_judging_resumes_at_once() {
         "the alarm raised before the crash is restored: {log}"
     );
 
-    let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
-    let out = subscriber.wait_with_output().expect("subscriber");
-    let received = messages(&out.stdout);
+    let received = stop_subscriber(subscriber);
     let control: Vec<&serde_json::Value> = received
         .iter()
         .filter(|(t, _)| t == "imsight/v1/lab/onap/cl/pcscf-b")
@@ -639,9 +638,7 @@ fn judged_from_a_directory(output_flag: &str, file: &str) {
         bad_lines,
         "{metrics}"
     );
-    let _ = Command::new("kill").args(["-TERM", &subscriber.id().to_string()]).status();
-    let out = subscriber.wait_with_output().expect("subscriber");
-    let received = messages(&out.stdout);
+    let received = stop_subscriber(subscriber);
     let statuses: Vec<&str> = received
         .iter()
         .filter(|(t, _)| t.ends_with("/pcscf-b"))

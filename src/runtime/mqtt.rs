@@ -280,9 +280,7 @@ async fn send(mut events: mpsc::UnboundedReceiver<Driven>, settings: MqttSetting
                 Some(Driven::Connected) => {
                     // A clean session: rumqttc dropped whatever was in flight, so everything
                     // not acknowledged is read from the outbox again.
-                    forget(&mut awaiting, &mut in_flight, &mut sent);
-                    queue.clear();
-                    cursor = 0;
+                    forget(&mut awaiting, &mut in_flight, &mut sent, &mut queue, &mut cursor);
                     connected = true;
                     metrics.mqtt_connected.set(1);
                     metrics.mqtt_connections.inc();
@@ -326,9 +324,7 @@ async fn send(mut events: mpsc::UnboundedReceiver<Driven>, settings: MqttSetting
                         tracing::warn!(%reason, host = %settings.host, port = settings.port, "mqtt cannot connect; messages wait in the outbox");
                     }
                     connected = false;
-                    forget(&mut awaiting, &mut in_flight, &mut sent);
-                    queue.clear();
-                    cursor = 0;
+                    forget(&mut awaiting, &mut in_flight, &mut sent, &mut queue, &mut cursor);
                 }
             },
             _ = tick.tick() => {}
@@ -412,13 +408,18 @@ async fn remove_acknowledged(
     }
 }
 
-/// A lost connection: nothing in flight will be acknowledged any more.
+/// A lost connection: nothing in flight will be acknowledged any more, and what was read
+/// ahead is read again from the outbox's start.
 fn forget(
     awaiting: &mut VecDeque<u64>,
     in_flight: &mut HashMap<u16, u64>,
     sent: &mut HashSet<u64>,
+    queue: &mut VecDeque<(u64, crate::publish::Outbound)>,
+    cursor: &mut u64,
 ) {
     awaiting.clear();
     in_flight.clear();
     sent.clear();
+    queue.clear();
+    *cursor = 0;
 }
