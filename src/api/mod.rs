@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::decide::{Alarm, Decision, Status};
 use crate::judge::{Judgement, MinuteVerdict};
+use crate::monitor::{ALL_NODES, DriftScore};
 
 /// The nodes' recent verdicts.
 #[derive(Debug)]
@@ -15,6 +16,73 @@ pub struct NodeBoard {
     nodes: BTreeMap<String, NodeHistory>,
     /// Minutes of verdicts kept per node.
     history: usize,
+    /// The last drift score of each scope (nodes and [`ALL_NODES`]).
+    drift: BTreeMap<String, DriftScore>,
+}
+
+/// Model monitoring of one node or of all (`/api/v1/monitor`): over the recent minutes the
+/// board keeps, the verdict mix, the unknown rate and the nearest-reference distance; and the
+/// input drift against the model's training statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Monitoring {
+    /// A node, or `*` for all.
+    pub scope: String,
+    /// Judged minutes looked at.
+    pub judged_minutes: usize,
+    /// Judged minutes per verdict class.
+    pub verdict_mix: BTreeMap<String, usize>,
+    /// Share of judged minutes that were `unknown_anomaly`.
+    pub unknown_rate: f64,
+    /// Quantiles of the distance to the nearest reference.
+    pub nearest_distance: DistanceQuantiles,
+    /// Input drift (absent until enough minutes were seen, or without training statistics).
+    pub drift: Option<DriftScore>,
+}
+
+/// p50, p90, p99 and the largest distance.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct DistanceQuantiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+fn monitoring<'a>(
+    scope: &str,
+    minutes: impl Iterator<Item = &'a MinuteVerdict>,
+    drift: Option<&DriftScore>,
+) -> Monitoring {
+    let mut verdict_mix: BTreeMap<String, usize> = BTreeMap::new();
+    let mut distances = Vec::new();
+    for m in minutes {
+        let Some(v) = &m.verdict else { continue };
+        *verdict_mix.entry(v.class.clone()).or_default() += 1;
+        distances.push(v.distance);
+    }
+    distances.sort_by(f64::total_cmp);
+    let judged = distances.len();
+    let at = |q: f64| {
+        if judged == 0 { 0.0 } else { distances[((judged - 1) as f64 * q).round() as usize] }
+    };
+    let unknown = verdict_mix.get(crate::matcher::UNKNOWN_ANOMALY).copied().unwrap_or(0);
+    Monitoring {
+        scope: scope.to_owned(),
+        judged_minutes: judged,
+        unknown_rate: if judged == 0 { 0.0 } else { unknown as f64 / judged as f64 },
+        verdict_mix,
+        nearest_distance: DistanceQuantiles {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: at(1.0),
+        },
+        drift: drift.cloned(),
+    }
 }
 
 #[derive(Debug, Default)]
@@ -64,7 +132,7 @@ pub struct MinuteView {
 impl NodeBoard {
     /// A board keeping `history` minutes per node (the window: 60).
     pub fn new(history: usize) -> Self {
-        Self { nodes: BTreeMap::new(), history: history.max(1) }
+        Self { nodes: BTreeMap::new(), history: history.max(1), drift: BTreeMap::new() }
     }
 
     /// Takes the alarms in force at start (restored from the store).
@@ -95,6 +163,12 @@ impl NodeBoard {
                         node.alarm = None;
                     }
                 }
+                Judgement::Drift(report) => {
+                    for score in &report.scores {
+                        self.drift.insert(score.scope.clone(), score.clone());
+                    }
+                }
+                Judgement::Sample(_) | Judgement::Shadow(_) => {}
             }
         }
     }
@@ -126,6 +200,29 @@ impl NodeBoard {
             alarm: history.alarm.clone(),
             history: history.minutes.iter().map(view).collect(),
         })
+    }
+
+    /// Monitoring of one node (`None` when it was never judged).
+    pub fn node_monitoring(&self, name: &str) -> Option<Monitoring> {
+        let history = self.nodes.get(name)?;
+        Some(monitoring(name, history.minutes.iter(), self.drift.get(name)))
+    }
+
+    /// Monitoring of all nodes together, then of each node.
+    pub fn monitoring(&self) -> (Monitoring, Vec<Monitoring>) {
+        let all = self.nodes.values().flat_map(|h| h.minutes.iter());
+        let global = monitoring(ALL_NODES, all, self.drift.get(ALL_NODES));
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|(name, h)| monitoring(name, h.minutes.iter(), self.drift.get(name)))
+            .collect();
+        (global, nodes)
+    }
+
+    /// Scopes with a drift alert in force.
+    pub fn drift_alerts_active(&self) -> usize {
+        self.drift.values().filter(|d| d.alerting).count()
     }
 
     /// Alarms in force.

@@ -60,7 +60,14 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
         .map_err(CommandError::failed)?;
     println!("  broker    embedded MQTT broker on 127.0.0.1:{mqtt_port}");
 
-    let judge = super::replay::build_judge(&config, None, None, Some(state.path()), true)?;
+    let judge = super::replay::build_judge(
+        &config,
+        &super::replay::JudgeOptions {
+            state_dir: Some(state.path()),
+            explain: true,
+            ..Default::default()
+        },
+    )?;
     let (store, model, _) = super::refs::open(
         &config,
         &super::refs::StoreArgs { state_dir: Some(state.path().to_path_buf()), model: None },
@@ -100,6 +107,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
         metrics: Arc::default(),
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms: Vec::new(),
+        samples: None,
     };
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let (stop, stop_rx) = std::sync::mpsc::channel();

@@ -18,7 +18,7 @@ use crate::dataset::{Labels, RowSink, read_labels};
 use crate::decide::Decision;
 use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder};
 use crate::judge::score::{Scorer, Summary};
-use crate::judge::{Judge, JudgeSettings, Judgement};
+use crate::judge::{Judge, JudgeSettings, Judgement, JudgingModel};
 use crate::matcher::pack::ReferencePack;
 use crate::replay::FeatureReplay;
 use crate::store::Store;
@@ -52,6 +52,14 @@ pub struct ReplayArgs {
     /// Leave explanations out (faster: no extra embeddings for abnormal minutes).
     #[arg(long)]
     pub no_explain: bool,
+    /// Keep judged windows in the state directory's sample database, by the `[samples]`
+    /// rules (retention included).
+    #[arg(long)]
+    pub sample: bool,
+    /// Judge with the state directory's shadow model too (`imsight model shadow`) and store
+    /// its verdicts for `imsight model compare`.
+    #[arg(long)]
+    pub shadow: bool,
 }
 
 /// The judge fed by the feature replay, writing verdicts as they come.
@@ -62,12 +70,19 @@ struct VerdictSink {
     scorer: Scorer,
     judgements: Vec<Judgement>,
     timeline: Vec<String>,
+    /// Where samples and shadow verdicts go, when asked.
+    keeping: Option<(Store, crate::store::SampleKeeper)>,
+    kept: Kept,
     /// The first failure; later rows are ignored.
     error: Option<anyhow::Error>,
 }
 
 impl VerdictSink {
     fn write(&mut self) -> anyhow::Result<()> {
+        if let Some((store, keeper)) = &mut self.keeping {
+            let count = keeper.keep(store, &mut self.judgements)?;
+            self.kept.add(&count);
+        }
         for judgement in self.judgements.drain(..) {
             if let Some(labels) = &self.labels {
                 self.scorer.observe(&judgement, labels);
@@ -89,6 +104,25 @@ impl VerdictSink {
                     self.timeline.push(timeline_line(decision));
                     alarm_line(decision)
                 }
+                Judgement::Drift(report) if !report.events.is_empty() => {
+                    for e in &report.events {
+                        self.timeline.push(format!(
+                            "{}  {:<12} {} input drift (median PSI {:.2}; {})",
+                            format_timestamp(e.minute),
+                            e.scope,
+                            if e.raised { "RAISE" } else { "CLEAR" },
+                            e.score,
+                            e.top.iter().map(|f| f.feature.as_str()).collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                    serde_json::json!({
+                        "type": "drift",
+                        "minute": format_timestamp(report.minute),
+                        "events": report.events,
+                    })
+                }
+                // Scores of every minute, samples and shadow verdicts are not verdicts.
+                Judgement::Drift(_) | Judgement::Sample(_) | Judgement::Shadow(_) => continue,
             };
             serde_json::to_writer(&mut self.writer, &line)?;
             self.writer.write_all(b"\n")?;
@@ -109,6 +143,28 @@ impl RowSink for VerdictSink {
             .and_then(|()| self.write());
         if let Err(error) = result {
             self.error = Some(error);
+        }
+    }
+}
+
+/// What went to the sample database.
+#[derive(Debug, Default)]
+struct Kept {
+    samples: u64,
+    pruned: usize,
+    agree: u64,
+    disagree: u64,
+    bytes: Option<u64>,
+}
+
+impl Kept {
+    fn add(&mut self, count: &crate::store::KeptCount) {
+        self.samples += count.samples.iter().map(|(_, n)| n).sum::<u64>();
+        self.agree += count.shadow.0;
+        self.disagree += count.shadow.1;
+        if let Some((pruned, bytes)) = count.pruned {
+            self.pruned += pruned;
+            self.bytes = Some(bytes);
         }
     }
 }
@@ -159,33 +215,46 @@ fn timeline_line(decision: &Decision) -> String {
     }
 }
 
-/// Loads the model and the references a judge needs, and the nodes' enrolled references.
-pub fn build_judge(
+/// What a judge is built with besides the configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JudgeOptions<'a> {
+    /// The model (default: the state directory's active one, else inference.model).
+    pub model: Option<&'a Path>,
+    /// The global references (default: the store's, else `references.json` beside the model).
+    pub references: Option<&'a Path>,
+    /// The state directory (default: appliance.state_dir).
+    pub state_dir: Option<&'a Path>,
+    /// Explain abnormal verdicts.
+    pub explain: bool,
+    /// Keep windows by the `[samples]` rules.
+    pub sample: bool,
+    /// Judge with the state directory's shadow model too.
+    pub shadow: bool,
+}
+
+/// Loads a model and the references made with it: the global ones (the store's, else the
+/// pack `references` or the one beside the model) and every node's enrolled ones.
+pub fn load_model(
     config: &Config,
-    model: Option<&Path>,
+    runtime: &OnnxRuntime,
+    path: &Path,
+    store: Option<&Store>,
     references: Option<&Path>,
-    state_dir: Option<&Path>,
-    explain: bool,
-) -> Result<Judge<WindowEmbedder>, CommandError> {
-    let runtime =
-        OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
-    let model_path = super::lifecycle::model_in_use(config, model, state_dir)?;
-    let session = ModelSession::load(&runtime, &model_path, &config.inference)
-        .map_err(CommandError::failed)?;
+) -> Result<JudgingModel<WindowEmbedder>, CommandError> {
+    let session =
+        ModelSession::load(runtime, path, &config.inference).map_err(CommandError::failed)?;
     let embedder = WindowEmbedder::new(session, config.pipeline.window_minutes)
         .map_err(CommandError::failed)?;
-    let model_id = crate::store::model_id(&model_path).map_err(CommandError::failed)?;
-    let state_dir = state_dir.unwrap_or(&config.appliance.state_dir);
-    let store = Store::open_existing(state_dir).map_err(CommandError::failed)?;
-    let pack_path =
-        references.map_or_else(|| model_path.with_file_name("references.json"), Path::to_path_buf);
-    let pack = match (&store, references) {
+    let model_id = crate::store::model_id(path).map_err(CommandError::failed)?;
+    let pack = match (store, references) {
         (Some(store), None) => store.global_pack(&model_id).map_err(CommandError::failed)?,
         _ => None,
     };
     let pack = match pack {
         Some(pack) => pack,
         None => {
+            let pack_path = references
+                .map_or_else(|| path.with_file_name("references.json"), Path::to_path_buf);
             let text = std::fs::read_to_string(&pack_path).with_context(|| {
                 format!("cannot read the reference pack {}", pack_path.display())
             })?;
@@ -193,19 +262,75 @@ pub fn build_judge(
         }
     };
     let global = pack.reference_set().map_err(CommandError::failed)?;
+    let mut model = JudgingModel::new(model_id.clone(), embedder, global);
+    if let Some(store) = store {
+        for (node, refs) in store.node_references(&model_id).map_err(CommandError::failed)? {
+            tracing::info!(node, references = refs.len(), model = %model_id, "enrolled references");
+            model.enroll(&node, &refs).map_err(CommandError::failed)?;
+        }
+    }
+    Ok(model)
+}
+
+/// The drift monitor of the model at `path`, when `[monitor]` enables it and the model card
+/// has training statistics.
+pub fn drift_monitor(
+    config: &Config,
+    path: &Path,
+) -> Result<Option<crate::monitor::DriftMonitor>, CommandError> {
+    if !config.monitor.enabled {
+        return Ok(None);
+    }
+    match crate::monitor::TrainingStats::beside(path).map_err(CommandError::failed)? {
+        Some(stats) => Ok(Some(crate::monitor::DriftMonitor::new(config.monitor, stats))),
+        None => {
+            tracing::warn!(model = %path.display(), "the model card has no feature_stats: input drift is not monitored");
+            Ok(None)
+        }
+    }
+}
+
+/// Loads the model and the references a judge needs, the nodes' enrolled references, and
+/// as asked the shadow model, the sampler and the drift monitor.
+pub fn build_judge(
+    config: &Config,
+    options: &JudgeOptions<'_>,
+) -> Result<Judge<WindowEmbedder>, CommandError> {
+    let runtime =
+        OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
+    let model_path = super::lifecycle::model_in_use(config, options.model, options.state_dir)?;
+    let state_dir = options.state_dir.unwrap_or(&config.appliance.state_dir);
+    let store = Store::open_existing(state_dir).map_err(CommandError::failed)?;
+    let model = load_model(config, &runtime, &model_path, store.as_ref(), options.references)?;
     let settings = JudgeSettings {
         appliance: config.appliance.name.clone(),
         window_minutes: config.pipeline.window_minutes as usize,
         decisions: config.decisions,
         max_batch: usize::from(config.inference.max_batch),
-        explain,
+        explain: options.explain,
     };
-    let mut judge = Judge::new(settings, embedder, global);
-    if let Some(store) = &store {
-        for (node, refs) in store.node_references(&model_id).map_err(CommandError::failed)? {
-            tracing::info!(node, references = refs.len(), "enrolled references");
-            judge.enroll(&node, &refs).map_err(CommandError::failed)?;
-        }
+    let mut judge = Judge::with_model(settings, model);
+    if let Some(drift) = drift_monitor(config, &model_path)? {
+        judge = judge.monitoring(drift);
+    }
+    if options.sample && config.samples.enabled() {
+        judge = judge.sampling(crate::sample::Sampler::new(config.samples));
+    }
+    if options.shadow {
+        let shadow = match &store {
+            Some(store) => store.shadow_model().map_err(CommandError::failed)?,
+            None => None,
+        };
+        let Some(shadow) = shadow else {
+            return Err(CommandError::failed(format!(
+                "no shadow model in {} (`imsight model shadow FILE` sets one)",
+                state_dir.display()
+            )));
+        };
+        let path = crate::infer::resolve_model(&shadow.path).map_err(CommandError::failed)?;
+        let model = load_model(config, &runtime, &path, store.as_ref(), None)?;
+        tracing::info!(shadow = %model.id, active = %judge.model_id(), "a shadow model judges the same windows");
+        judge.set_shadow(Some(model));
     }
     Ok(judge)
 }
@@ -220,13 +345,27 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> Result<(), CommandError> {
         Some(path) => Some(read_labels(path).map_err(anyhow::Error::from)?),
         None => None,
     };
-    let judge = build_judge(
-        &config,
-        args.model.as_deref(),
-        args.references.as_deref(),
-        args.state_dir.as_deref(),
-        !args.no_explain,
-    )?;
+    let options = JudgeOptions {
+        model: args.model.as_deref(),
+        references: args.references.as_deref(),
+        state_dir: args.state_dir.as_deref(),
+        explain: !args.no_explain,
+        sample: args.sample,
+        shadow: args.shadow,
+    };
+    let judge = build_judge(&config, &options)?;
+    let keeping = if args.sample || args.shadow {
+        let dir = args.state_dir.as_deref().unwrap_or(&config.appliance.state_dir);
+        let store = Store::open(dir).map_err(CommandError::failed)?;
+        let provenance = serde_json::json!({
+            "appliance": config.appliance.name,
+            "source": "replay",
+            "inputs": args.input.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        });
+        Some((store, crate::store::SampleKeeper::new(config.samples.retention(), provenance)))
+    } else {
+        None
+    };
     let file =
         File::create(&args.out).with_context(|| format!("cannot write {}", args.out.display()))?;
     let sink = VerdictSink {
@@ -236,6 +375,8 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> Result<(), CommandError> {
         scorer: Scorer::new(),
         judgements: Vec::new(),
         timeline: Vec::new(),
+        keeping,
+        kept: Kept::default(),
         error: None,
     };
     let started = std::time::Instant::now();
@@ -267,6 +408,25 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> Result<(), CommandError> {
         args.out.display()
     );
     report_stats(&run.stats);
+    if args.sample {
+        eprintln!(
+            "samples: {} windows kept, {} removed by retention{}",
+            sink.kept.samples,
+            sink.kept.pruned,
+            sink.kept
+                .bytes
+                .map(|b| format!(", {:.1} MiB held", b as f64 / 1048576.0))
+                .unwrap_or_default()
+        );
+    }
+    if args.shadow {
+        let all = sink.kept.agree + sink.kept.disagree;
+        eprintln!(
+            "shadow: {all} verdicts stored, {} agree with the active model ({:.1} %); `imsight model compare` reports",
+            sink.kept.agree,
+            100.0 * sink.kept.agree as f64 / all.max(1) as f64
+        );
+    }
     if !sink.timeline.is_empty() {
         eprintln!("alarms:");
         for line in &sink.timeline {

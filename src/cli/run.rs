@@ -31,7 +31,21 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
     let started_with = config.clone();
     let state_dir = args.state_dir.clone().unwrap_or_else(|| config.appliance.state_dir.clone());
     // Everything that can fail does so before the appliance goes live.
-    let mut judge = super::replay::build_judge(&config, None, None, Some(&state_dir), true)?;
+    let shadow_set = match crate::store::Store::open_existing(&state_dir) {
+        Ok(Some(store)) => store.shadow_slot().map_err(CommandError::failed)?.is_some(),
+        Ok(None) => false,
+        Err(error) => return Err(CommandError::failed(error)),
+    };
+    let mut judge = super::replay::build_judge(
+        &config,
+        &super::replay::JudgeOptions {
+            state_dir: Some(&state_dir),
+            explain: true,
+            sample: true,
+            shadow: shadow_set,
+            ..Default::default()
+        },
+    )?;
     let metrics = Arc::new(Metrics::new());
     judge.embedder_mut().meter(Arc::clone(&metrics));
     let (store, model, model_id) =
@@ -103,6 +117,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
         metrics,
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms,
+        samples: Some(config.samples.retention()),
     };
     let control = LiveControl {
         reload: Some(reloader(global.clone(), started_with)),

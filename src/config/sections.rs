@@ -36,6 +36,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// When a node's minutes raise and clear alarms.
     pub decisions: crate::decide::DecisionSettings,
+    /// Which judged windows are kept in the sample database, and for how long.
+    pub samples: crate::sample::SampleSettings,
+    /// Model monitoring: input drift against the model's training statistics.
+    pub monitor: crate::monitor::DriftSettings,
     /// Which share of the nodes this instance judges, when several share the traffic.
     pub shard: ShardConfig,
     /// The monitored nodes (`[[nodes]]`): name, addresses per leg, HEP agents.

@@ -40,6 +40,9 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
         problem("log.level", format!("`{}` is not a valid filter: {error}", config.log.level));
     }
 
+    for (key, message) in config.samples.problems().into_iter().chain(config.monitor.problems()) {
+        problem(key, message);
+    }
     for (key, message) in config.decisions.problems() {
         problem(key, message);
     }

@@ -89,6 +89,104 @@ pub enum Judgement {
     Minute(MinuteVerdict),
     /// An alarm raised or cleared.
     Alarm(Decision),
+    /// A judged window the sampler keeps (after its minute): for the sample database.
+    Sample(Box<Sample>),
+    /// The shadow model's verdict on a window the active model judged: stored, never
+    /// published.
+    Shadow(ShadowVerdict),
+    /// Input drift after a minute: every scope's score, and drift alerts raised or cleared.
+    Drift(crate::monitor::DriftReport),
+}
+
+/// A judged window kept as a sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The minute's verdict (the window ends at its minute).
+    pub verdict: MinuteVerdict,
+    /// The window, `minutes × 130` raw values, oldest minute first.
+    pub window: Vec<f32>,
+    /// The model that judged it.
+    pub model: String,
+    /// The rate of its stratum (its verdict class) when it was drawn.
+    pub rate: f64,
+}
+
+/// What the shadow model says of a window, beside what the active one said.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShadowVerdict {
+    /// The node.
+    pub node: String,
+    /// The window's last minute, µs since the epoch.
+    pub minute: u64,
+    /// The shadow model.
+    pub model: String,
+    /// Its verdict class.
+    pub class: String,
+    /// Its distance to the nearest reference.
+    pub distance: f64,
+    /// Its confidence.
+    pub confidence: f64,
+    /// The active model.
+    pub active_model: String,
+    /// The active model's class for the same window.
+    pub active_class: String,
+}
+
+/// A model as the judge uses it: the embedder, and the references made with it (the global
+/// ones, and each node's enrolled ones joined with them).
+pub struct JudgingModel<E> {
+    /// The model id (store::model_id), part of samples' and shadow verdicts' provenance.
+    pub id: String,
+    embedder: E,
+    global: ReferenceSet,
+    per_node: HashMap<String, ReferenceSet>,
+}
+
+impl<E> std::fmt::Debug for JudgingModel<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JudgingModel")
+            .field("id", &self.id)
+            .field("references", &self.global.len())
+            .field("enrolled_nodes", &self.per_node.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E> JudgingModel<E> {
+    /// A model with its global references.
+    pub fn new(id: impl Into<String>, embedder: E, global: ReferenceSet) -> Self {
+        Self { id: id.into(), embedder, global, per_node: HashMap::new() }
+    }
+
+    /// Adds a node's enrolled references (they join the global ones for that node only).
+    pub fn enroll(&mut self, node: &str, references: &[Reference]) -> Result<(), JudgeError> {
+        let base = self.per_node.get(node).unwrap_or(&self.global);
+        let set = base
+            .with(references)
+            .map_err(|error| JudgeError::References { node: node.into(), error })?;
+        self.per_node.insert(node.into(), set);
+        Ok(())
+    }
+
+    /// The references a node is judged against.
+    fn references(&self, node: &str) -> &ReferenceSet {
+        self.per_node.get(node).unwrap_or(&self.global)
+    }
+
+    /// The global references.
+    pub fn global(&self) -> &ReferenceSet {
+        &self.global
+    }
+
+    /// The embedder.
+    pub fn embedder(&self) -> &E {
+        &self.embedder
+    }
+
+    /// The embedder, to configure it.
+    pub fn embedder_mut(&mut self) -> &mut E {
+        &mut self.embedder
+    }
 }
 
 /// What the judge counted.
@@ -209,9 +307,11 @@ impl NodeWindows {
 /// The judge of every node.
 pub struct Judge<E> {
     settings: JudgeSettings,
-    embedder: E,
-    global: ReferenceSet,
-    per_node: HashMap<String, ReferenceSet>,
+    model: JudgingModel<E>,
+    /// A candidate model judging the same windows; its verdicts are only reported.
+    shadow: Option<JudgingModel<E>>,
+    sampler: Option<crate::sample::Sampler>,
+    drift: Option<crate::monitor::DriftMonitor>,
     /// Decision states restored from the state database, taken when their node appears.
     restored: HashMap<String, NodeDecider>,
     /// Recent minutes restored from the state database (oldest first), replayed into the
@@ -228,19 +328,26 @@ impl<E> std::fmt::Debug for Judge<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Judge")
             .field("stats", &self.stats)
-            .field("references", &self.global.len())
+            .field("model", &self.model)
+            .field("shadow", &self.shadow)
             .finish_non_exhaustive()
     }
 }
 
 impl<E: Embedder> Judge<E> {
-    /// A judge with the global references.
+    /// A judge with the global references (a model without an id: tests, stand-ins).
     pub fn new(settings: JudgeSettings, embedder: E, global: ReferenceSet) -> Self {
+        Self::with_model(settings, JudgingModel::new("", embedder, global))
+    }
+
+    /// A judge of `model`.
+    pub fn with_model(settings: JudgeSettings, model: JudgingModel<E>) -> Self {
         Self {
             settings,
-            embedder,
-            global,
-            per_node: HashMap::new(),
+            model,
+            shadow: None,
+            sampler: None,
+            drift: None,
             restored: HashMap::new(),
             restored_minutes: HashMap::new(),
             nodes: Vec::new(),
@@ -253,12 +360,52 @@ impl<E: Embedder> Judge<E> {
 
     /// Adds a node's enrolled references (they join the global ones for that node only).
     pub fn enroll(&mut self, node: &str, references: &[Reference]) -> Result<(), JudgeError> {
-        let base = self.per_node.get(node).unwrap_or(&self.global);
-        let set = base
-            .with(references)
-            .map_err(|error| JudgeError::References { node: node.into(), error })?;
-        self.per_node.insert(node.into(), set);
-        Ok(())
+        self.model.enroll(node, references)
+    }
+
+    /// Keeps the windows `sampler` draws (as [`Judgement::Sample`]).
+    pub fn sampling(mut self, sampler: crate::sample::Sampler) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// Watches input drift (a [`Judgement::Drift`] after every minute).
+    pub fn monitoring(mut self, drift: crate::monitor::DriftMonitor) -> Self {
+        self.drift = Some(drift);
+        self
+    }
+
+    /// The drift monitor, when there is one.
+    pub fn drift_mut(&mut self) -> Option<&mut crate::monitor::DriftMonitor> {
+        self.drift.as_mut()
+    }
+
+    /// The active model's id.
+    pub fn model_id(&self) -> &str {
+        &self.model.id
+    }
+
+    /// The shadow model's id, when one judges beside the active one.
+    pub fn shadow_id(&self) -> Option<&str> {
+        self.shadow.as_ref().map(|m| m.id.as_str())
+    }
+
+    /// Sets (or with `None` removes) the shadow model; returns the one it replaces.
+    pub fn set_shadow(&mut self, shadow: Option<JudgingModel<E>>) -> Option<JudgingModel<E>> {
+        std::mem::replace(&mut self.shadow, shadow)
+    }
+
+    /// Judges with `model` from the next minute on (a hot swap: windows, decision states and
+    /// alarms stay); returns the model it replaces.
+    pub fn swap_model(&mut self, model: JudgingModel<E>) -> JudgingModel<E> {
+        std::mem::replace(&mut self.model, model)
+    }
+
+    /// Makes the shadow model the active one; returns the model it replaces (`None`, and
+    /// nothing changes, without a shadow).
+    pub fn promote_shadow(&mut self) -> Option<JudgingModel<E>> {
+        let shadow = self.shadow.take()?;
+        Some(self.swap_model(shadow))
     }
 
     /// Restores decision states saved before a restart (an alarm raised before stays raised
@@ -306,14 +453,14 @@ impl<E: Embedder> Judge<E> {
         self.stats
     }
 
-    /// The embedder (to read its own counters).
+    /// The active model's embedder (to read its own counters).
     pub fn embedder(&self) -> &E {
-        &self.embedder
+        &self.model.embedder
     }
 
-    /// The embedder, to configure it (metering).
+    /// The active model's embedder, to configure it (metering).
     pub fn embedder_mut(&mut self) -> &mut E {
-        &mut self.embedder
+        &mut self.model.embedder
     }
 
     /// Takes one closed node-minute (`nodes` names node indexes). A row of a later minute
@@ -356,6 +503,9 @@ impl<E: Embedder> Judge<E> {
             }
         });
         let kind = state.windows.next(row);
+        if let Some(drift) = &mut self.drift {
+            drift.observe(&state.name, row, kind != MinuteWindow::NoData);
+        }
         self.pending.push(Pending { node: row.node, minute: row.minute, kind });
         Ok(())
     }
@@ -369,6 +519,7 @@ impl<E: Embedder> Judge<E> {
     /// decisions and explanations.
     fn flush(&mut self, out: &mut Vec<Judgement>) -> Result<(), JudgeError> {
         let pending = std::mem::take(&mut self.pending);
+        let Some(minute) = pending.first().map(|p| p.minute) else { return Ok(()) };
         let windows: Vec<&[f32]> = pending
             .iter()
             .filter_map(|p| match &p.kind {
@@ -377,16 +528,36 @@ impl<E: Embedder> Judge<E> {
             })
             .collect();
         let mut embeddings = self.embed_all(&windows)?.into_iter();
+        // The shadow judges the same windows; its failure costs only its own verdicts.
+        let shadow_embeddings = match &mut self.shadow {
+            Some(shadow) => {
+                match embed_batches(&mut shadow.embedder, self.settings.max_batch, &windows) {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        tracing::warn!(%error, model = shadow.id, "the shadow model failed this minute");
+                        vec![None; windows.len()]
+                    }
+                }
+            }
+            None => Vec::new(),
+        };
+        let mut shadow_embeddings = shadow_embeddings.into_iter();
+        let mut shadow_verdicts = Vec::new();
         let mut judged = Vec::with_capacity(pending.len());
         for p in pending {
             let Some(state) = self.nodes[p.node].as_mut() else { continue };
-            let references = self.per_node.get(&state.name).unwrap_or(&self.global);
+            let references = self.model.references(&state.name);
             // Without a verdict, what the minute was instead.
             let (seen, instead) = match p.kind {
                 MinuteWindow::NoData => (None, Observation::NoData),
                 MinuteWindow::WarmingUp => (None, Observation::WarmingUp),
                 MinuteWindow::Window(window) => {
                     let embedding = embeddings.next().flatten();
+                    if let (Some(shadow), Some(Some(e))) = (&self.shadow, shadow_embeddings.next())
+                        && let Some(v) = shadow.references(&state.name).judge(&e)
+                    {
+                        shadow_verdicts.push((p.node, v));
+                    }
                     match embedding.and_then(|e| references.judge(&e).map(|v| (v, e))) {
                         Some((verdict, embedding)) => {
                             (Some(Seen { verdict, window, embedding }), Observation::NoData)
@@ -430,17 +601,52 @@ impl<E: Embedder> Judge<E> {
         } else {
             HashMap::new()
         };
+        let mut samples = Vec::new();
         for (i, j) in judged.into_iter().enumerate() {
             let Some(state) = self.nodes[j.node].as_ref() else { continue };
-            out.push(Judgement::Minute(MinuteVerdict {
+            let (verdict, window) = j.seen.map(|s| (s.verdict, s.window)).unzip();
+            let minute = MinuteVerdict {
                 node: state.name.clone(),
                 minute: j.minute,
                 status: j.status,
-                verdict: j.seen.map(|s| s.verdict),
+                verdict,
                 alarm: state.decider.active().map(|a| a.class.clone()),
                 explanation: explanations.get(&i).cloned().unwrap_or_default(),
-            }));
+            };
+            if let (Some(sampler), Some(window), Some(v)) = (&self.sampler, window, &minute.verdict)
+                && sampler.keeps(&minute)
+            {
+                let rate = sampler.rate(&v.class);
+                let model = self.model.id.clone();
+                samples.push(Sample { verdict: minute.clone(), window, model, rate });
+            }
+            out.push(Judgement::Minute(minute));
             out.extend(j.decisions.into_iter().map(Judgement::Alarm));
+        }
+        out.extend(samples.into_iter().map(|s| Judgement::Sample(Box::new(s))));
+        if let Some(shadow) = &self.shadow {
+            for (node, v) in shadow_verdicts {
+                let Some(state) = self.nodes[node].as_ref() else { continue };
+                let active_class = out.iter().rev().find_map(|j| match j {
+                    Judgement::Minute(m) if m.node == state.name => {
+                        m.verdict.as_ref().map(|a| a.class.clone())
+                    }
+                    _ => None,
+                });
+                out.push(Judgement::Shadow(ShadowVerdict {
+                    node: state.name.clone(),
+                    minute,
+                    model: shadow.id.clone(),
+                    class: v.class,
+                    distance: v.distance,
+                    confidence: v.confidence,
+                    active_model: self.model.id.clone(),
+                    active_class: active_class.unwrap_or_default(),
+                }));
+            }
+        }
+        if let Some(drift) = &mut self.drift {
+            out.push(Judgement::Drift(drift.close_minute(minute)));
         }
         Ok(())
     }
@@ -492,22 +698,33 @@ impl<E: Embedder> Judge<E> {
     /// Embeds windows in batches of at most `max_batch`; a row that is not finite or not of
     /// the model's size comes back as `None`.
     fn embed_all(&mut self, windows: &[&[f32]]) -> Result<Vec<Option<Vec<f32>>>, JudgeError> {
-        let mut out = Vec::with_capacity(windows.len());
-        for chunk in windows.chunks(self.settings.max_batch.max(1)) {
-            let values: Vec<f32> = chunk.iter().flat_map(|w| w.iter().copied()).collect();
-            let rows = self.embedder.embed(chunk.len(), &values).map_err(JudgeError::Embedding)?;
-            if rows.len() != chunk.len() {
-                return Err(JudgeError::Embedding(format!(
-                    "{} embeddings for {} windows",
-                    rows.len(),
-                    chunk.len()
-                )));
-            }
-            self.stats.embedded += chunk.len() as u64;
-            out.extend(rows.into_iter().map(|r| r.iter().all(|v| v.is_finite()).then_some(r)));
-        }
+        let out = embed_batches(&mut self.model.embedder, self.settings.max_batch, windows)?;
+        self.stats.embedded += windows.len() as u64;
         Ok(out)
     }
+}
+
+/// Embeds windows in batches of at most `max_batch`; a row that is not finite comes back as
+/// `None`.
+fn embed_batches<E: Embedder>(
+    embedder: &mut E,
+    max_batch: usize,
+    windows: &[&[f32]],
+) -> Result<Vec<Option<Vec<f32>>>, JudgeError> {
+    let mut out = Vec::with_capacity(windows.len());
+    for chunk in windows.chunks(max_batch.max(1)) {
+        let values: Vec<f32> = chunk.iter().flat_map(|w| w.iter().copied()).collect();
+        let rows = embedder.embed(chunk.len(), &values).map_err(JudgeError::Embedding)?;
+        if rows.len() != chunk.len() {
+            return Err(JudgeError::Embedding(format!(
+                "{} embeddings for {} windows",
+                rows.len(),
+                chunk.len()
+            )));
+        }
+        out.extend(rows.into_iter().map(|r| r.iter().all(|v| v.is_finite()).then_some(r)));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

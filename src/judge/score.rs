@@ -132,6 +132,7 @@ impl Scorer {
             Judgement::Alarm(Decision::Clear { alarm, cleared_at, .. }) => {
                 self.clears.push((alarm.node.clone(), *cleared_at, alarm.class.clone()));
             }
+            Judgement::Sample(_) | Judgement::Shadow(_) | Judgement::Drift(_) => {}
         }
     }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use super::payloads::{ClStatus, Outbound, Payloads};
 use crate::decide::{Alarm, Decision};
 use crate::judge::{GroupShare, Judgement, MinuteVerdict};
+use crate::monitor::DriftEvent;
 
 /// One node's published condition.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ struct NodeAnnounced {
 pub struct Announcer {
     payloads: Payloads,
     nodes: HashMap<String, NodeAnnounced>,
+    /// Drift alerts in force, by scope (their alert is re-sent every minute).
+    drift: std::collections::BTreeMap<String, DriftEvent>,
 }
 
 /// `final responses 62 %: resp_register_5xx, resp_register_4xx; ratios 21 %: ...`.
@@ -37,7 +40,7 @@ pub fn explanation_text(groups: &[GroupShare]) -> String {
 impl Announcer {
     /// An announcer with nothing published yet.
     pub fn new(payloads: Payloads) -> Self {
-        Self { payloads, nodes: HashMap::new() }
+        Self { payloads, nodes: HashMap::new(), drift: Default::default() }
     }
 
     /// Alarms raised before a restart (from the saved decision states): their state messages
@@ -152,6 +155,32 @@ impl Announcer {
                 refresh.kind = super::OutboundKind::AlertRefresh;
                 out.push(refresh);
             }
+        }
+        self.drift_minute(judgements, out);
+    }
+
+    /// Drift alerts raised or cleared this minute (VES fault and alert), then a refresh of
+    /// each drift alert still in force.
+    fn drift_minute(&mut self, judgements: &[Judgement], out: &mut Vec<Outbound>) {
+        let mut now = None;
+        for j in judgements {
+            let Judgement::Drift(report) = j else { continue };
+            now = Some(report.minute);
+            for event in &report.events {
+                out.push(self.payloads.drift_ves(event));
+                out.push(self.payloads.drift_alert(event, report.minute));
+                if event.raised {
+                    self.drift.insert(event.scope.clone(), event.clone());
+                } else {
+                    self.drift.remove(&event.scope);
+                }
+            }
+        }
+        let Some(now) = now else { return };
+        for event in self.drift.values().filter(|e| e.minute < now) {
+            let mut refresh = self.payloads.drift_alert(event, now);
+            refresh.kind = super::OutboundKind::AlertRefresh;
+            out.push(refresh);
         }
     }
 

@@ -8,6 +8,12 @@ use serde_json::{Value, json};
 use super::presentation;
 use super::topics::Topics;
 use crate::decide::{Alarm, camel_case};
+use crate::monitor::{ALL_NODES, DriftEvent};
+
+/// A drift alert's VES `eventId`: its source and the second it was raised.
+fn drift_event_id(source: &str, raised_at: u64) -> String {
+    format!("imsight-{}-ModelInputDrift-{}", super::topics::level(source), raised_at / 1_000_000)
+}
 
 /// `closedLoopAlarmStart` and `closedLoopAlarmEnd`: ONAP does not agree on their unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -302,6 +308,95 @@ impl Payloads {
             "endsAt": rfc3339_seconds(ends),
         });
         outbound(OutboundKind::Alert, self.topics.alert(&alarm.node), &value, false)
+    }
+
+    /// Who a drift event is about: a node, or for [`ALL_NODES`] the appliance itself (its
+    /// name is then the VES `sourceName` and the topic level).
+    fn drift_source<'a>(&'a self, event: &'a DriftEvent) -> &'a str {
+        if event.scope == ALL_NODES { &self.settings.appliance } else { &event.scope }
+    }
+
+    fn drift_top(event: &DriftEvent) -> String {
+        event
+            .top
+            .iter()
+            .map(|f| format!("{} {:.2}", f.feature, f.psi))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The VES fault of a drift alert (condition `ModelInputDrift`, severity WARNING): the
+    /// raise, or the clear (same `eventId`, made of the scope and the raise time).
+    pub fn drift_ves(&self, event: &DriftEvent) -> Outbound {
+        let source = self.drift_source(event);
+        let clear = !event.raised;
+        let suffix = if clear && self.settings.holmes_clear_suffix { "Cleared" } else { "" };
+        let value = json!({"event": {
+            "commonEventHeader": {
+                "domain": "fault",
+                "eventId": drift_event_id(source, event.raised_at),
+                "eventName": format!("Fault_Pcscf-Imsight_ModelInputDrift{suffix}"),
+                "priority": if clear { "Normal" } else { "Low" },
+                "reportingEntityName": self.settings.appliance,
+                "sourceName": source,
+                "sequence": if clear { 2 } else { 1 },
+                "startEpochMicrosec": event.raised_at,
+                "lastEpochMicrosec": event.minute,
+                "version": "4.1",
+                "vesEventListenerVersion": "7.2.1",
+                "timeZoneOffset": "UTC+00:00",
+            },
+            "faultFields": {
+                "faultFieldsVersion": "4.0",
+                "alarmCondition": "ModelInputDrift",
+                "eventSeverity": if clear { "NORMAL" } else { "WARNING" },
+                "eventSourceType": if event.scope == ALL_NODES { "other" } else { "virtualNetworkFunction" },
+                "eventCategory": "modelMonitoring",
+                "vfStatus": "Active",
+                "specificProblem": "model input drift: traffic unlike the model's training data",
+                "alarmAdditionalInformation": {
+                    "alarmId": format!("imsight-{}-ModelInputDrift", super::topics::level(source)),
+                    "driftScore": format!("{:.3}", event.score),
+                    "threshold": format!("{:.3}", event.threshold),
+                    "topFeatures": Self::drift_top(event),
+                    "modelVersion": self.settings.model_version,
+                },
+            },
+        }});
+        outbound(OutboundKind::VesFault, self.topics.ves_fault(source), &value, false)
+    }
+
+    /// The Alertmanager alert `ImsightInputDrift` of a drift alert: firing (`endsAt`
+    /// `alert_hold_minutes` after `now`, re-sent every minute) or resolved at the clear.
+    pub fn drift_alert(&self, event: &DriftEvent, now: u64) -> Outbound {
+        let source = self.drift_source(event);
+        let ends = if event.raised {
+            now + self.settings.alert_hold_minutes * 60_000_000
+        } else {
+            event.minute
+        };
+        let value = json!({
+            "labels": {
+                "alertname": "ImsightInputDrift",
+                "severity": "warning",
+                "node": source,
+                "scope": if event.scope == ALL_NODES { "appliance" } else { "node" },
+                "node_type": self.settings.node_type,
+                "appliance": self.settings.appliance,
+            },
+            "annotations": {
+                "summary": format!(
+                    "{source}: input drift: traffic unlike the model's training data (median PSI {:.2}, threshold {:.2})",
+                    event.score, event.threshold
+                ),
+                "description": format!("features that moved most (PSI): {}", Self::drift_top(event)),
+                "ves_event_id": drift_event_id(source, event.raised_at),
+                "model_version": self.settings.model_version,
+            },
+            "startsAt": rfc3339_seconds(event.raised_at),
+            "endsAt": rfc3339_seconds(ends),
+        });
+        outbound(OutboundKind::Alert, self.topics.alert(source), &value, false)
     }
 
     /// `online` on the health topic (the last will says `offline`).

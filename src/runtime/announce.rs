@@ -91,7 +91,17 @@ impl AnnounceActor {
                         (None, _) => "warming_up",
                     };
                     metrics.verdicts.with_label_values(&[outcome]).inc();
+                    if let Some(verdict) = &minute.verdict {
+                        metrics.nearest_distance.observe(verdict.distance);
+                    }
                 }
+                Judgement::Drift(report) => {
+                    for score in &report.scores {
+                        metrics.drift_score.with_label_values(&[&score.scope]).set(score.score);
+                    }
+                }
+                // Kept by the judge's shell before they reach the announcer.
+                Judgement::Sample(_) | Judgement::Shadow(_) => {}
                 Judgement::Alarm(Decision::Raise { .. }) => {
                     metrics.alarm_transitions.with_label_values(&["raise"]).inc();
                 }
@@ -105,6 +115,7 @@ impl AnnounceActor {
             Ok(mut board) => {
                 board.record(judgements);
                 metrics.alarms_active.set(board.alarms_active() as i64);
+                metrics.drift_alerts_active.set(board.drift_alerts_active() as i64);
             }
             Err(_) => tracing::error!("the node board is poisoned; the API shows stale verdicts"),
         }

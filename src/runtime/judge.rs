@@ -22,6 +22,8 @@ pub struct JudgeActor<E> {
     window_minutes: u64,
     /// Where the judge's counters go, with what was counted there already.
     metered: Option<(Arc<crate::telemetry::Metrics>, crate::judge::JudgeStats)>,
+    /// Stores samples and shadow verdicts in the checkpoint store.
+    keeper: Option<crate::store::SampleKeeper>,
 }
 
 impl<E> std::fmt::Debug for JudgeActor<E> {
@@ -33,7 +35,14 @@ impl<E> std::fmt::Debug for JudgeActor<E> {
 impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
     /// An actor around `judge`.
     pub fn new(judge: Judge<E>, downstream: Recipient<Judged>) -> Self {
-        Self { judge, downstream, checkpoint: None, window_minutes: 60, metered: None }
+        Self {
+            judge,
+            downstream,
+            checkpoint: None,
+            window_minutes: 60,
+            metered: None,
+            keeper: None,
+        }
     }
 
     /// Counts what the judge counts in `metrics`.
@@ -50,7 +59,41 @@ impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
         self
     }
 
-    fn judged(&mut self, judgements: Vec<crate::judge::Judgement>, closed_at: Instant) {
+    /// Stores the samples and shadow verdicts the judge gives in the checkpoint store.
+    pub fn keeping(mut self, keeper: crate::store::SampleKeeper) -> Self {
+        self.keeper = Some(keeper);
+        self
+    }
+
+    /// Samples and shadow verdicts go to the store (or nowhere): they are not announced.
+    fn keep(&mut self, judgements: &mut Vec<crate::judge::Judgement>) {
+        use crate::judge::Judgement;
+        let (Some(store), Some(keeper)) = (&self.checkpoint, &mut self.keeper) else {
+            judgements.retain(|j| !matches!(j, Judgement::Sample(_) | Judgement::Shadow(_)));
+            return;
+        };
+        match keeper.keep(store, judgements) {
+            Ok(count) => {
+                let Some((metrics, _)) = &self.metered else { return };
+                for (class, n) in &count.samples {
+                    metrics.samples_stored.with_label_values(&[class]).inc_by(*n);
+                }
+                metrics.shadow_verdicts.with_label_values(&["agree"]).inc_by(count.shadow.0);
+                metrics.shadow_verdicts.with_label_values(&["disagree"]).inc_by(count.shadow.1);
+                if let Some((pruned, bytes)) = count.pruned {
+                    metrics.samples_pruned.inc_by(pruned as u64);
+                    metrics.samples_bytes.set(bytes as i64);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot store this minute's samples and shadow verdicts");
+                judgements.retain(|j| !matches!(j, Judgement::Sample(_) | Judgement::Shadow(_)));
+            }
+        }
+    }
+
+    fn judged(&mut self, mut judgements: Vec<crate::judge::Judgement>, closed_at: Instant) {
+        self.keep(&mut judgements);
         if let Some((metrics, counted)) = &mut self.metered {
             let now = self.judge.stats();
             metrics.judge_counted(counted, &now);

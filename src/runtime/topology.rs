@@ -231,6 +231,8 @@ pub struct LiveSettings {
     pub window_minutes: u64,
     /// Alarms in force when the appliance last stopped.
     pub restored_alarms: Vec<crate::decide::Alarm>,
+    /// How samples are retained (none: samples and shadow verdicts are not stored).
+    pub samples: Option<crate::sample::Retention>,
 }
 
 /// How a caller that embeds the appliance (the demo) hears it is ready and stops it, and how
@@ -315,14 +317,25 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
         let downstream = announcer.recipient();
         let checkpoint = Arc::clone(&store);
         let judge_metrics = Arc::clone(&metrics);
+        let keeper = settings.samples.map(|retention| {
+            let provenance = serde_json::json!({
+                "appliance": settings.publish.appliance,
+                "source": "live",
+            });
+            crate::store::SampleKeeper::new(retention, provenance)
+        });
         let judge = actix::SyncArbiter::start(1, move || {
             let taken = judge_slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
             let judge = taken.unwrap_or_else(|| {
                 panic!("the judge stopped: its state is gone, restart the appliance")
             });
-            JudgeActor::new(judge, downstream.clone())
+            let actor = JudgeActor::new(judge, downstream.clone())
                 .checkpointing(Arc::clone(&checkpoint), window_minutes)
-                .metered(Arc::clone(&judge_metrics))
+                .metered(Arc::clone(&judge_metrics));
+            match keeper.clone() {
+                Some(keeper) => actor.keeping(keeper),
+                None => actor,
+            }
         });
         let pipeline = FeaturePipelineActor::new(
             &settings.pipeline,

@@ -8,6 +8,9 @@
 //! so that they can be embedded again by another model.
 
 pub mod outbox;
+pub mod samples;
+
+pub use samples::{KeptCount, SampleFilter, SampleKeeper, SampleLabel, StoredSample};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +32,7 @@ const WINDOWS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("reference
 const PACK_PARAMS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("pack_params");
 /// model id → the registered model, as JSON.
 const MODELS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("models");
-/// `active`, `previous` → model id.
+/// `active`, `previous`, `shadow` → model id.
 const MODEL_SLOTS: TableDefinition<'_, &str, &str> = TableDefinition::new("model_slots");
 /// sequence name → the next number to hand out: numbers are never reused, even after the
 /// highest one was removed (the publisher and operators identify messages and references by
@@ -37,6 +40,9 @@ const MODEL_SLOTS: TableDefinition<'_, &str, &str> = TableDefinition::new("model
 const SEQUENCES: TableDefinition<'_, &str, u64> = TableDefinition::new("sequences");
 /// node → its decision state (alarm in force, runs, recent raises), as JSON.
 pub(crate) const DECISIONS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("decisions");
+/// (shadow model, node, minute) → the shadow model's verdict beside the active one's, as JSON.
+const SHADOW_VERDICTS: TableDefinition<'_, (&str, &str, u64), &[u8]> =
+    TableDefinition::new("shadow_verdicts");
 /// (node, minute) → that minute's row: a flag byte (1 = the source was silent), then the
 /// features as little-endian f32. The last window's worth per node, so that a restart judges
 /// at once.
@@ -201,6 +207,9 @@ impl Store {
             txn.open_table(MINUTES)?;
             txn.open_table(SEQUENCES)?;
             txn.open_table(outbox::OUTBOX)?;
+            txn.open_table(samples::SAMPLES)?;
+            txn.open_table(SHADOW_VERDICTS)?;
+            txn.open_table(samples::SAMPLE_WINDOWS)?;
             Ok(())
         })?;
         Ok(store)
@@ -427,8 +436,74 @@ impl Store {
                 slots.insert("previous", old)?;
             }
             slots.insert("active", id)?;
+            // A model that becomes active no longer shadows itself.
+            if slots.get("shadow")?.is_some_and(|v| v.value() == id) {
+                slots.remove("shadow")?;
+            }
             Ok(())
         })
+    }
+
+    /// The shadow model's id, when one is set.
+    pub fn shadow_slot(&self) -> Result<Option<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = txn.open_table(MODEL_SLOTS).map_err(|e| self.fail(e))?;
+        Ok(table.get("shadow").map_err(|e| self.fail(e))?.map(|v| v.value().to_owned()))
+    }
+
+    /// The shadow model, when one is set.
+    pub fn shadow_model(&self) -> Result<Option<RegisteredModel>, StoreError> {
+        let shadow = self.shadow_slot()?;
+        Ok(shadow.and_then(|id| self.models().ok()?.into_iter().find(|m| m.id == id)))
+    }
+
+    /// Sets (or with `None` removes) the shadow model.
+    pub fn set_shadow(&self, id: Option<&str>) -> Result<(), StoreError> {
+        self.write(|txn| {
+            let mut slots = txn.open_table(MODEL_SLOTS)?;
+            match id {
+                Some(id) => slots.insert("shadow", id)?,
+                None => slots.remove("shadow")?,
+            };
+            Ok(())
+        })
+    }
+
+    /// Stores shadow verdicts (a later verdict of the same model, node and minute replaces
+    /// the earlier one).
+    pub fn save_shadow_verdicts(
+        &self,
+        verdicts: &[crate::judge::ShadowVerdict],
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        self.write(|txn| {
+            let mut table = txn.open_table(SHADOW_VERDICTS)?;
+            for v in verdicts {
+                let json = serde_json::to_vec(v)
+                    .map_err(|e| redb::Error::Corrupted(format!("{}: {e}", path.display())))?;
+                table.insert((v.model.as_str(), v.node.as_str(), v.minute), json.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The stored verdicts of shadow model `model`, by node and minute.
+    pub fn shadow_verdicts(
+        &self,
+        model: &str,
+    ) -> Result<Vec<crate::judge::ShadowVerdict>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.fail(e))?;
+        let table = txn.open_table(SHADOW_VERDICTS).map_err(|e| self.fail(e))?;
+        let range = table.range((model, "", 0)..).map_err(|e| self.fail(e))?;
+        let mut out = Vec::new();
+        for entry in range {
+            let (key, value) = entry.map_err(|e| self.fail(e))?;
+            if key.value().0 != model {
+                break;
+            }
+            out.push(serde_json::from_slice(value.value()).map_err(|e| self.fail(e))?);
+        }
+        Ok(out)
     }
 }
 

@@ -6,8 +6,8 @@
 //! counters. Sockets and the publisher increment their counters directly.
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::judge::JudgeStats;
@@ -67,6 +67,20 @@ pub struct Metrics {
     /// 1 for each component that runs: `hep_udp`, `hep_tcp`, `input_dir`, `http` (0: a
     /// source that stopped, e.g. an input directory whose files cannot be moved).
     pub up: IntGaugeVec,
+    /// Distance of each judged window to its nearest reference.
+    pub nearest_distance: Histogram,
+    /// Input drift score (median PSI over the features) per node and for all (`*`).
+    pub drift_score: GaugeVec,
+    /// Drift alerts in force.
+    pub drift_alerts_active: IntGauge,
+    /// Judged windows kept in the sample database, by verdict class.
+    pub samples_stored: IntCounterVec,
+    /// Samples removed by retention.
+    pub samples_pruned: IntCounter,
+    /// Bytes the sample database holds (after the last retention run).
+    pub samples_bytes: IntGauge,
+    /// Shadow-model verdicts, by whether they agree with the active model's.
+    pub shadow_verdicts: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -81,6 +95,9 @@ const LATENCY_BUCKETS: [f64; 12] =
 /// The buckets of the close → broker latency: 10 ms to 2 minutes.
 const DELIVERY_BUCKETS: [f64; 16] =
     [0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 120.0];
+/// The buckets of the nearest-reference distance (Euclidean, in the model's embedding space).
+const DISTANCE_BUCKETS: [f64; 14] =
+    [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0];
 /// The buckets of the batch size: powers of two to 4096.
 const BATCH_BUCKETS: [f64; 13] =
     [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0];
@@ -114,7 +131,38 @@ impl Metrics {
             IntGaugeVec::new(Opts::new("imsight_up", "1 while the component runs"), &["component"])
                 .expect("valid metric");
         registry.register(Box::new(up.clone())).expect("unique metric");
+        let drift_score = GaugeVec::new(
+            Opts::new(
+                "imsight_input_drift_score",
+                "Input drift: median PSI of the features against the model's training statistics",
+            ),
+            &["scope"],
+        )
+        .expect("valid metric");
+        registry.register(Box::new(drift_score.clone())).expect("unique metric");
         Self {
+            nearest_distance: histogram(
+                "imsight_nearest_reference_distance",
+                "Distance of each judged window to its nearest reference",
+                &DISTANCE_BUCKETS,
+            ),
+            drift_score,
+            drift_alerts_active: gauge("imsight_drift_alerts_active", "Drift alerts in force"),
+            samples_stored: counter_vec(
+                "imsight_samples_stored_total",
+                "Judged windows kept in the sample database",
+                &["class"],
+            ),
+            samples_pruned: counter(
+                "imsight_samples_pruned_total",
+                "Samples removed by the retention policy",
+            ),
+            samples_bytes: gauge("imsight_samples_bytes", "Bytes the sample database holds"),
+            shadow_verdicts: counter_vec(
+                "imsight_shadow_verdicts_total",
+                "Shadow-model verdicts, by agreement with the active model",
+                &["agreement"],
+            ),
             received: counter_vec(
                 "imsight_source_received_total",
                 "Datagrams or capture events received",
@@ -233,6 +281,13 @@ impl Metrics {
             &self.mqtt_connections,
             &self.mqtt_connection_errors,
             &self.up,
+            &self.nearest_distance,
+            &self.drift_score,
+            &self.drift_alerts_active,
+            &self.samples_stored,
+            &self.samples_pruned,
+            &self.samples_bytes,
+            &self.shadow_verdicts,
         ];
         collectors.iter().flat_map(|c| c.desc().into_iter().map(|d| d.fq_name.clone())).collect()
     }

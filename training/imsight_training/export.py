@@ -21,6 +21,7 @@ import onnxruntime
 import torch
 
 from .model import build
+from .stats import feature_stats, training_rows
 from .train import Windows
 
 WINDOW = 60
@@ -129,6 +130,8 @@ def export(run, data_folder, out, name, version):
         json.dump(golden, f)
     card["checks"] = {"onnxruntime_vs_torch_max_abs": parity, "batch1_vs_batch64_max_abs": batch_gap,
                       "batch_axis": batch_dim.dim_param}
+    # Last: the monitor's reference, too long to read above the checks.
+    card["feature_stats"] = feature_stats(training_rows(data), manifest["feature_names"])
     with open(os.path.join(out, "model-card.json"), "w") as f:
         json.dump(card, f, indent=1)
     digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
