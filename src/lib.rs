@@ -43,6 +43,7 @@ pub mod decide;
 pub mod infer;
 pub mod inspect;
 pub mod judge;
+pub mod lifecycle;
 pub mod matcher;
 pub mod monitor;
 pub mod pipeline;

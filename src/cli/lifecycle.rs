@@ -96,26 +96,36 @@ pub fn inspect(
     Ok(())
 }
 
-/// `model activate FILE`.
-pub fn activate(
-    global: &GlobalArgs,
+/// A candidate model checked, loaded and registered, with the store and the model in use
+/// until now.
+struct Prepared {
+    store: Store,
+    registered: RegisteredModel,
+    embedder: WindowEmbedder,
+    before_id: String,
+}
+
+/// Checks and loads `file`, registers it (and the model in use until now, when it was only
+/// configured) and imports its reference pack.
+fn prepare(
+    config: &Config,
     file: &Path,
     state_dir: Option<&Path>,
-) -> Result<(), CommandError> {
-    let config = global.load_config()?.config;
+) -> Result<Prepared, CommandError> {
     let path = std::fs::canonicalize(file)
         .with_context(|| format!("cannot read model {}", file.display()))?;
     let runtime =
         OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
     let session =
         ModelSession::load(&runtime, &path, &config.inference).map_err(CommandError::failed)?;
+    session.check_contract(config.pipeline.window_minutes).map_err(CommandError::failed)?;
     let metadata = session.description().metadata.clone();
-    let mut embedder = WindowEmbedder::new(session, config.pipeline.window_minutes)
+    let embedder = WindowEmbedder::new(session, config.pipeline.window_minutes)
         .map_err(CommandError::failed)?;
     // The model that was in use: its enrolled references are embedded again. (Read before
     // the store is opened here: redb allows one open handle per process.)
-    let before = model_in_use(&config, None, state_dir)?;
-    let store = open_store(&config, state_dir)?;
+    let before = model_in_use(config, None, state_dir)?;
+    let store = open_store(config, state_dir)?;
     let before_id = model_id(&before).map_err(CommandError::failed)?;
     let id = model_id(&path).map_err(CommandError::failed)?;
     let registered = RegisteredModel {
@@ -147,20 +157,84 @@ pub fn activate(
             let added = store
                 .import_pack(&id, &pack, &pack_path.display().to_string())
                 .map_err(CommandError::failed)?;
-            eprintln!("reference pack: {added} global references imported");
+            if added > 0 {
+                eprintln!("reference pack: {added} global references imported");
+            }
         }
         Err(_) => eprintln!(
             "warning: no reference pack at {}: only enrolled references will be matched",
             pack_path.display()
         ),
     }
-    let moved = reembed(&store, &before_id, &id, &mut embedder)?;
-    store.activate(&id).map_err(CommandError::failed)?;
+    Ok(Prepared { store, registered, embedder, before_id })
+}
+
+/// `model activate FILE`.
+pub fn activate(
+    global: &GlobalArgs,
+    file: &Path,
+    state_dir: Option<&Path>,
+) -> Result<(), CommandError> {
+    let config = global.load_config()?.config;
+    let Prepared { store, registered, mut embedder, before_id } =
+        prepare(&config, file, state_dir)?;
+    let id = &registered.id;
+    let moved = reembed(&store, &before_id, id, &mut embedder)?;
+    store.activate(id).map_err(CommandError::failed)?;
     eprintln!(
         "model {id} ({} {}) is active; {moved} enrolled reference(s) embedded again from model {before_id}",
         registered.name, registered.version
     );
     Ok(())
+}
+
+/// `model shadow FILE` (or `--off`: `file` is `None`).
+pub fn shadow(
+    global: &GlobalArgs,
+    file: Option<&Path>,
+    state_dir: Option<&Path>,
+) -> Result<(), CommandError> {
+    let config = global.load_config()?.config;
+    let Some(file) = file else {
+        let store = open_store(&config, state_dir)?;
+        let was = store.shadow_slot().map_err(CommandError::failed)?;
+        store.set_shadow(None).map_err(CommandError::failed)?;
+        match was {
+            Some(id) => eprintln!("model {id} no longer shadows the active model"),
+            None => eprintln!("no shadow model was set"),
+        }
+        return Ok(());
+    };
+    let Prepared { store, registered, mut embedder, before_id } =
+        prepare(&config, file, state_dir)?;
+    let id = &registered.id;
+    if *id == before_id {
+        return Err(CommandError::failed(format!("model {id} is the active model already")));
+    }
+    let moved = reembed(&store, &before_id, id, &mut embedder)?;
+    store.set_shadow(Some(id)).map_err(CommandError::failed)?;
+    eprintln!(
+        "model {id} ({} {}) shadows the active model {before_id}: it judges the same windows in `imsight run` and `imsight replay --shadow`, its verdicts stored, never published; {moved} enrolled reference(s) embedded for it",
+        registered.name, registered.version
+    );
+    Ok(())
+}
+
+/// `model promote`: the shadow model becomes the active one.
+pub fn promote(global: &GlobalArgs, state_dir: Option<&Path>) -> Result<(), CommandError> {
+    let config = global.load_config()?.config;
+    let shadow = {
+        let store = open_store(&config, state_dir)?;
+        store.shadow_model().map_err(CommandError::failed)?
+    };
+    let Some(shadow) = shadow else {
+        return Err(CommandError::failed(
+            "no shadow model to promote (`imsight model shadow FILE` sets one)",
+        ));
+    };
+    // Activation embeds references enrolled since the shadow was set, and keeps the active
+    // model as the previous one for a rollback.
+    activate(global, &shadow.path, state_dir)
 }
 
 /// `model rollback`.
@@ -240,7 +314,20 @@ fn reembed(
     Ok(added)
 }
 
-fn now_micros() -> u64 {
+/// A store error, with what to do when a running appliance holds the database.
+pub fn store_error(error: crate::store::StoreError) -> CommandError {
+    let text = error.to_string();
+    if text.contains("already open") || text.contains("Database already open") {
+        return CommandError::failed(format!(
+            "{text}: the appliance is running and holds the state database; use its HTTP API \
+             (docs/operations.md, \"Model life cycle\") or stop it first"
+        ));
+    }
+    CommandError::failed(error)
+}
+
+/// Now, µs since the epoch.
+pub fn now_micros() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)

@@ -1,6 +1,7 @@
 //! The command line: `imsight <command>`, one module per command that is built.
 
 mod bench;
+mod compare;
 mod demo;
 mod error;
 mod features;
@@ -11,6 +12,7 @@ mod model;
 mod refs;
 mod replay;
 mod run;
+mod samples;
 mod simulate;
 mod validate;
 
@@ -82,8 +84,9 @@ pub enum Command {
     /// Inspect and verify ONNX models
     #[command(subcommand)]
     Model(model::ModelCommand),
-    /// Browse and export the sample database [not built yet]
-    Samples(NotBuilt),
+    /// The sample database: list, show, label, export as a training dataset, prune
+    #[command(subcommand)]
+    Samples(samples::SamplesCommand),
     /// Check the configuration and report every problem with its key
     Validate(validate::ValidateArgs),
     /// Measure inference and matching throughput on this machine
@@ -113,7 +116,7 @@ impl Cli {
             Command::Replay(args) => replay::run(&global, &args),
             Command::Features(args) => features::run(&global, &args),
             Command::Refs(command) => refs::run(&global, command),
-            Command::Samples(_) => Err(CommandError::NotBuilt("samples")),
+            Command::Samples(command) => samples::run(&global, command),
             Command::Bench(command) => bench::run(&global, command),
         }
     }

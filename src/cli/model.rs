@@ -23,6 +23,49 @@ pub enum ModelCommand {
     Activate(ActivateArgs),
     /// Make the previous model active again
     Rollback(StateArgs),
+    /// Let a candidate model judge beside the active one (its verdicts are stored, never
+    /// published): registers it, imports its reference pack, embeds the enrolled references
+    /// with it
+    Shadow(ShadowArgs),
+    /// Make the shadow model the active one (the active one becomes the previous)
+    Promote(StateArgs),
+    /// Compare the shadow (or another) model with the active one: agreement, and where the
+    /// truth is known which is better
+    Compare(CompareArgs),
+}
+
+/// Options of `model shadow`.
+#[derive(Debug, Args)]
+pub struct ShadowArgs {
+    /// The candidate ONNX file.
+    #[arg(required_unless_present = "off")]
+    pub file: Option<PathBuf>,
+    /// Stop shadowing.
+    #[arg(long, conflicts_with = "file")]
+    pub off: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Options of `model compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Judge the sample database's windows with both models now, instead of reading the
+    /// shadow verdicts stored by `run` or `replay --shadow`.
+    #[arg(long)]
+    pub samples: bool,
+    /// The candidate ONNX file (default: the shadow model).
+    #[arg(long, value_name = "FILE")]
+    pub candidate: Option<PathBuf>,
+    /// The truth from `imsight simulate --labels` (recovery tails left out); labelled
+    /// samples are the truth too.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// The state directory.
@@ -78,6 +121,13 @@ pub fn run(global: &GlobalArgs, command: ModelCommand) -> Result<(), CommandErro
         ModelCommand::Rollback(args) => {
             super::lifecycle::rollback(global, args.state_dir.as_deref())
         }
+        ModelCommand::Shadow(args) => super::lifecycle::shadow(
+            global,
+            args.file.as_deref().filter(|_| !args.off),
+            args.state.state_dir.as_deref(),
+        ),
+        ModelCommand::Promote(args) => super::lifecycle::promote(global, args.state_dir.as_deref()),
+        ModelCommand::Compare(args) => super::compare::compare(global, &args),
     }
 }
 

@@ -173,6 +173,20 @@ impl<E> JudgingModel<E> {
         self.per_node.get(node).unwrap_or(&self.global)
     }
 
+    /// Judges one window of `node` (outside the per-minute flow: comparisons, tools);
+    /// `None` when the embedding is not finite.
+    pub fn judge_window(
+        &mut self,
+        node: &str,
+        window: &[f32],
+    ) -> Result<Option<Verdict>, JudgeError>
+    where
+        E: Embedder,
+    {
+        let rows = embed_batches(&mut self.embedder, 1, &[window])?;
+        Ok(rows.into_iter().next().flatten().and_then(|e| self.references(node).judge(&e)))
+    }
+
     /// The global references.
     pub fn global(&self) -> &ReferenceSet {
         &self.global

@@ -258,7 +258,7 @@ impl DriftMonitor {
         let mut per_feature: Vec<FeatureDrift> = (0..self.stats.features())
             .map(|f| {
                 let range = self.stats.range(f);
-                let actual = counts[range.clone()].iter().map(|c| c / mass);
+                let actual = counts[range].iter().map(|c| c / mass);
                 FeatureDrift {
                     feature: self.stats.name(f).to_owned(),
                     psi: psi(self.stats.expected(f), actual),

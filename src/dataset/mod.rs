@@ -3,6 +3,8 @@
 //! labels from `imsight simulate --labels` joined by node and minute. Used by `imsight features`
 //! and by everything that hands rows to training (replay, sample export).
 
+pub mod export;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
