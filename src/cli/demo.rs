@@ -113,7 +113,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
     let (stop, stop_rx) = std::sync::mpsc::channel();
     let control = LiveControl { ready: Some(ready_tx), stop: Some(stop_rx), reload: None };
     let store = Arc::new(store);
-    let appliance = std::thread::spawn(move || run_live(live, judge, store, control));
+    let appliance = std::thread::spawn(move || run_live(live, judge, store, control, None));
     ready
         .recv_timeout(Duration::from_secs(30))
         .map_err(|_| CommandError::failed("the appliance did not start"))?;

@@ -8,9 +8,8 @@ use anyhow::Context;
 use super::{CommandError, GlobalArgs};
 use crate::config::Config;
 use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder, resolve_model};
-use crate::judge::Embedder;
-use crate::matcher::pack::ReferencePack;
-use crate::store::{RegisteredModel, Scope, Store, StoredReference, model_id};
+use crate::store::registry::{reembed, register};
+use crate::store::{RegisteredModel, Store, model_id};
 
 /// The model file a command uses.
 pub fn model_in_use(
@@ -127,45 +126,8 @@ fn prepare(
     let before = model_in_use(config, None, state_dir)?;
     let store = open_store(config, state_dir)?;
     let before_id = model_id(&before).map_err(CommandError::failed)?;
-    let id = model_id(&path).map_err(CommandError::failed)?;
-    let registered = RegisteredModel {
-        id: id.clone(),
-        path: path.clone(),
-        name: metadata.get("model_name").cloned().unwrap_or_default(),
-        version: metadata.get("model_version").cloned().unwrap_or_default(),
-        registered: imsight_parsers::xdr::time::format_timestamp(now_micros()),
-    };
-    store.register_model(&registered).map_err(CommandError::failed)?;
-    if store.models().map_err(CommandError::failed)?.iter().all(|m| m.id != before_id) {
-        // The configured model, in use until now without being registered.
-        let name = before.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let old = RegisteredModel {
-            id: before_id.clone(),
-            path: before,
-            name,
-            version: String::new(),
-            ..registered.clone()
-        };
-        store.register_model(&old).map_err(CommandError::failed)?;
-        store.activate(&before_id).map_err(CommandError::failed)?;
-    }
-    let pack_path = path.with_file_name("references.json");
-    match std::fs::read_to_string(&pack_path) {
-        Ok(text) => {
-            let pack =
-                ReferencePack::from_json(&text).with_context(|| pack_path.display().to_string())?;
-            let added = store
-                .import_pack(&id, &pack, &pack_path.display().to_string())
-                .map_err(CommandError::failed)?;
-            if added > 0 {
-                eprintln!("reference pack: {added} global references imported");
-            }
-        }
-        Err(_) => eprintln!(
-            "warning: no reference pack at {}: only enrolled references will be matched",
-            pack_path.display()
-        ),
-    }
+    let registered =
+        register(&store, &path, &metadata, Some(&before)).map_err(CommandError::failed)?;
     Ok(Prepared { store, registered, embedder, before_id })
 }
 
@@ -179,7 +141,7 @@ pub fn activate(
     let Prepared { store, registered, mut embedder, before_id } =
         prepare(&config, file, state_dir)?;
     let id = &registered.id;
-    let moved = reembed(&store, &before_id, id, &mut embedder)?;
+    let moved = reembed(&store, &before_id, id, &mut embedder).map_err(CommandError::failed)?.len();
     store.activate(id).map_err(CommandError::failed)?;
     eprintln!(
         "model {id} ({} {}) is active; {moved} enrolled reference(s) embedded again from model {before_id}",
@@ -211,7 +173,7 @@ pub fn shadow(
     if *id == before_id {
         return Err(CommandError::failed(format!("model {id} is the active model already")));
     }
-    let moved = reembed(&store, &before_id, id, &mut embedder)?;
+    let moved = reembed(&store, &before_id, id, &mut embedder).map_err(CommandError::failed)?.len();
     store.set_shadow(Some(id)).map_err(CommandError::failed)?;
     eprintln!(
         "model {id} ({} {}) shadows the active model {before_id}: it judges the same windows in `imsight run` and `imsight replay --shadow`, its verdicts stored, never published; {moved} enrolled reference(s) embedded for it",
@@ -258,60 +220,13 @@ pub fn rollback(global: &GlobalArgs, state_dir: Option<&Path>) -> Result<(), Com
     let mut embedder = WindowEmbedder::new(session, config.pipeline.window_minutes)
         .map_err(CommandError::failed)?;
     // References enrolled while the newer model was active follow the rollback.
-    let moved = reembed(&store, &active, &previous, &mut embedder)?;
+    let moved =
+        reembed(&store, &active, &previous, &mut embedder).map_err(CommandError::failed)?.len();
     store.activate(&previous).map_err(CommandError::failed)?;
     eprintln!(
         "model {previous} is active again ({active} is now the previous one); {moved} reference(s) embedded again"
     );
     Ok(())
-}
-
-/// Embeds the enrolled references of model `from` (those with a stored window) with the model
-/// behind `embedder` as references of model `to`, unless that was done before.
-fn reembed(
-    store: &Store,
-    from: &str,
-    to: &str,
-    embedder: &mut WindowEmbedder,
-) -> Result<usize, CommandError> {
-    if from == to {
-        return Ok(0);
-    }
-    let all = store.list().map_err(CommandError::failed)?;
-    // A reference's origin: the enrolment it was first embedded from. Copies carry it, so
-    // activating and rolling back back and forth never embeds one enrolment twice.
-    let origin = |r: &StoredReference| {
-        r.provenance.get("embedded_again_from").and_then(serde_json::Value::as_u64).unwrap_or(r.id)
-    };
-    let done: std::collections::HashSet<u64> =
-        all.iter().filter(|r| r.model == to).flat_map(|r| [origin(r), r.id]).collect();
-    let mut added = 0;
-    for r in all.iter().filter(|r| {
-        r.model == from && matches!(r.scope, Scope::Node(_)) && !done.contains(&origin(r))
-    }) {
-        let Some(window) = store.window(r.id).map_err(CommandError::failed)? else { continue };
-        let embedding = embedder
-            .embed(1, &window)
-            .map_err(CommandError::failed)?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        if embedding.is_empty() || embedding.iter().any(|v| !v.is_finite()) {
-            return Err(CommandError::failed(format!(
-                "the new model gave no usable embedding for reference {}",
-                r.id
-            )));
-        }
-        let mut provenance = r.provenance.clone();
-        if let Some(object) = provenance.as_object_mut() {
-            object.insert("embedded_again_from".into(), origin(r).into());
-        }
-        let record =
-            StoredReference { id: 0, model: to.to_owned(), embedding, provenance, ..r.clone() };
-        store.add(&[(record, Some(window.as_slice()))]).map_err(CommandError::failed)?;
-        added += 1;
-    }
-    Ok(added)
 }
 
 /// A store error, with what to do when a running appliance holds the database.

@@ -123,7 +123,24 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
         reload: Some(reloader(global.clone(), started_with)),
         ..LiveControl::default()
     };
-    run_live(live, judge, store, control).map_err(CommandError::failed)
+    run_live(live, judge, store, control, Some(model_loader(&config)?))
+        .map_err(CommandError::failed)
+}
+
+/// How the running appliance loads a model for a hot swap: the session, its references from
+/// the state database, and the drift monitor of its training statistics.
+fn model_loader(
+    config: &crate::config::Config,
+) -> Result<crate::runtime::judge::ModelLoader<crate::infer::WindowEmbedder>, CommandError> {
+    let runtime = crate::infer::OnnxRuntime::load(&config.inference.onnxruntime_lib)
+        .map_err(CommandError::failed)?;
+    let config = config.clone();
+    Ok(Arc::new(move |path, store| {
+        let model = super::replay::load_model(&config, &runtime, path, Some(store), None)
+            .map_err(|e| e.to_string())?;
+        let drift = super::replay::drift_monitor(&config, path).map_err(|e| e.to_string())?;
+        Ok((model, drift))
+    }))
 }
 
 /// Reads the configuration again (SIGHUP): the decision rule and the outbox bound change

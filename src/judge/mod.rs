@@ -389,6 +389,26 @@ impl<E: Embedder> Judge<E> {
         self
     }
 
+    /// Replaces the drift monitor (another model's training statistics); drift alerts in
+    /// force stay, and clear when the new statistics say the drift ended.
+    pub fn set_drift(&mut self, drift: Option<crate::monitor::DriftMonitor>) {
+        let alerts = self.drift.as_ref().map(|d| d.alerts().clone()).unwrap_or_default();
+        self.drift = drift.map(|mut d| {
+            d.restore_alerts(alerts);
+            d
+        });
+    }
+
+    /// The active model's references and embedder (enrolment while running).
+    pub fn model_mut(&mut self) -> &mut JudgingModel<E> {
+        &mut self.model
+    }
+
+    /// The shadow model, when there is one.
+    pub fn shadow_mut(&mut self) -> Option<&mut JudgingModel<E>> {
+        self.shadow.as_mut()
+    }
+
     /// The drift monitor, when there is one.
     pub fn drift_mut(&mut self) -> Option<&mut crate::monitor::DriftMonitor> {
         self.drift.as_mut()

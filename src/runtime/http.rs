@@ -7,7 +7,9 @@
 //! | `/readyz`            | 200 once the sources listen, 503 before and while stopping      |
 //! | `/metrics`           | Prometheus text                                                 |
 //! | `/api/v1/nodes`      | every judged node: status, class, alarm                         |
-//! | `/api/v1/nodes/{id}` | the current verdict, the last window of verdicts, the alarm     |
+//! | `/api/v1/nodes/{id}` | the current verdict, the last window of verdicts, the alarm, monitoring |
+//!
+//! Monitoring, samples and models: `http_lifecycle.rs`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +43,8 @@ pub struct HttpState {
     pub store: Arc<Store>,
     /// Readiness.
     pub readiness: Arc<Readiness>,
+    /// Where model changes go (the judge), when models can change while running.
+    pub models: Option<actix::Recipient<super::messages::ModelRequest>>,
 }
 
 /// Binds `listen` and serves on the running actix system; returns the handle that stops the
@@ -59,6 +63,7 @@ pub fn spawn_http(
             .route("/metrics", web::get().to(metrics))
             .route("/api/v1/nodes", web::get().to(nodes))
             .route("/api/v1/nodes/{id}", web::get().to(node))
+            .configure(super::http_lifecycle::routes)
     })
     .workers(1)
     // The appliance handles SIGTERM itself (drain, checkpoint, flush).
@@ -119,7 +124,13 @@ async fn nodes(state: web::Data<HttpState>) -> HttpResponse {
 async fn node(state: web::Data<HttpState>, id: web::Path<String>) -> HttpResponse {
     let Ok(board) = state.board.read() else { return unavailable() };
     match board.node(&id) {
-        Some(detail) => HttpResponse::Ok().json(detail),
+        Some(detail) => HttpResponse::Ok().json(json!({
+            "node": detail.node,
+            "current": detail.current,
+            "alarm": detail.alarm,
+            "history": detail.history,
+            "monitoring": board.node_monitoring(&id),
+        })),
         None => HttpResponse::NotFound()
             .json(json!({ "error": format!("no judged minute of node `{id}` yet") })),
     }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use actix::{Actor, Handler, Recipient, SyncContext};
 
-use super::messages::{FinishJudging, Judged, MinutesClosed, Reconfigure};
+use super::messages::{FinishJudging, Judged, MinutesClosed, ModelRequest, Reconfigure};
 use crate::judge::{Embedder, Judge};
 use crate::store::Store;
 
@@ -24,7 +24,22 @@ pub struct JudgeActor<E> {
     metered: Option<(Arc<crate::telemetry::Metrics>, crate::judge::JudgeStats)>,
     /// Stores samples and shadow verdicts in the checkpoint store.
     keeper: Option<crate::store::SampleKeeper>,
+    /// Loads a registered model for a hot swap (none: models cannot change while running).
+    loader: Option<ModelLoader<E>>,
 }
+
+/// Loads the model at a path with its references from the store, and the drift monitor of
+/// its training statistics (the appliance's `cli/run.rs` makes it: it knows ONNX Runtime and
+/// the configuration).
+pub type ModelLoader<E> = Arc<
+    dyn Fn(
+            &std::path::Path,
+            &Store,
+        )
+            -> Result<(crate::judge::JudgingModel<E>, Option<crate::monitor::DriftMonitor>), String>
+        + Send
+        + Sync,
+>;
 
 impl<E> std::fmt::Debug for JudgeActor<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -42,6 +57,7 @@ impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
             window_minutes: 60,
             metered: None,
             keeper: None,
+            loader: None,
         }
     }
 
@@ -56,6 +72,12 @@ impl<E: Embedder + Unpin + 'static> JudgeActor<E> {
     pub fn checkpointing(mut self, store: Arc<Store>, window_minutes: u64) -> Self {
         self.checkpoint = Some(store);
         self.window_minutes = window_minutes;
+        self
+    }
+
+    /// Lets the HTTP API change models while running ([`ModelRequest`]).
+    pub fn loading(mut self, loader: ModelLoader<E>) -> Self {
+        self.loader = Some(loader);
         self
     }
 
@@ -156,6 +178,22 @@ impl<E: Embedder + Unpin + 'static> Handler<Reconfigure> for JudgeActor<E> {
 
     fn handle(&mut self, reconfigure: Reconfigure, _: &mut Self::Context) {
         self.judge.set_decision_settings(reconfigure.decisions);
+    }
+}
+
+impl<E: Embedder + Unpin + 'static> Handler<ModelRequest> for JudgeActor<E> {
+    type Result = Result<serde_json::Value, String>;
+
+    fn handle(&mut self, request: ModelRequest, _: &mut Self::Context) -> Self::Result {
+        let (Some(store), Some(loader)) = (self.checkpoint.clone(), self.loader.clone()) else {
+            return Err("this appliance cannot change models while running".into());
+        };
+        let outcome = super::models::apply(&mut self.judge, &store, &loader, request);
+        match &outcome {
+            Ok(done) => tracing::info!(%done, "model change applied between two minutes"),
+            Err(error) => tracing::warn!(%error, "model change refused; nothing changed"),
+        }
+        outcome
     }
 }
 

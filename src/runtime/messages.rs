@@ -76,3 +76,30 @@ pub struct Reconfigure {
 #[derive(Debug, Message)]
 #[rtype(result = "super::announce::Announced")]
 pub struct FinishAnnouncing;
+
+/// A change of the models a running appliance judges with, or a sample labelled as a
+/// reference: sent by the HTTP API to the judge, which applies it between two minutes (no
+/// minute is lost or judged twice). The reply says what was done, or why not.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<serde_json::Value, String>")]
+pub enum ModelRequest {
+    /// Register the model at this path and judge with it (the active one becomes the
+    /// previous one).
+    Activate(std::path::PathBuf),
+    /// Let the model at this path judge beside the active one; `None` stops shadowing.
+    Shadow(Option<std::path::PathBuf>),
+    /// The shadow model becomes the active one.
+    Promote,
+    /// The previous model becomes the active one again.
+    Rollback,
+    /// Sample `sample`'s window becomes a reference of its node with `class`, embedded by the
+    /// active model and judged against from the next minute.
+    EnrollSample {
+        /// The sample id.
+        sample: u64,
+        /// The class.
+        class: String,
+        /// Who enrolled it.
+        by: String,
+    },
+}

@@ -271,6 +271,7 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
     judge: Judge<E>,
     store: std::sync::Arc<crate::store::Store>,
     control: LiveControl,
+    loader: Option<super::judge::ModelLoader<E>>,
 ) -> Result<(), String> {
     use std::sync::Arc;
     use std::sync::atomic::Ordering::Relaxed;
@@ -317,6 +318,7 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
         let downstream = announcer.recipient();
         let checkpoint = Arc::clone(&store);
         let judge_metrics = Arc::clone(&metrics);
+        let loader_set = loader.is_some();
         let keeper = settings.samples.map(|retention| {
             let provenance = serde_json::json!({
                 "appliance": settings.publish.appliance,
@@ -332,11 +334,16 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
             let actor = JudgeActor::new(judge, downstream.clone())
                 .checkpointing(Arc::clone(&checkpoint), window_minutes)
                 .metered(Arc::clone(&judge_metrics));
-            match keeper.clone() {
+            let actor = match keeper.clone() {
                 Some(keeper) => actor.keeping(keeper),
+                None => actor,
+            };
+            match loader.clone() {
+                Some(loader) => actor.loading(loader),
                 None => actor,
             }
         });
+        let models_can_change = loader_set;
         let pipeline = FeaturePipelineActor::new(
             &settings.pipeline,
             judge.clone().recipient(),
@@ -351,6 +358,7 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
                     board: Arc::clone(&board),
                     store: Arc::clone(&store),
                     readiness: Arc::clone(&readiness),
+                    models: models_can_change.then(|| judge.clone().recipient()),
                 };
                 let (handle, _) = super::http::spawn_http(listen, state)
                     .map_err(|e| format!("cannot serve HTTP on {listen} (http.listen): {e}"))?;

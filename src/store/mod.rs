@@ -8,6 +8,7 @@
 //! so that they can be embedded again by another model.
 
 pub mod outbox;
+pub mod registry;
 pub mod samples;
 
 pub use samples::{KeptCount, SampleFilter, SampleKeeper, SampleLabel, StoredSample};
