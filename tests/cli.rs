@@ -7,7 +7,6 @@
 use std::io::Write;
 use std::path::Path;
 
-const NOT_BUILT: i32 = 69;
 const CONFIG: i32 = 78;
 
 mod common;
@@ -65,22 +64,6 @@ fn validate_reads_the_environment_and_shows_the_effective_config_with_secrets_ma
     assert!(stdout.contains("environment IMSIGHT__MQTT__PASSWORD, IMSIGHT__MQTT__USERNAME"));
     assert!(stdout.contains("username = \"imsight\""), "{stdout}");
     assert!(!stdout.contains("s3cret"), "{stdout}");
-}
-
-#[test]
-fn commands_not_built_yet_say_so_with_their_own_exit_code() {
-    {
-        let command = "samples";
-        let (code, stdout, stderr) = run(&mut imsight(&[command, "--some-option", "file.pcap"]));
-        assert_eq!(code, NOT_BUILT, "{command}: {stderr}");
-        assert!(stdout.is_empty(), "{command} printed {stdout}");
-        assert_eq!(
-            stderr.trim_end(),
-            format!(
-                "imsight: `imsight {command}` is not built in this version yet (see the status table in README.md)"
-            )
-        );
-    }
 }
 
 #[test]

@@ -11,8 +11,6 @@ pub mod exit_code {
     pub const FAILURE: u8 = 1;
     /// Bad command-line usage (clap's own status).
     pub const USAGE: u8 = 2;
-    /// The command exists in the design but is not built in this version (EX_UNAVAILABLE).
-    pub const NOT_BUILT: u8 = 69;
     /// An input file is invalid (EX_DATAERR).
     pub const DATA: u8 = 65;
     /// The configuration is invalid (EX_CONFIG).
@@ -33,9 +31,6 @@ pub enum CommandError {
         /// Every problem found.
         problems: Vec<String>,
     },
-    /// The command is not built in this version.
-    #[error("`imsight {0}` is not built in this version yet (see the status table in README.md)")]
-    NotBuilt(&'static str),
     /// Anything else: what failed, with its causes (`anyhow` context), on one line.
     #[error("{}", crate::telemetry::one_line(&format!("{:#}", .0)))]
     Failed(#[from] anyhow::Error),
@@ -52,7 +47,6 @@ impl CommandError {
         match self {
             Self::Config(_) => exit_code::CONFIG,
             Self::Invalid { .. } => exit_code::DATA,
-            Self::NotBuilt(_) => exit_code::NOT_BUILT,
             Self::Failed(_) => exit_code::FAILURE,
         }
     }

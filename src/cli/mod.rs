@@ -18,7 +18,6 @@ mod validate;
 
 pub use error::{CommandError, exit_code};
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -60,8 +59,8 @@ pub struct GlobalArgs {
 /// The commands (docs/operations.md).
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the appliance: HEP over UDP in, verdicts and alarms out over MQTT (the HTTP
-    /// endpoint is not built yet)
+    /// Run the appliance: HEP (UDP, TCP) and capture files in, verdicts and alarms out over
+    /// MQTT, HTTP for health, metrics and the API
     Run(run::RunArgs),
     /// Show what captures contain: SIP requests per method, responses per class and code, HEP,
     /// transport details and errors by reason
@@ -92,14 +91,6 @@ pub enum Command {
     /// Measure inference and matching throughput on this machine
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-}
-
-/// Arguments of a command that is not built yet: accepted and ignored, so that the command
-/// can say plainly that it does not exist yet instead of failing on its options.
-#[derive(Debug, Args)]
-pub struct NotBuilt {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<OsString>,
 }
 
 impl Cli {

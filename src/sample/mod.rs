@@ -27,7 +27,7 @@ pub struct SampleSettings {
     /// Days a sample is kept at most (labelled ones too).
     pub max_age_days: u32,
     /// Most MiB the samples may take in the state database; beyond it the oldest unlabelled
-    /// normal samples go first, then the oldest of the rest.
+    /// normal samples go first, then unlabelled others; labelled samples last.
     pub max_size_mb: u32,
 }
 
@@ -130,13 +130,15 @@ pub struct Kept {
     pub minute: u64,
     /// Bytes it takes (window and record).
     pub bytes: u64,
-    /// Whether it was judged `normal` and nobody labelled it: the cheapest to lose.
-    pub plain_normal: bool,
+    /// Which goes first when the size bound is passed: 0 for unlabelled windows judged
+    /// `normal` (the cheapest to lose), 1 for other unlabelled ones, 2 for labelled ones (an
+    /// operator's time went into them).
+    pub tier: u8,
 }
 
 impl Retention {
     /// The ids to remove at `now` (µs): every sample past the age, then, while the rest is
-    /// over the size bound, unlabelled normal samples oldest first, then the oldest others.
+    /// over the size bound, the oldest of the lowest tier first.
     pub fn plan(&self, samples: &[Kept], now: u64) -> Vec<u64> {
         let oldest_allowed = now.saturating_sub(self.max_age_us);
         let mut remove: Vec<u64> = Vec::new();
@@ -147,7 +149,7 @@ impl Retention {
         let mut bytes: u64 = left.iter().map(|s| s.bytes).sum();
         if bytes > self.max_bytes {
             // Oldest first within each tier; the id breaks ties of one minute.
-            left.sort_by_key(|s| (!s.plain_normal, s.minute, s.id));
+            left.sort_by_key(|s| (s.tier, s.minute, s.id));
             for s in left {
                 if bytes <= self.max_bytes {
                     break;
@@ -211,16 +213,16 @@ mod tests {
     }
 
     #[test]
-    fn retention_drops_the_old_then_plain_normal_then_the_oldest() {
+    fn retention_drops_the_old_then_plain_normal_then_abnormal_then_labelled() {
         let policy = Retention { max_age_us: 100, max_bytes: 30 };
-        let kept = |id, minute, plain_normal| Kept { id, minute, bytes: 10, plain_normal };
+        let kept = |id, minute, tier| Kept { id, minute, bytes: 10, tier };
         let samples = [
-            kept(1, 50, false), // too old
-            kept(2, 900, false),
-            kept(3, 910, true),
-            kept(4, 920, false),
-            kept(5, 930, true),
-            kept(6, 940, false),
+            kept(1, 50, 1), // too old
+            kept(2, 900, 2),
+            kept(3, 910, 0),
+            kept(4, 920, 1),
+            kept(5, 930, 0),
+            kept(6, 940, 1),
         ];
         let mut plan = policy.plan(&samples, 1000);
         plan.sort_unstable();
@@ -229,7 +231,7 @@ mod tests {
         let tight = Retention { max_age_us: 10_000, max_bytes: 15 };
         let mut plan = tight.plan(&samples, 1000);
         plan.sort_unstable();
-        assert_eq!(plan, [1, 2, 3, 4, 5], "then the oldest labelled or abnormal ones");
+        assert_eq!(plan, [1, 3, 4, 5, 6], "then unlabelled abnormal ones; labelled ones last");
         assert!(policy.plan(&samples[1..4], 1000).is_empty());
     }
 

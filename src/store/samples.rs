@@ -93,7 +93,11 @@ impl StoredSample {
             id: self.id,
             minute: self.minute,
             bytes: self.bytes,
-            plain_normal: self.label.is_none() && self.class == "normal",
+            tier: match (&self.label, self.class.as_str()) {
+                (Some(_), _) => 2,
+                (None, "normal") => 0,
+                (None, _) => 1,
+            },
         }
     }
 }
