@@ -76,11 +76,10 @@ fn sample_label_export_shadow_compare_promote_roll_back_and_prune() {
 
     // Sampling while replaying: every abnormal window, a fifth of the normal ones.
     let replay = |out: &str, extra: &[&str]| {
-        let mut args = vec!["replay", "--config", &path(d, "nodes.toml"), "--out", &path(d, out)];
-        args.extend_from_slice(extra);
-        let records = path(d, "records.csv");
-        args.push(&records);
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let mut args: Vec<String> = ["replay", "--config"].map(String::from).to_vec();
+        args.extend([path(d, "nodes.toml"), "--out".into(), path(d, out)]);
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        args.push(path(d, "records.csv"));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         cli(d, &refs)
     };
