@@ -109,7 +109,8 @@ fn sample_label_export_shadow_compare_promote_roll_back_and_prune() {
     assert!(first["verdict"]["distance"].is_f64());
 
     // Label feedback: a correction that also becomes a reference of its node.
-    let id = first["id"].as_u64().expect("id").to_string();
+    let number = first["id"].as_u64().expect("id");
+    let id = number.to_string();
     let node = first["node"].as_str().expect("node").to_owned();
     let (code, _, stderr) =
         cli(d, &["samples", "label", &id, "--class", "normal", "--note", "test", "--reference"]);
@@ -121,7 +122,7 @@ fn sample_label_export_shadow_compare_promote_roll_back_and_prune() {
     assert_eq!(labelled[0]["label"]["class"], "normal");
     let (_, stdout, _) = cli(d, &["refs", "list", "--json"]);
     assert!(
-        json_lines(&stdout).iter().any(|r| r["provenance"]["sample"].to_string() == id),
+        json_lines(&stdout).iter().any(|r| r["provenance"]["sample"].as_u64() == Some(number)),
         "the labelled window is a reference"
     );
     let (code, _, stderr) = cli(d, &["samples", "label", "999999", "--class", "normal"]);
@@ -176,7 +177,7 @@ fn sample_label_export_shadow_compare_promote_roll_back_and_prune() {
     let (_, stdout, _) = cli(d, &["refs", "list", "--json"]);
     let enrolled = json_lines(&stdout)
         .into_iter()
-        .filter(|r| r["scope"] == "node" && r["provenance"]["sample"].to_string() == id)
+        .filter(|r| r["scope"] == "node" && r["provenance"]["sample"].as_u64() == Some(number))
         .count();
     assert_eq!(enrolled, 2, "one per model");
     let (code, _, stderr) = cli(d, &["model", "rollback"]);
@@ -192,5 +193,5 @@ fn sample_label_export_shadow_compare_promote_roll_back_and_prune() {
     let left: u64 = json_lines(&stdout).iter().map(|s| s["bytes"].as_u64().unwrap_or(0)).sum();
     assert!(left <= 1024 * 1024, "{left} bytes left: {stderr}");
     // The labelled sample outlives unlabelled normal ones.
-    assert!(json_lines(&stdout).iter().any(|s| s["id"].to_string() == id), "{stdout}");
+    assert!(json_lines(&stdout).iter().any(|s| s["id"].as_u64() == Some(number)), "{stdout}");
 }
