@@ -636,6 +636,8 @@ impl<E: Embedder> Judge<E> {
             HashMap::new()
         };
         let mut samples = Vec::new();
+        // The active model's class per node, for the shadow's verdicts beside it.
+        let mut active_classes: HashMap<usize, String> = HashMap::new();
         for (i, j) in judged.into_iter().enumerate() {
             let Some(state) = self.nodes[j.node].as_ref() else { continue };
             let (verdict, window) = j.seen.map(|s| (s.verdict, s.window)).unzip();
@@ -654,6 +656,11 @@ impl<E: Embedder> Judge<E> {
                 let model = self.model.id.clone();
                 samples.push(Sample { verdict: minute.clone(), window, model, rate });
             }
+            if self.shadow.is_some()
+                && let Some(v) = &minute.verdict
+            {
+                active_classes.insert(j.node, v.class.clone());
+            }
             out.push(Judgement::Minute(minute));
             out.extend(j.decisions.into_iter().map(Judgement::Alarm));
         }
@@ -661,12 +668,7 @@ impl<E: Embedder> Judge<E> {
         if let Some(shadow) = &self.shadow {
             for (node, v) in shadow_verdicts {
                 let Some(state) = self.nodes[node].as_ref() else { continue };
-                let active_class = out.iter().rev().find_map(|j| match j {
-                    Judgement::Minute(m) if m.node == state.name => {
-                        m.verdict.as_ref().map(|a| a.class.clone())
-                    }
-                    _ => None,
-                });
+                let active_class = active_classes.remove(&node);
                 out.push(Judgement::Shadow(ShadowVerdict {
                     node: state.name.clone(),
                     minute,
@@ -965,6 +967,66 @@ mod tests {
         });
         // Warming up again for two minutes, then three normal minutes clear the old alarm.
         assert_eq!(cleared, Some(raised));
+    }
+
+    #[test]
+    fn samples_shadow_verdicts_and_a_hot_swap() {
+        let sampler = crate::sample::Sampler::new(crate::sample::SampleSettings {
+            normal_rate: 0.0,
+            ..Default::default()
+        });
+        let settings =
+            JudgeSettings { window_minutes: WINDOW, max_batch: 2, ..JudgeSettings::default() };
+        let mut j = Judge::with_model(
+            settings,
+            JudgingModel::new("m1", LastValue::default(), references()),
+        )
+        .sampling(sampler);
+        // The shadow calls everything near 10 `storm`.
+        let r = |class: &str, x: f32| Reference { class: class.into(), embedding: vec![x, 0.0] };
+        let shadow_refs = ReferenceSet::new(
+            MatchParams { k: 2, ..MatchParams::default() },
+            vec![r("normal", 0.0), r("normal", 1.0), r("storm", 10.0), r("storm", 11.0)],
+        )
+        .expect("refs");
+        j.set_shadow(Some(JudgingModel::new("m2", LastValue::default(), shadow_refs)));
+        let nodes = vec!["a".to_string()];
+        let mut out = Vec::new();
+        for minute in 0..10 {
+            let value = if (5..8).contains(&minute) { 10.5 } else { 0.5 };
+            j.push(&row(0, minute, value), &nodes, &mut out).expect("push");
+        }
+        j.finish(&mut out).expect("finish");
+        let samples: Vec<&Sample> = out
+            .iter()
+            .filter_map(|x| if let Judgement::Sample(s) = x { Some(s.as_ref()) } else { None })
+            .collect();
+        let abnormal = out
+            .iter()
+            .filter(|x| matches!(x, Judgement::Minute(m) if m.verdict.as_ref().is_some_and(Verdict::is_abnormal)))
+            .count();
+        assert_eq!(samples.len(), abnormal, "every abnormal window, no normal one");
+        assert!(samples.iter().all(|s| s.model == "m1" && s.window.len() == WINDOW * crate::schema::FEATURE_COUNT));
+        let shadow: Vec<&ShadowVerdict> = out
+            .iter()
+            .filter_map(|x| if let Judgement::Shadow(v) = x { Some(v) } else { None })
+            .collect();
+        assert_eq!(shadow.len(), 8, "every judged minute");
+        assert!(shadow.iter().all(|v| v.model == "m2" && v.active_model == "m1"));
+        assert!(shadow.iter().any(|v| v.class == "storm" && v.active_class == "hss"));
+        // Promoted, the shadow judges; the node's window and alarm stay.
+        let alarm = j.decisions().next().and_then(|d| d.active().cloned());
+        assert!(j.promote_shadow().is_some_and(|old| old.id == "m1"));
+        assert_eq!((j.model_id(), j.shadow_id()), ("m2", None));
+        let mut out = Vec::new();
+        j.push(&row(0, 10, 10.5), &nodes, &mut out).expect("push");
+        j.finish(&mut out).expect("finish");
+        let class = out.iter().find_map(|x| match x {
+            Judgement::Minute(m) => m.verdict.as_ref().map(|v| v.class.clone()),
+            _ => None,
+        });
+        assert_eq!(class.as_deref(), Some("storm"), "judged at once: no new warm-up");
+        assert_eq!(j.decisions().next().and_then(|d| d.active().cloned()), alarm);
     }
 
     #[test]
