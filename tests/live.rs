@@ -647,3 +647,130 @@ fn judged_from_a_directory(output_flag: &str, file: &str) {
     assert_eq!(statuses, ["ONSET", "ABATED"], "the file's fault was judged: {log}");
     assert!(!received.iter().any(|(t, _)| t.ends_with("/pcscf-a")), "a false alarm on pcscf-a");
 }
+
+/// An HTTP/1.0 request with a JSON body on loopback: the status code and the body.
+fn http_send(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("HTTP connects");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
+
+/// Waits until the input directory's reader moved `file` to `processed/`.
+fn wait_processed(incoming: &std::path::Path, file: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !incoming.join("processed").join(file).exists() {
+        assert!(Instant::now() < deadline, "{file} was not read");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn models_change_while_running_without_losing_a_minute_and_labels_come_in_over_http() {
+    let dir = tempfile::tempdir().expect("dir");
+    let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let (mqtt, hep, http) = (free_port(), free_udp_port(), free_port());
+    let _broker = start_broker(dir.path(), mqtt);
+    // The scenario in two files: the first 70 minutes, then the rest.
+    write_scenario(dir.path(), &["--xdr", &d("first.csv"), "--until-minute", "70"]);
+    write_scenario(dir.path(), &["--xdr", &d("second.csv"), "--from-minute", "70"]);
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir(&incoming).expect("dir");
+    let small = common::repo("models/siamese-lstm-small/siamese-lstm-small.onnx");
+    let medium = common::repo("models/siamese-lstm-medium/siamese-lstm-medium.onnx");
+    let env = [
+        ("IMSIGHT__SOURCES__INPUT_DIR", incoming.to_str().expect("utf-8").to_owned()),
+        ("IMSIGHT__SOURCES__INPUT_SETTLE_SECS", "1".to_owned()),
+        ("IMSIGHT__INFERENCE__MODEL", small.to_str().expect("utf-8").to_owned()),
+    ];
+    let appliance = start_appliance_with(&d("nodes.toml"), &d("state"), mqtt, hep, http, &env);
+    let body =
+        |path: &std::path::Path| format!("{{\"path\": {:?}}}", path.to_str().expect("utf-8"));
+
+    // A candidate judges beside the active model from the first minute.
+    let (status, answer) = http_send(http, "PUT", "/api/v1/models/shadow", &body(&medium));
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = http_send(http, "PUT", "/api/v1/models/shadow", &body(&small));
+    assert_eq!(status, 409, "the active model cannot shadow itself: {answer}");
+    let (_, models) = http_get(http, "/api/v1/models");
+    let models: serde_json::Value = serde_json::from_str(&models).expect("json");
+    assert!(models["shadow"].is_string() && models["shadow"] != models["active"], "{models}");
+    std::fs::copy(d("first.csv"), incoming.join("first.csv")).expect("copy");
+    wait_processed(&incoming, "first.csv");
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, metrics) = http_get(http, "/metrics");
+    let shadowed = sample(&metrics, "imsight_shadow_verdicts_total", &[]);
+    assert!(shadowed >= 2.0 * 10.0, "the shadow judged every judged minute: {shadowed}\n{metrics}");
+
+    // Promoted between two files: the second file is judged by the new model at once.
+    let (status, answer) = http_send(http, "POST", "/api/v1/models/promote", "");
+    assert_eq!(status, 200, "{answer}");
+    let promoted: serde_json::Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(promoted["active"], models["shadow"]);
+    std::fs::copy(d("second.csv"), incoming.join("second.csv")).expect("copy");
+    wait_processed(&incoming, "second.csv");
+    std::thread::sleep(Duration::from_secs(2));
+
+    // Samples: every abnormal window was kept; an operator confirms one and enrols it.
+    let (status, samples) = http_get(http, "/api/v1/samples");
+    assert_eq!(status, 200, "{samples}");
+    let samples: serde_json::Value = serde_json::from_str(&samples).expect("json");
+    let list = samples["samples"].as_array().expect("samples");
+    let fault =
+        list.iter().find(|s| s["class"] == "traffic_blocked").expect("a sampled fault window");
+    let id = fault["id"].as_u64().expect("id");
+    let (status, answer) = http_send(
+        http,
+        "POST",
+        &format!("/api/v1/samples/{id}/label"),
+        r#"{"class": "traffic_blocked", "by": "noc", "reference": true}"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let labelled: serde_json::Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(labelled["label"]["verdict"], "confirmed");
+    assert!(labelled["label"]["reference"].is_u64(), "{labelled}");
+    let (status, _) =
+        http_send(http, "POST", "/api/v1/samples/999999/label", r#"{"class": "normal"}"#);
+    assert_eq!(status, 404);
+    let (status, monitor) = http_get(http, "/api/v1/monitor");
+    assert_eq!(status, 200);
+    let monitor: serde_json::Value = serde_json::from_str(&monitor).expect("json");
+    assert!(monitor["all"]["judged_minutes"].as_u64().is_some_and(|n| n > 0), "{monitor}");
+    assert!(monitor["all"]["verdict_mix"]["normal"].as_u64().is_some(), "{monitor}");
+
+    // Rolled back: the first model judges again.
+    let (status, answer) = http_send(http, "POST", "/api/v1/models/rollback", "");
+    assert_eq!(status, 200, "{answer}");
+    let rolled: serde_json::Value = serde_json::from_str(&answer).expect("json");
+    assert_eq!(rolled["active"], models["active"]);
+    let (_, metrics) = http_get(http, "/metrics");
+    let log = stop_appliance(appliance);
+    // No minute lost or judged twice across the changes: every closed node-minute has
+    // exactly one outcome.
+    let closed = sample(&metrics, "imsight_minutes_closed_total", &[]);
+    let outcomes = sample(&metrics, "imsight_verdicts_total", &[]);
+    assert!(closed >= 2.0 * 93.0, "{metrics}");
+    assert_eq!(outcomes, closed, "{metrics}");
+    assert!(log.contains("model change applied between two minutes"), "{log}");
+    let (code, stdout, stderr) =
+        common::run(&mut imsight(&["model", "list", "--state-dir", &d("state")]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("active") && l.contains("siamese-lstm-small")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("previous") && l.contains("siamese-lstm-medium")),
+        "{stdout}"
+    );
+}

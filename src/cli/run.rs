@@ -50,6 +50,12 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
     judge.embedder_mut().meter(Arc::clone(&metrics));
     let (store, model, model_id) =
         super::refs::open(&config, &StoreArgs { state_dir: Some(state_dir), model: None })?;
+    // The registry knows the model that runs (a rollback after a change returns to it).
+    if store.model_slots().map_err(CommandError::failed)?.0.is_none() {
+        crate::store::registry::register(&store, &model, &Default::default(), None)
+            .map_err(CommandError::failed)?;
+        store.activate(&model_id).map_err(CommandError::failed)?;
+    }
     let store = Arc::new(store);
     let (restored, moved): (Vec<_>, Vec<_>) = store
         .load_decisions()
