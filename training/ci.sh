@@ -42,4 +42,40 @@ PY
 py imsight_training.evaluate --run "$work/run-a" --data "$work/data" --model-dir "$work/model-a" \
     --report "$work/report" | tail -1
 test -s "$work/report/report.md" && test -s "$work/model-a/references.json"
+training/.venv/bin/python - "$work/model-a/model-card.json" <<'PY'
+import json, sys
+stats = json.load(open(sys.argv[1]))["feature_stats"]
+assert len(stats["features"]) == 130 and stats["minutes"] > 0, "feature_stats missing"
+assert all(len(f["expected"]) == len(f["edges"]) + 1 for f in stats["features"])
+print(f"model card: feature_stats of {stats['minutes']} training minutes")
+PY
+
+# The sample database's export is a dataset the training code reads: a replay keeps every
+# window, `samples export` writes them, Windows() loads them with their classes.
+cat > "$work/samples.toml" <<'TOML'
+name = "ci-samples"
+start = "2026-11-24T09:00:00Z"
+duration_minutes = 75
+seed = 5
+profile = "small_operator"
+[[nodes]]
+name = "pcscf-1"
+subscribers = 300
+TOML
+"$IMSIGHT" simulate --scenario "$work/samples.toml" --xdr "$work/samples.csv" --nodes "$work/samples.nodes.toml" 2>/dev/null
+IMSIGHT__SAMPLES__NORMAL_RATE=1 "$IMSIGHT" replay "$work/samples.csv" --config "$work/samples.nodes.toml" \
+    --state-dir "$work/samples-state" --out "$work/samples.jsonl" --sample --no-explain 2>&1 | grep "^samples:"
+"$IMSIGHT" samples export --state-dir "$work/samples-state" --out "$work/export"
+(cd training && .venv/bin/python - "$work/export" "$work/samples.jsonl") <<'PY'
+import json, sys
+from imsight_training.train import Windows
+data = Windows(sys.argv[1])
+judged = [v for v in map(json.loads, open(sys.argv[2])) if v["type"] == "minute" and v["class"]]
+picks = data.select("train")
+assert len(picks) == len(judged), (len(picks), len(judged))
+assert tuple(data.batch(picks[:4]).shape) == (4, 60, 130)
+classes = sorted({data.classes[c] for c in data.label[picks]})
+assert classes == sorted({v["class"] for v in judged}), classes
+print(f"samples export: {len(picks)} windows load in training ({', '.join(classes)})")
+PY
 echo "training pipeline: OK"

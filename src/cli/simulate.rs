@@ -38,13 +38,18 @@ pub struct SimulateArgs {
     /// Simulated seconds per real second for --hep (1 = real time; 0 = as fast as possible).
     #[arg(long, default_value_t = 1.0, requires = "hep")]
     pub speed: f64,
-    /// With --hep: send only the traffic from this scenario minute on (the scenario still
-    /// runs from its start, so the traffic is the same as in a whole run).
-    #[arg(long, value_name = "MINUTE", requires = "hep")]
+    /// Write or send only the traffic from this scenario minute on (the scenario still runs
+    /// from its start, so the traffic is the same as in a whole run; labels and the summary
+    /// cover the whole run).
+    #[arg(long, value_name = "MINUTE")]
     pub from_minute: Option<u32>,
-    /// With --hep: send only the traffic before this scenario minute.
-    #[arg(long, value_name = "MINUTE", requires = "hep")]
+    /// Write or send only the traffic before this scenario minute.
+    #[arg(long, value_name = "MINUTE")]
     pub until_minute: Option<u32>,
+    /// Check the scenario (every problem listed), write --nodes if asked, and simulate
+    /// nothing.
+    #[arg(long)]
+    pub check: bool,
     /// With --hep: send over TCP (HEPv3 packets back to back on one connection) instead of
     /// one UDP datagram each.
     #[arg(long, requires = "hep")]
@@ -120,12 +125,24 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
             CommandError::Failed(anyhow::anyhow!("cannot write nodes {}: {e}", path.display()))
         })?;
     }
+    if args.check {
+        eprintln!(
+            "scenario {}: valid ({} minutes, {} node(s), {} fault(s))",
+            scenario.name,
+            scenario.duration_minutes,
+            scenario.resolve().len(),
+            scenario.faults.len()
+        );
+        return Ok(());
+    }
     let seed = args.seed.unwrap_or(scenario.seed);
     let start = scenario.start_micros().unwrap_or_default();
     let nodes = scenario.resolve();
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     let summary = Summary::new(&scenario.name, seed, start, scenario.duration_minutes, &nodes);
     let mut outputs = Outputs::new(summary, start);
+    let minute = |m: u32| start + u64::from(m) * 60_000_000;
+    outputs.span = (args.from_minute.map_or(0, minute), args.until_minute.map_or(u64::MAX, minute));
     let open = |what: &str, path: &PathBuf, error: std::io::Error| {
         CommandError::Failed(anyhow::anyhow!("cannot write {what} {}: {error}", path.display()))
     };
@@ -138,14 +155,9 @@ pub fn run(args: &SimulateArgs) -> Result<(), CommandError> {
         );
     }
     if let Some(target) = args.hep {
-        let minute = |m: u32| start + u64::from(m) * 60_000_000;
         let connect = if args.hep_tcp { HepSender::connect_tcp } else { HepSender::connect };
         let sender = connect(target, args.speed, names)
             .map_err(|e| CommandError::Failed(anyhow::anyhow!("cannot send HEP to {target}: {e}")))?
-            .only_between(
-                args.from_minute.map_or(0, minute),
-                args.until_minute.map_or(u64::MAX, minute),
-            )
             .with_auth_key(args.hep_auth_key.clone().map(String::into_bytes));
         outputs.hep = Some(sender);
     }

@@ -90,9 +90,6 @@ pub struct HepSender {
     started: Option<(u64, std::time::Instant)>,
     stats: HepSenderStats,
     node_names: Vec<String>,
-    /// Only messages in `[from, until)` (µs) are sent: a scenario sent in parts, the same
-    /// traffic either way.
-    span: (u64, u64),
     /// The HEP authentication key (chunk 0x000e) carried by every packet, when set.
     auth_key: Option<Vec<u8>>,
 }
@@ -151,7 +148,6 @@ impl HepSender {
             started: None,
             stats: HepSenderStats::default(),
             node_names,
-            span: (0, u64::MAX),
             auth_key: None,
         }
     }
@@ -170,17 +166,8 @@ impl HepSender {
         self
     }
 
-    /// Sends only the messages of event time in `[from, until)` (µs since the epoch).
-    pub fn only_between(mut self, from: u64, until: u64) -> Self {
-        self.span = (from, until);
-        self
-    }
-
     /// Sends one message, waiting until its time at the chosen speed.
     pub fn send(&mut self, message: &SimMessage, payload: &[u8]) -> std::io::Result<()> {
-        if message.ts < self.span.0 || message.ts >= self.span.1 {
-            return Ok(());
-        }
         if self.speed > 0.0 {
             let (first, wall) =
                 *self.started.get_or_insert((message.ts, std::time::Instant::now()));
@@ -313,6 +300,10 @@ pub struct Outputs {
     pub start: u64,
     /// The first write error; writing stops after it.
     pub error: Option<std::io::Error>,
+    /// Only messages (and records starting) in `[from, until)` µs are written or sent; the
+    /// scenario still runs from its start, so the traffic is the same as in a whole run, and
+    /// the summary and labels cover the whole run.
+    pub span: (u64, u64),
     buffer: Vec<u8>,
 }
 
@@ -333,6 +324,7 @@ impl Outputs {
             progress: None,
             start,
             error: None,
+            span: (0, u64::MAX),
             buffer: Vec::with_capacity(2048),
         }
     }
@@ -373,7 +365,11 @@ impl Output for Outputs {
 
     fn message(&mut self, message: &SimMessage) {
         self.summary.message(message);
-        if self.error.is_some() || (self.pcap.is_none() && self.hep.is_none()) {
+        if self.error.is_some()
+            || (self.pcap.is_none() && self.hep.is_none())
+            || message.ts < self.span.0
+            || message.ts >= self.span.1
+        {
             return;
         }
         let mut buffer = std::mem::take(&mut self.buffer);
@@ -392,6 +388,9 @@ impl Output for Outputs {
 
     fn transaction(&mut self, record: &TxnRecord) {
         self.summary.transaction(record);
+        if record.start < self.span.0 || record.start >= self.span.1 {
+            return;
+        }
         if let Some(xdr) = &mut self.xdr {
             let result = xdr.write(record);
             self.keep(result);

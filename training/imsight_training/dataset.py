@@ -47,6 +47,21 @@ def run_json(args):
     return json.loads(out.stdout)
 
 
+def check_scenarios(grid):
+    """Every scenario through the simulator's own checks first (`simulate --check`): a
+    scenario the simulator refuses fails the build in seconds, not after the hour it takes."""
+    with tempfile.TemporaryDirectory() as work:
+        for item in grid:
+            path = os.path.join(work, "scenario.toml")
+            with open(path, "w") as f:
+                f.write(tomlw.dumps(item["scenario"]))
+            checked = subprocess.run(
+                [imsight_binary(), "simulate", "--scenario", path, "--check"],
+                capture_output=True, text=True)
+            if checked.returncode != 0:
+                raise RuntimeError(f"{item['scenario']['name']}: {checked.stderr.strip()}")
+
+
 def simulate_features(item, work):
     """Simulates one scenario and returns its feature rows with their labels."""
     scenario = item["scenario"]
@@ -153,6 +168,7 @@ def build(cfg, out, jobs):
     check_kinds(run_json(["simulate", "--list-faults"]))
     schema = run_json(["features", "--schema", "--json"])
     grid = scenario_grid(cfg, builtin)
+    check_scenarios(grid)
     rows, metas, scenario_of = [], [], []
     with tempfile.TemporaryDirectory() as work, concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         futures = [pool.submit(simulate_features, item, work) for item in grid]

@@ -101,6 +101,10 @@ def scenario_grid(cfg, builtin):
                     end = fault["onset_minute"] + fault["duration_minutes"]
                     other["duration_minutes"] = max(1, min(other["duration_minutes"], end - other["onset_minute"]))
                     other["ramp_minutes"] = min(other["ramp_minutes"], other["duration_minutes"])
+                    # Shortened, it may no longer hold one flap cycle (the simulator refuses that).
+                    if other.get("flap_on_minutes", 0) + other.get("flap_off_minutes", 0) > other["duration_minutes"]:
+                        other.pop("flap_on_minutes", None)
+                        other.pop("flap_off_minutes", None)
                     faults.append(other)
                 t += fault["duration_minutes"] + rng.randint(cfg["gap_minutes"][0], cfg["gap_minutes"][1])
             t = rng.randint(65, 90)
