@@ -19,8 +19,12 @@
 //! decide/     per-node alarm state machine: raise, clear, hold, flap guard, alarm identity
 //! judge/      node-minutes -> windows -> batched embedding -> verdicts, alarms, explanations
 //! inspect/    what a capture or probe-record file holds (`imsight inspect`; reads through sources)
+//! sample/     which judged windows are kept (stratified draws) and what retention removes
+//! monitor/    input drift against the model card's training statistics (PSI), drift alerts
+//! lifecycle/  when a candidate model is better than the active one (compare, promote)
 //! publish/    topics and payloads: state, ONAP control loop, VES fault, Alertmanager alert
-//! store/      edge: the state database (redb): references, models, decisions, minutes, outbox
+//! store/      edge: the state database (redb): references, models, decisions, minutes, outbox,
+//!             samples, shadow verdicts
 //! api/        what the HTTP API shows of nodes (a board the announcer updates)
 //! runtime/    edge: the actors (actix on tokio), the HEP socket, MQTT, HTTP; topology.rs wires them
 //! sim/        the IMS traffic simulator with fault injection (`imsight simulate`; writes files)
@@ -28,8 +32,7 @@
 //! cli/        edge: argument parsing and printing only
 //! ```
 //!
-//! Rooms still to come: `sample/`, `monitor/`, `lifecycle/`;
-//! docs/architecture.md says where each goes and what it may import (explanations live in
+//! docs/architecture.md says what each room may import (explanations live in
 //! `judge/explain.rs`). The pure parsers live in the `imsight-parsers`
 //! crate (`parsers/`).
 

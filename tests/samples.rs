@@ -49,10 +49,11 @@ fn retention_holds_the_sample_database_under_its_bound_over_a_week() {
         for minute in hour * 60..(hour + 1) * 60 {
             for node in 0..NODES.len() {
                 let v = verdict(node, minute);
-                let keep = sampler.keeps(&v);
+                let class = v.verdict.as_ref().map(|x| x.class.clone()).unwrap_or_default();
+                let keep = sampler.keeps(&v.node, v.minute, &class);
                 judgements.push(Judgement::Minute(v.clone()));
                 if keep {
-                    let rate = sampler.rate(&v.verdict.as_ref().expect("judged").class);
+                    let rate = sampler.rate(&class);
                     judgements.push(Judgement::Sample(Box::new(Sample {
                         verdict: v,
                         window: window.clone(),

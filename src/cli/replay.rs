@@ -281,7 +281,21 @@ pub fn drift_monitor(
     if !config.monitor.enabled {
         return Ok(None);
     }
-    match crate::monitor::TrainingStats::beside(path).map_err(CommandError::failed)? {
+    let card_path = path.with_file_name("model-card.json");
+    let card: serde_json::Value = match std::fs::read_to_string(&card_path) {
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("model card {}", card_path.display()))?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => serde_json::Value::Null,
+        Err(error) => {
+            return Err(CommandError::failed(format!(
+                "model card {}: {error}",
+                card_path.display()
+            )));
+        }
+    };
+    match crate::monitor::TrainingStats::from_card(&card)
+        .with_context(|| format!("model card {}", card_path.display()))?
+    {
         Some(stats) => Ok(Some(crate::monitor::DriftMonitor::new(config.monitor, stats))),
         None => {
             tracing::warn!(model = %path.display(), "the model card has no feature_stats: input drift is not monitored");

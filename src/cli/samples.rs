@@ -269,10 +269,29 @@ fn export(config: &Config, args: &ExportArgs) -> Result<(), CommandError> {
     }
     let mut with_windows = Vec::with_capacity(samples.len());
     for s in samples {
-        match store.sample_window(s.id).map_err(CommandError::failed)? {
-            Some(window) => with_windows.push((s, window)),
-            None => tracing::warn!(id = s.id, "sample without its window: skipped"),
-        }
+        let Some(window) = store.sample_window(s.id).map_err(CommandError::failed)? else {
+            tracing::warn!(id = s.id, "sample without its window: skipped");
+            continue;
+        };
+        // A sample's class is its label's, else its verdict's (the manifest says which).
+        let (class, label_source) = match s.truth() {
+            Some(truth) => (truth.to_owned(), "operator"),
+            None => (s.class.clone(), "verdict"),
+        };
+        with_windows.push(crate::dataset::export::ExportWindow {
+            id: s.id,
+            node: s.node.clone(),
+            minute: s.minute,
+            class,
+            label_source,
+            about: serde_json::json!({
+                "model": s.model,
+                "verdict": s.verdict,
+                "label": s.label,
+                "provenance": s.provenance,
+            }),
+            window,
+        });
     }
     let exported = crate::dataset::export::write_training_set(
         &args.out,

@@ -11,7 +11,25 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::schema::{FEATURE_COUNT, catalogue, schema_hash};
-use crate::store::StoredSample;
+
+/// One window to export, with what the manifest says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportWindow {
+    /// Where it came from (the sample id).
+    pub id: u64,
+    /// The node.
+    pub node: String,
+    /// The window's last minute, µs since the epoch.
+    pub minute: u64,
+    /// Its class.
+    pub class: String,
+    /// `operator` (a label) or `verdict` (the model's class).
+    pub label_source: &'static str,
+    /// Everything else known of it, for the manifest (verdict, model, provenance, label).
+    pub about: serde_json::Value,
+    /// The window, `minutes × 130` raw values, oldest first.
+    pub window: Vec<f32>,
+}
 
 /// The training side's class list (`scenarios.py`, CLASSES): an exported label keeps the
 /// index it has there; classes it does not know are appended.
@@ -126,12 +144,11 @@ pub struct Exported {
     pub classes: std::collections::BTreeMap<String, usize>,
 }
 
-/// Writes `samples` (each with its window of `window_minutes × 130` values) to `out` in the
-/// training dataset format. A sample's class is its label's, else its verdict's (the manifest
-/// says which: `label_source`). Every window goes to `split`.
+/// Writes `samples` (windows of `window_minutes × 130` values) to `out` in the training
+/// dataset format; the manifest keeps each one's `about`. Every window goes to `split`.
 pub fn write_training_set(
     out: &Path,
-    samples: &[(StoredSample, Vec<f32>)],
+    samples: &[ExportWindow],
     window_minutes: usize,
     split: &str,
 ) -> anyhow::Result<Exported> {
@@ -153,7 +170,8 @@ pub fn write_training_set(
     let (mut ends, mut window_label, mut sources, mut provenance) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut exported = Exported { windows: 0, labelled: 0, classes: Default::default() };
-    for (scenario, (sample, window)) in samples.iter().enumerate() {
+    for (scenario, sample) in samples.iter().enumerate() {
+        let window = &sample.window;
         if window.len() != size {
             anyhow::bail!(
                 "sample {} holds {} values, a {window_minutes}-minute window has {size}",
@@ -161,10 +179,7 @@ pub fn write_training_set(
                 window.len()
             );
         }
-        let (class, source) = match sample.truth() {
-            Some(truth) => (truth.to_owned(), "operator"),
-            None => (sample.class.clone(), "verdict"),
-        };
+        let (class, source) = (sample.class.clone(), sample.label_source);
         let label = index_of(&mut classes, &class) as i16;
         let node = index_of(&mut nodes, &sample.node) as i16;
         minutes.extend(window.iter().flat_map(|v| v.to_le_bytes()));
@@ -181,17 +196,17 @@ pub fn write_training_set(
         exported.windows += 1;
         exported.labelled += usize::from(source == "operator");
         *exported.classes.entry(class.clone()).or_default() += 1;
-        provenance.push(serde_json::json!({
+        let mut about = serde_json::json!({
             "sample": sample.id,
             "node": sample.node,
             "minute": imsight_parsers::xdr::time::format_timestamp(sample.minute),
-            "model": sample.model,
-            "verdict": sample.verdict,
             "class": class,
             "label_source": source,
-            "label": sample.label,
-            "provenance": sample.provenance,
-        }));
+        });
+        if let (Some(object), Some(more)) = (about.as_object_mut(), sample.about.as_object()) {
+            object.extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        provenance.push(about);
     }
     let rows = row_scenario.len();
     std::fs::write(

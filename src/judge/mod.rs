@@ -537,8 +537,9 @@ impl<E: Embedder> Judge<E> {
             }
         });
         let kind = state.windows.next(row);
-        if let Some(drift) = &mut self.drift {
-            drift.observe(&state.name, row, kind != MinuteWindow::NoData);
+        // Minutes without traffic say nothing about its kind.
+        if let Some(drift) = self.drift.as_mut().filter(|_| kind != MinuteWindow::NoData) {
+            drift.observe(&state.name, &row.values);
         }
         self.pending.push(Pending { node: row.node, minute: row.minute, kind });
         Ok(())
@@ -650,7 +651,7 @@ impl<E: Embedder> Judge<E> {
                 explanation: explanations.get(&i).cloned().unwrap_or_default(),
             };
             if let (Some(sampler), Some(window), Some(v)) = (&self.sampler, window, &minute.verdict)
-                && sampler.keeps(&minute)
+                && sampler.keeps(&minute.node, minute.minute, &v.class)
             {
                 let rate = sampler.rate(&v.class);
                 let model = self.model.id.clone();

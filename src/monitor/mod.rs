@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::FeatureRow;
+use crate::schema::FEATURE_COUNT;
 pub use stats::{StatsError, TrainingStats};
 
 /// `[monitor]`: input-drift monitoring.
@@ -175,12 +175,9 @@ impl DriftMonitor {
         self.settings = settings;
     }
 
-    /// Takes one node-minute. Minutes without traffic (a silent source, or none for the
-    /// node) say nothing about the traffic's kind and are left out.
-    pub fn observe(&mut self, node: &str, row: &FeatureRow, has_traffic: bool) {
-        if row.source_silent || !has_traffic {
-            return;
-        }
+    /// Takes one node-minute's features. Minutes without traffic (a silent source, or none
+    /// for the node) say nothing about the traffic's kind: the caller leaves them out.
+    pub fn observe(&mut self, node: &str, values: &[f32; FEATURE_COUNT]) {
         let bins = self.stats.bins();
         let h = self.nodes.entry(node.to_owned()).or_insert_with(|| Histogram::new(bins));
         for c in &mut h.counts {
@@ -188,7 +185,7 @@ impl DriftMonitor {
         }
         h.mass = h.mass * self.decay + 1.0;
         h.minutes += 1;
-        for (feature, &value) in row.values.iter().enumerate() {
+        for (feature, &value) in values.iter().enumerate() {
             if let Some(bin) = self.stats.bin_of(feature, value) {
                 h.counts[bin] += 1.0;
             }
@@ -301,7 +298,7 @@ fn median(sorted: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{FEATURE_COUNT, catalogue};
+    use crate::schema::catalogue;
 
     /// Every feature: edges 1, 2, 3; training minutes spread evenly over the four bins.
     fn stats() -> TrainingStats {
@@ -314,12 +311,12 @@ mod tests {
             .expect("present")
     }
 
-    fn row(minute: u64, value: impl Fn(usize) -> f32) -> FeatureRow {
+    fn row(_minute: u64, value: impl Fn(usize) -> f32) -> [f32; FEATURE_COUNT] {
         let mut values = [0.0; FEATURE_COUNT];
         for (i, v) in values.iter_mut().enumerate() {
             *v = value(i);
         }
-        FeatureRow { node: 0, minute, values, source_silent: false }
+        values
     }
 
     fn settings() -> DriftSettings {
@@ -347,7 +344,7 @@ mod tests {
         // Values cycling through the four bins, like the training minutes.
         let mut events = Vec::new();
         for minute in 0..400u64 {
-            m.observe("p1", &row(minute, |i| ((minute as usize + i) % 4) as f32 + 0.5), true);
+            m.observe("p1", &row(minute, |i| ((minute as usize + i) % 4) as f32 + 0.5));
             events.extend(m.close_minute(minute).events);
         }
         assert!(events.is_empty(), "{events:?}");
@@ -357,16 +354,14 @@ mod tests {
         assert!(report.scores.iter().any(|s| s.scope == ALL_NODES));
         // Everything above the training range (ten times the traffic).
         for minute in 400..800u64 {
-            m.observe("p1", &row(minute, |_| 40.0), true);
+            m.observe("p1", &row(minute, |_| 40.0));
             events.extend(m.close_minute(minute).events);
         }
         let raised: Vec<_> = events.iter().filter(|e| e.raised).map(|e| e.scope.as_str()).collect();
         assert_eq!(raised, ["p1", ALL_NODES]);
-        // Silent minutes change nothing.
-        m.observe("p1", &row(800, |_| 0.5), false);
         // Back to normal: cleared, with the raise's identity.
         for minute in 800..1600u64 {
-            m.observe("p1", &row(minute, |i| ((minute as usize + i) % 4) as f32 + 0.5), true);
+            m.observe("p1", &row(minute, |i| ((minute as usize + i) % 4) as f32 + 0.5));
             events.extend(m.close_minute(minute).events);
         }
         let cleared: Vec<_> = events.iter().filter(|e| !e.raised).collect();
@@ -381,10 +376,10 @@ mod tests {
     fn a_node_is_judged_only_after_its_minimum_minutes() {
         let mut m = DriftMonitor::new(settings(), stats());
         for minute in 0..99u64 {
-            m.observe("p1", &row(minute, |_| 40.0), true);
+            m.observe("p1", &row(minute, |_| 40.0));
             assert!(m.close_minute(minute).scores.is_empty());
         }
-        m.observe("p1", &row(99, |_| 40.0), true);
+        m.observe("p1", &row(99, |_| 40.0));
         let report = m.close_minute(99);
         assert_eq!(report.events.len(), 2, "the node and the whole appliance");
         assert_eq!(report.scores[0].top.len(), 5);

@@ -4,21 +4,12 @@
 //! everything at or below the first edge, the last bin everything above the last.
 
 use std::ops::Range;
-use std::path::Path;
 
 use crate::schema::{FEATURE_COUNT, catalogue};
 
 /// Why a model card's statistics cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {
-    /// The file could not be read or parsed.
-    #[error("model card {path}: {reason}")]
-    Card {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
     /// The statistics do not fit this binary's feature catalogue (every problem).
     #[error("feature_stats of the model card: {}", .0.join("; "))]
     Mismatch(Vec<String>),
@@ -42,26 +33,6 @@ struct FeatureEntry {
 }
 
 impl TrainingStats {
-    /// The statistics of the model card beside `model` (`model-card.json`); `None` when the
-    /// card or its `feature_stats` is missing.
-    pub fn beside(model: &Path) -> Result<Option<Self>, StatsError> {
-        let path = model.with_file_name("model-card.json");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => {
-                return Err(StatsError::Card {
-                    path: path.display().to_string(),
-                    reason: error.to_string(),
-                });
-            }
-        };
-        let card: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            StatsError::Card { path: path.display().to_string(), reason: e.to_string() }
-        })?;
-        Self::from_card(&card)
-    }
-
     /// The statistics of a parsed model card; `None` without `feature_stats`. Every
     /// mismatch with the catalogue is named.
     pub fn from_card(card: &serde_json::Value) -> Result<Option<Self>, StatsError> {

@@ -12,8 +12,6 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::judge::MinuteVerdict;
-
 /// `[samples]`: what is kept, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -89,12 +87,10 @@ impl Sampler {
         if class == "normal" { self.settings.normal_rate } else { self.settings.abnormal_rate }
     }
 
-    /// Whether the window of `verdict` is kept (only judged minutes have a window).
-    pub fn keeps(&self, verdict: &MinuteVerdict) -> bool {
-        let Some(judged) = &verdict.verdict else { return false };
-        let rate = self.rate(&judged.class);
-        rate >= 1.0
-            || (rate > 0.0 && draw(self.settings.seed, &verdict.node, verdict.minute) < rate)
+    /// Whether the window of `node` ending at `minute` (µs), judged `class`, is kept.
+    pub fn keeps(&self, node: &str, minute: u64, class: &str) -> bool {
+        let rate = self.rate(class);
+        rate >= 1.0 || (rate > 0.0 && draw(self.settings.seed, node, minute) < rate)
     }
 }
 
@@ -165,51 +161,27 @@ impl Retention {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::Status;
-    use crate::matcher::Verdict;
-
-    fn verdict(node: &str, minute: u64, class: &str) -> MinuteVerdict {
-        MinuteVerdict {
-            node: node.into(),
-            minute,
-            status: Status::Normal,
-            verdict: Some(Verdict {
-                class: class.into(),
-                distance: 0.1,
-                confidence: 1.0,
-                neighbours: Vec::new(),
-            }),
-            alarm: None,
-            explanation: Vec::new(),
-        }
-    }
 
     #[test]
     fn normal_windows_at_their_rate_every_abnormal_one_and_the_same_on_a_replay() {
         let sampler = Sampler::new(SampleSettings { normal_rate: 0.05, ..Default::default() });
         let minutes = 20_000;
-        let kept: Vec<u64> = (0..minutes)
-            .filter(|&m| sampler.keeps(&verdict("p1", m * 60_000_000, "normal")))
-            .collect();
+        let kept: Vec<u64> =
+            (0..minutes).filter(|&m| sampler.keeps("p1", m * 60_000_000, "normal")).collect();
         // Binomial(20 000, 0.05): mean 1 000, sd 31; six sd either side.
         assert!((814..=1186).contains(&kept.len()), "kept {}", kept.len());
         // Not the first N: spread over the whole stretch.
         assert!(kept.iter().any(|&m| m < 2_000) && kept.iter().any(|&m| m > 18_000));
-        let again: Vec<u64> = (0..minutes)
-            .filter(|&m| sampler.keeps(&verdict("p1", m * 60_000_000, "normal")))
-            .collect();
+        let again: Vec<u64> =
+            (0..minutes).filter(|&m| sampler.keeps("p1", m * 60_000_000, "normal")).collect();
         assert_eq!(kept, again, "a replay keeps the same windows");
-        let other: Vec<u64> = (0..minutes)
-            .filter(|&m| sampler.keeps(&verdict("p2", m * 60_000_000, "normal")))
-            .collect();
+        let other: Vec<u64> =
+            (0..minutes).filter(|&m| sampler.keeps("p2", m * 60_000_000, "normal")).collect();
         assert_ne!(kept, other, "each node draws on its own");
-        assert!((0..1000).all(|m| sampler.keeps(&verdict("p1", m, "hss_link_down"))));
-        assert!((0..1000).all(|m| sampler.keeps(&verdict("p1", m, "unknown_anomaly"))));
-        let mut unjudged = verdict("p1", 0, "normal");
-        unjudged.verdict = None;
-        assert!(!sampler.keeps(&unjudged));
+        assert!((0..1000).all(|m| sampler.keeps("p1", m, "hss_link_down")));
+        assert!((0..1000).all(|m| sampler.keeps("p1", m, "unknown_anomaly")));
         let none = Sampler::new(SampleSettings { normal_rate: 0.0, ..Default::default() });
-        assert!((0..1000).all(|m| !none.keeps(&verdict("p1", m, "normal"))));
+        assert!((0..1000).all(|m| !none.keeps("p1", m, "normal")));
     }
 
     #[test]
