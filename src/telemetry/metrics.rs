@@ -359,7 +359,7 @@ mod tests {
         // without samples do not render).
         metrics.received.with_label_values(&["x"]).inc();
         let names = metrics.names();
-        assert_eq!(names.len(), 24, "{names:?}");
+        assert_eq!(names.len(), 31, "{names:?}");
         assert!(names.contains("imsight_source_received_total"));
         assert!(names.iter().all(|n| n.starts_with("imsight_")));
     }
