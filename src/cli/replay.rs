@@ -115,10 +115,25 @@ impl VerdictSink {
                             e.top.iter().map(|f| f.feature.as_str()).collect::<Vec<_>>().join(", ")
                         ));
                     }
+                    let events: Vec<serde_json::Value> = report
+                        .events
+                        .iter()
+                        .map(|e| {
+                            serde_json::json!({
+                                "scope": e.scope,
+                                "raised": e.raised,
+                                "minute": format_timestamp(e.minute),
+                                "raised_at": format_timestamp(e.raised_at),
+                                "score": e.score,
+                                "threshold": e.threshold,
+                                "top": e.top,
+                            })
+                        })
+                        .collect();
                     serde_json::json!({
                         "type": "drift",
                         "minute": format_timestamp(report.minute),
-                        "events": report.events,
+                        "events": events,
                     })
                 }
                 // Scores of every minute, samples and shadow verdicts are not verdicts.
