@@ -1,5 +1,5 @@
 //! Input drift end to end: `imsight simulate` streams a capture into `imsight replay`, which
-//! judges it with the shipped model and compares every node's minutes with the training
+//! judges it with the shipped `siamese-lstm-medium` and compares every node's minutes with the training
 //! statistics of its model card. A day of a training profile raises no drift alert; the same
 //! network grown four times past the largest one trained on raises one for its node and for
 //! the appliance. (A vendor's behaviour inside the training range does not move the median
@@ -11,6 +11,9 @@ use std::path::Path;
 use std::process::Stdio;
 
 use common::{imsight, run};
+
+/// The model judging, with `feature_stats` in its card.
+const MODEL: &str = "models/siamese-lstm-medium/siamese-lstm-medium.onnx";
 
 /// A network of a training profile at a subscriber count inside the training range.
 const TRAINING_PROFILE_DAY: &str = r#"
@@ -72,6 +75,9 @@ fn drift_of(dir: &Path, scenario: &str, env: &[(&str, &str)]) -> (Vec<serde_json
         "--state-dir",
         &d("state"),
     ]);
+    // The model whose card carries its training statistics (siamese-lstm-small, the
+    // default, was trained before model cards had them).
+    replay.env("IMSIGHT__INFERENCE__MODEL", common::repo(MODEL));
     for (key, value) in env {
         replay.env(key, value);
     }
