@@ -319,6 +319,20 @@ fn simulator_to_hep_to_run_to_mosquitto() {
     assert_eq!(node["history"].as_array().map(Vec::len), Some(60), "{node}");
     assert!(node["history"].as_array().is_some_and(|h| h.iter().any(|m| m["status"] == "alarm")));
     assert_eq!(http_get(http, "/api/v1/nodes/nobody").0, 404);
+    // Changes over HTTP are off by default.
+    let (status, refused) = http_send(http, "POST", "/api/v1/models/promote", "");
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused.contains("http.allow_changes"), "{refused}");
+    let (status, _) = http_send(http, "POST", "/api/v1/samples/1/label", r#"{"class": "normal"}"#);
+    assert_eq!(status, 403);
+    assert_eq!(http_get(http, "/api/v1/monitor").0, 200, "reading stays open");
+    // Changes over HTTP are off by default.
+    let (status, refused) = http_send(http, "POST", "/api/v1/models/promote", "");
+    assert_eq!(status, 403, "{refused}");
+    assert!(refused.contains("http.allow_changes"), "{refused}");
+    let (status, _) = http_send(http, "POST", "/api/v1/samples/1/label", r#"{"class": "normal"}"#);
+    assert_eq!(status, 403);
+    assert_eq!(http_get(http, "/api/v1/monitor").0, 200, "reading stays open");
     // SIGTERM: the appliance drains (held minutes judged, outbox flushed) and stops.
     let log = stop_appliance(appliance);
     assert!(log.contains("outbox_left=0"), "{log}");
@@ -692,6 +706,7 @@ fn models_change_while_running_without_losing_a_minute_and_labels_come_in_over_h
         ("IMSIGHT__SOURCES__INPUT_DIR", incoming.to_str().expect("utf-8").to_owned()),
         ("IMSIGHT__SOURCES__INPUT_SETTLE_SECS", "1".to_owned()),
         ("IMSIGHT__INFERENCE__MODEL", small.to_str().expect("utf-8").to_owned()),
+        ("IMSIGHT__HTTP__ALLOW_CHANGES", "true".to_owned()),
     ];
     let appliance = start_appliance_with(&d("nodes.toml"), &d("state"), mqtt, hep, http, &env);
     let body =

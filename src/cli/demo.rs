@@ -108,6 +108,7 @@ pub fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<(), CommandError> {
         window_minutes: u64::from(config.pipeline.window_minutes),
         restored_alarms: Vec::new(),
         samples: None,
+        http_allow_changes: false,
     };
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let (stop, stop_rx) = std::sync::mpsc::channel();

@@ -21,7 +21,7 @@ pub fn model_in_use(
         return resolve_model(path).map_err(CommandError::failed);
     }
     let dir = state_dir.unwrap_or(&config.appliance.state_dir);
-    if let Some(store) = Store::open_existing(dir).map_err(CommandError::failed)?
+    if let Some(store) = Store::open_existing(dir).map_err(store_error)?
         && let Some(active) = store.active_model().map_err(CommandError::failed)?
     {
         return resolve_model(&active.path).map_err(CommandError::failed);
@@ -30,7 +30,7 @@ pub fn model_in_use(
 }
 
 fn open_store(config: &Config, state_dir: Option<&Path>) -> Result<Store, CommandError> {
-    Store::open(state_dir.unwrap_or(&config.appliance.state_dir)).map_err(CommandError::failed)
+    Store::open(state_dir.unwrap_or(&config.appliance.state_dir)).map_err(store_error)
 }
 
 /// `model list`.

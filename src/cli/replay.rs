@@ -329,7 +329,7 @@ pub fn build_judge(
         OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
     let model_path = super::lifecycle::model_in_use(config, options.model, options.state_dir)?;
     let state_dir = options.state_dir.unwrap_or(&config.appliance.state_dir);
-    let store = Store::open_existing(state_dir).map_err(CommandError::failed)?;
+    let store = Store::open_existing(state_dir).map_err(super::lifecycle::store_error)?;
     let model = load_model(config, &runtime, &model_path, store.as_ref(), options.references)?;
     let settings = JudgeSettings {
         appliance: config.appliance.name.clone(),
@@ -385,13 +385,14 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> Result<(), CommandError> {
     let judge = build_judge(&config, &options)?;
     let keeping = if args.sample || args.shadow {
         let dir = args.state_dir.as_deref().unwrap_or(&config.appliance.state_dir);
-        let store = Store::open(dir).map_err(CommandError::failed)?;
+        let store = Store::open(dir).map_err(super::lifecycle::store_error)?;
         let provenance = serde_json::json!({
             "appliance": config.appliance.name,
             "source": "replay",
             "inputs": args.input.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        Some((store, crate::store::SampleKeeper::new(config.samples.retention(), provenance)))
+        let keeper = crate::store::SampleKeeper::new(config.samples.retention(), provenance);
+        Some((store, if args.sample { keeper } else { keeper.without_retention() }))
     } else {
         None
     };

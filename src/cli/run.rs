@@ -36,16 +36,22 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
         Ok(None) => false,
         Err(error) => return Err(CommandError::failed(error)),
     };
-    let mut judge = super::replay::build_judge(
-        &config,
-        &super::replay::JudgeOptions {
-            state_dir: Some(&state_dir),
-            explain: true,
-            sample: true,
-            shadow: shadow_set,
-            ..Default::default()
-        },
-    )?;
+    let options = super::replay::JudgeOptions {
+        state_dir: Some(&state_dir),
+        explain: true,
+        sample: true,
+        shadow: shadow_set,
+        ..Default::default()
+    };
+    let mut judge = match super::replay::build_judge(&config, &options) {
+        Err(error) if shadow_set => {
+            // A shadow that cannot be loaded (its file moved) must not keep the appliance down.
+            tracing::warn!(%error, "the shadow model cannot be loaded; running without it");
+            let options = super::replay::JudgeOptions { shadow: false, ..options };
+            super::replay::build_judge(&config, &options)?
+        }
+        judged => judged?,
+    };
     let metrics = Arc::new(Metrics::new());
     judge.embedder_mut().meter(Arc::clone(&metrics));
     let (store, model, model_id) =
@@ -114,6 +120,7 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
             auth_key: config.sources.hep_auth_key.clone().map(String::into_bytes),
         },
         http_listen: Some(config.http.listen),
+        http_allow_changes: config.http.allow_changes,
         input_dir: config.sources.input_dir.clone().map(|dir| InputDirSettings {
             dir,
             settle: Duration::from_secs(u64::from(config.sources.input_settle_secs)),
@@ -129,21 +136,24 @@ pub fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), CommandError> {
         reload: Some(reloader(global.clone(), started_with)),
         ..LiveControl::default()
     };
-    run_live(live, judge, store, control, Some(model_loader(&config)?))
-        .map_err(CommandError::failed)
+    let loader = model_loader(&config, Arc::clone(&live.metrics))?;
+    run_live(live, judge, store, control, Some(loader)).map_err(CommandError::failed)
 }
 
 /// How the running appliance loads a model for a hot swap: the session, its references from
 /// the state database, and the drift monitor of its training statistics.
 fn model_loader(
     config: &crate::config::Config,
+    metrics: Arc<Metrics>,
 ) -> Result<crate::runtime::judge::ModelLoader<crate::infer::WindowEmbedder>, CommandError> {
     let runtime = crate::infer::OnnxRuntime::load(&config.inference.onnxruntime_lib)
         .map_err(CommandError::failed)?;
     let config = config.clone();
     Ok(Arc::new(move |path, store| {
-        let model = super::replay::load_model(&config, &runtime, path, Some(store), None)
+        let mut model = super::replay::load_model(&config, &runtime, path, Some(store), None)
             .map_err(|e| e.to_string())?;
+        // The inference metrics follow the model that judges.
+        model.embedder_mut().meter(Arc::clone(&metrics));
         let drift = super::replay::drift_monitor(&config, path).map_err(|e| e.to_string())?;
         Ok((model, drift))
     }))

@@ -305,10 +305,14 @@ pub struct HttpConfig {
     /// Address and port of `/healthz`, `/readyz`, `/metrics` and `/api/v1`. Loopback by
     /// default: expose it deliberately.
     pub listen: SocketAddr,
+    /// Accept changes over HTTP: model activation, shadow, promotion, rollback and sample
+    /// labels (the POST, PUT and DELETE routes of `/api/v1`). Off by default: whoever reaches
+    /// the port could change the model; the HTTP API has no authentication of its own.
+    pub allow_changes: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9464)) }
+        Self { listen: SocketAddr::from(([127, 0, 0, 1], 9464)), allow_changes: false }
     }
 }

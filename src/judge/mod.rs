@@ -669,7 +669,8 @@ impl<E: Embedder> Judge<E> {
         if let Some(shadow) = &self.shadow {
             for (node, v) in shadow_verdicts {
                 let Some(state) = self.nodes[node].as_ref() else { continue };
-                let active_class = active_classes.remove(&node);
+                // Only windows both models judged are compared.
+                let Some(active_class) = active_classes.remove(&node) else { continue };
                 out.push(Judgement::Shadow(ShadowVerdict {
                     node: state.name.clone(),
                     minute,
@@ -678,7 +679,7 @@ impl<E: Embedder> Judge<E> {
                     distance: v.distance,
                     confidence: v.confidence,
                     active_model: self.model.id.clone(),
-                    active_class: active_class.unwrap_or_default(),
+                    active_class,
                 }));
             }
         }

@@ -56,7 +56,7 @@ impl DriftSettings {
         if self.horizon_minutes < 60 {
             problems.push(("monitor.horizon_minutes", "must be at least 60".to_owned()));
         }
-        if self.min_minutes > 10 * self.horizon_minutes {
+        if self.min_minutes > self.horizon_minutes.saturating_mul(10) {
             problems.push((
                 "monitor.min_minutes",
                 format!(
@@ -241,7 +241,7 @@ impl DriftMonitor {
         DriftReport { minute, scores, events }
     }
 
-    /// Drift alerts in force (scope → raised at), to keep across a restart or a model swap.
+    /// Drift alerts in force (scope → raised at), to carry over a model change.
     pub fn alerts(&self) -> &BTreeMap<String, u64> {
         &self.alerts
     }

@@ -45,6 +45,8 @@ pub struct HttpState {
     pub readiness: Arc<Readiness>,
     /// Where model changes go (the judge), when models can change while running.
     pub models: Option<actix::Recipient<super::messages::ModelRequest>>,
+    /// Whether changes (models, labels) are accepted (`http.allow_changes`).
+    pub allow_changes: bool,
 }
 
 /// Binds `listen` and serves on the running actix system; returns the handle that stops the

@@ -92,6 +92,9 @@ async fn label(
 ) -> HttpResponse {
     let id = id.into_inner();
     let body = body.into_inner();
+    if let Some(refused) = refuse_changes(&state) {
+        return refused;
+    }
     if body.class.is_empty() || body.class.contains(char::is_whitespace) {
         return error(
             actix_web::http::StatusCode::BAD_REQUEST,
@@ -125,7 +128,9 @@ async fn label(
     let store = Arc::clone(&state.store);
     let stored = label.clone();
     match web::block(move || store.label_sample(id, &stored)).await {
-        Ok(Ok(_)) => HttpResponse::Ok().json(json!({ "sample": id, "label": label })),
+        Ok(Ok(true)) => HttpResponse::Ok().json(json!({ "sample": id, "label": label })),
+        // Retention removed it meanwhile.
+        Ok(Ok(false)) => error(actix_web::http::StatusCode::NOT_FOUND, format!("no sample {id}")),
         Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
@@ -154,8 +159,21 @@ struct PathBody {
     path: std::path::PathBuf,
 }
 
+/// `403` unless changes are allowed.
+fn refuse_changes(state: &HttpState) -> Option<HttpResponse> {
+    (!state.allow_changes).then(|| {
+        error(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "changes over HTTP are off (http.allow_changes = false)",
+        )
+    })
+}
+
 /// Sends a model request to the judge; the error is the response to give.
 async fn ask(state: &HttpState, request: ModelRequest) -> Result<serde_json::Value, HttpResponse> {
+    if let Some(refused) = refuse_changes(state) {
+        return Err(refused);
+    }
     let Some(models) = &state.models else {
         return Err(error(
             actix_web::http::StatusCode::NOT_IMPLEMENTED,

@@ -53,6 +53,8 @@ pub fn apply<E: Embedder>(
             };
             let from = judge.model_id().to_owned();
             let path = registered_path(store, &to)?;
+            // Everything that can fail before anything changes.
+            let drift = loader(&path, store)?.1;
             // References enrolled since the shadow was set follow it.
             let Some(shadow) = judge.shadow_mut() else { return Err("no shadow model".into()) };
             let added =
@@ -60,7 +62,7 @@ pub fn apply<E: Embedder>(
             enroll(shadow, &added)?;
             store.activate(&to).map_err(|e| e.to_string())?;
             judge.promote_shadow();
-            judge.set_drift(loader(&path, store)?.1);
+            judge.set_drift(drift);
             Ok(json!({"active": to, "previous": from}))
         }
         ModelRequest::Rollback => {
@@ -76,6 +78,10 @@ pub fn apply<E: Embedder>(
             store.activate(&previous).map_err(|e| e.to_string())?;
             judge.swap_model(model);
             judge.set_drift(drift);
+            // A model that becomes active no longer shadows itself (the store forgot it too).
+            if judge.shadow_id() == Some(previous.as_str()) {
+                judge.set_shadow(None);
+            }
             Ok(json!({"active": previous, "previous": active}))
         }
         ModelRequest::EnrollSample { sample, class, by } => {

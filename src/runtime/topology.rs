@@ -220,6 +220,8 @@ pub struct LiveSettings {
     pub hep: super::hep::HepListenerSettings,
     /// Where `/healthz`, `/readyz`, `/metrics` and `/api/v1` are served (none: not served).
     pub http_listen: Option<std::net::SocketAddr>,
+    /// Whether model changes and labels are accepted over HTTP.
+    pub http_allow_changes: bool,
     /// A directory of captures to read, when one is configured.
     pub input_dir: Option<super::files::InputDirSettings>,
     /// Whether the minutes of a silent source close by the wall clock (live traffic; not
@@ -359,6 +361,7 @@ pub fn run_live<E: Embedder + Unpin + Send + 'static>(
                     store: Arc::clone(&store),
                     readiness: Arc::clone(&readiness),
                     models: models_can_change.then(|| judge.clone().recipient()),
+                    allow_changes: settings.http_allow_changes,
                 };
                 let (handle, _) = super::http::spawn_http(listen, state)
                     .map_err(|e| format!("cannot serve HTTP on {listen} (http.listen): {e}"))?;

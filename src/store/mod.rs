@@ -488,6 +488,27 @@ impl Store {
         })
     }
 
+    /// Removes the verdicts of shadow model `model` for `node` of minutes before `before`
+    /// (µs); returns how many.
+    pub fn prune_shadow_verdicts(
+        &self,
+        model: &str,
+        node: &str,
+        before: u64,
+    ) -> Result<usize, StoreError> {
+        self.write(|txn| {
+            let mut table = txn.open_table(SHADOW_VERDICTS)?;
+            let old: Vec<u64> = table
+                .range((model, node, 0)..(model, node, before))?
+                .filter_map(|e| e.ok().map(|(k, _)| k.value().2))
+                .collect();
+            for minute in &old {
+                table.remove((model, node, *minute))?;
+            }
+            Ok(old.len())
+        })
+    }
+
     /// The stored verdicts of shadow model `model`, by node and minute.
     pub fn shadow_verdicts(
         &self,

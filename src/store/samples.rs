@@ -260,12 +260,30 @@ pub struct SampleKeeper {
     provenance: serde_json::Value,
     prune_every: u64,
     last_prune: Option<u64>,
+    /// Whether retention runs (a replay that only stores shadow verdicts leaves the sample
+    /// database alone: its clock is the replayed traffic's).
+    pruning: bool,
+    /// (shadow model, node) pairs whose verdicts were stored: their old ones are pruned too.
+    shadowed: std::collections::BTreeSet<(String, String)>,
 }
 
 impl SampleKeeper {
     /// A keeper writing `provenance` (appliance, source) into every sample.
     pub fn new(retention: Retention, provenance: serde_json::Value) -> Self {
-        Self { retention, provenance, prune_every: 10 * crate::time::MINUTE_US, last_prune: None }
+        Self {
+            retention,
+            provenance,
+            prune_every: 10 * crate::time::MINUTE_US,
+            last_prune: None,
+            pruning: true,
+            shadowed: Default::default(),
+        }
+    }
+
+    /// A keeper that stores but never prunes.
+    pub fn without_retention(mut self) -> Self {
+        self.pruning = false;
+        self
     }
 
     /// Stores what is for the store and leaves the rest in `judgements`.
@@ -317,14 +335,20 @@ impl SampleKeeper {
         }
         if !shadow.is_empty() {
             store.save_shadow_verdicts(&shadow)?;
+            self.shadowed.extend(shadow.iter().map(|v| (v.model.clone(), v.node.clone())));
             let agree = shadow.iter().filter(|v| v.class == v.active_class).count() as u64;
             count.shadow = (agree, shadow.len() as u64 - agree);
         }
-        if let Some(now) = newest
+        if let Some(now) = newest.filter(|_| self.pruning)
             && self.last_prune.is_none_or(|last| now >= last + self.prune_every)
         {
             self.last_prune = Some(now);
             count.pruned = Some(store.prune_samples(&self.retention, now)?);
+            // Shadow verdicts are kept as long as samples are.
+            let before = now.saturating_sub(self.retention.max_age_us);
+            for (model, node) in &self.shadowed {
+                store.prune_shadow_verdicts(model, node, before)?;
+            }
         }
         Ok(count)
     }
