@@ -31,22 +31,6 @@ pub struct ExportWindow {
     pub window: Vec<f32>,
 }
 
-/// The training side's class list (`scenarios.py`, CLASSES): an exported label keeps the
-/// index it has there; classes it does not know are appended.
-pub const TRAINING_CLASSES: [&str; 12] = [
-    "normal",
-    "hss_link_down",
-    "capacity_limit",
-    "traffic_blocked",
-    "scscf_down",
-    "pcrf_rx_failure",
-    "registration_storm",
-    "invite_flood",
-    "dns_failure",
-    "ipsec_sa_failure",
-    "memory_leak",
-    "cx_overload",
-];
 /// The training side's phases (`dataset.py`, PHASES); exported windows are `steady` (a
 /// sample says nothing of ramps and recovery tails).
 const PHASES: [&str; 4] = ["", "onset", "steady", "recovery"];
@@ -154,7 +138,14 @@ pub fn write_training_set(
 ) -> anyhow::Result<Exported> {
     std::fs::create_dir_all(out)?;
     let size = window_minutes * FEATURE_COUNT;
-    let mut classes: Vec<String> = TRAINING_CLASSES.iter().map(|c| (*c).to_owned()).collect();
+    // The manifest carries the class list its labels index into: `normal` first, then the
+    // others by name.
+    let mut classes: Vec<String> = vec!["normal".to_owned()];
+    let mut others: Vec<&str> =
+        samples.iter().map(|s| s.class.as_str()).filter(|c| *c != "normal").collect();
+    others.sort_unstable();
+    others.dedup();
+    classes.extend(others.into_iter().map(str::to_owned));
     let mut nodes: Vec<String> = Vec::new();
     let index_of = |list: &mut Vec<String>, name: &str| match list.iter().position(|c| c == name) {
         Some(i) => i,
