@@ -240,10 +240,3 @@ pub fn store_error(error: crate::store::StoreError) -> CommandError {
     }
     CommandError::failed(error)
 }
-
-/// Now, µs since the epoch.
-pub fn now_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}

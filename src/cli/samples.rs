@@ -10,8 +10,7 @@ use super::refs::StoreArgs;
 use super::{CommandError, GlobalArgs};
 use crate::config::Config;
 use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder};
-use crate::judge::Embedder;
-use crate::store::{SampleFilter, SampleLabel, Scope, Store, StoredReference, StoredSample};
+use crate::store::{SampleFilter, SampleLabel, Store};
 
 /// Sample database commands.
 #[derive(Debug, Subcommand)]
@@ -181,18 +180,6 @@ fn show(config: &Config, args: &ShowArgs) -> Result<(), CommandError> {
     Ok(())
 }
 
-/// A label for sample `sample`: `confirmed` when it names the verdict's class.
-pub fn make_label(sample: &StoredSample, class: &str, by: &str, note: &str) -> SampleLabel {
-    SampleLabel {
-        class: class.to_owned(),
-        verdict: if sample.class == class { "confirmed" } else { "corrected" }.to_owned(),
-        by: by.to_owned(),
-        at: format_timestamp(super::lifecycle::now_micros()),
-        note: note.to_owned(),
-        reference: None,
-    }
-}
-
 fn label(config: &Config, args: &LabelArgs) -> Result<(), CommandError> {
     if args.class.is_empty() || args.class.contains(char::is_whitespace) {
         return Err(CommandError::failed(format!("`{}` is not a class name", args.class)));
@@ -209,38 +196,29 @@ fn label(config: &Config, args: &LabelArgs) -> Result<(), CommandError> {
     let store = open(config, &args.store)?;
     let sample = store.sample(args.id).map_err(CommandError::failed)?;
     let sample = sample.ok_or_else(|| CommandError::failed(format!("no sample {}", args.id)))?;
-    let mut label = make_label(&sample, &args.class, &args.by, &args.note);
+    let mut label = SampleLabel::of(&sample, &args.class, &args.by, &args.note);
     if let Some(model) = model {
-        let window = store.sample_window(args.id).map_err(CommandError::failed)?;
-        let window = window.ok_or_else(|| {
-            CommandError::failed(format!("sample {} has no stored window", args.id))
-        })?;
         let runtime =
             OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
         let session = ModelSession::load(&runtime, &model, &config.inference)
             .map_err(CommandError::failed)?;
         let mut embedder = WindowEmbedder::new(session, config.pipeline.window_minutes)
             .map_err(CommandError::failed)?;
-        let embedding =
-            embedder.embed(1, &window).map_err(CommandError::failed)?.into_iter().next();
-        let embedding = embedding
-            .filter(|e| !e.is_empty() && e.iter().all(|v| v.is_finite()))
-            .ok_or_else(|| CommandError::failed("the model gave no usable embedding"))?;
-        let reference = StoredReference {
-            id: 0,
-            class: args.class.clone(),
-            scope: Scope::Node(sample.node.clone()),
-            model: crate::store::model_id(&model).map_err(CommandError::failed)?,
-            embedding,
-            provenance: serde_json::json!({
-                "sample": sample.id,
-                "node": sample.node,
-                "window_end": format_timestamp(sample.minute),
-                "labelled_by": args.by,
-                "note": args.note,
-                "enrolled": label.at,
-            }),
-        };
+        let provenance = serde_json::json!({
+            "labelled_by": args.by,
+            "note": args.note,
+            "enrolled": label.at,
+        });
+        let model_id = crate::store::model_id(&model).map_err(CommandError::failed)?;
+        let (reference, window) = crate::store::registry::sample_reference(
+            &store,
+            args.id,
+            &args.class,
+            provenance,
+            &model_id,
+            &mut embedder,
+        )
+        .map_err(CommandError::failed)?;
         let ids =
             store.add(&[(reference, Some(window.as_slice()))]).map_err(CommandError::failed)?;
         label.reference = ids.first().copied();

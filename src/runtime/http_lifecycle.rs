@@ -110,14 +110,7 @@ async fn label(
         Ok(Err(e)) => return internal(e),
         Err(e) => return internal(e),
     };
-    let mut label = SampleLabel {
-        class: body.class.clone(),
-        verdict: if sample.class == body.class { "confirmed" } else { "corrected" }.into(),
-        by: body.by.clone(),
-        at: imsight_parsers::xdr::time::format_timestamp(now_micros()),
-        note: body.note,
-        reference: None,
-    };
+    let mut label = SampleLabel::of(&sample, &body.class, &body.by, &body.note);
     if body.reference {
         let request = ModelRequest::EnrollSample { sample: id, class: body.class, by: body.by };
         match ask(&state, request).await {
@@ -212,10 +205,4 @@ async fn promote(state: web::Data<HttpState>) -> HttpResponse {
 
 async fn rollback(state: web::Data<HttpState>) -> HttpResponse {
     answer(state, ModelRequest::Rollback).await
-}
-
-fn now_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }

@@ -10,8 +10,8 @@ use serde_json::json;
 use super::judge::ModelLoader;
 use super::messages::ModelRequest;
 use crate::judge::{Embedder, Judge, JudgingModel};
-use crate::store::registry::{by_node, reembed, register};
-use crate::store::{Scope, Store, StoredReference};
+use crate::store::registry::{by_node, reembed, register, sample_reference};
+use crate::store::{Store, StoredReference};
 
 /// Applies `request`; on error nothing the judge uses has changed.
 pub fn apply<E: Embedder>(
@@ -85,36 +85,17 @@ pub fn apply<E: Embedder>(
             Ok(json!({"active": previous, "previous": active}))
         }
         ModelRequest::EnrollSample { sample, class, by } => {
-            let record = store.sample(sample).map_err(|e| e.to_string())?;
-            let record = record.ok_or_else(|| format!("no sample {sample}"))?;
-            let window = store.sample_window(sample).map_err(|e| e.to_string())?;
-            let window = window.ok_or_else(|| format!("sample {sample} has no stored window"))?;
             let model = judge.model_mut();
-            let embedding = model
-                .embedder_mut()
-                .embed(1, &window)
-                .ok()
-                .and_then(|rows| rows.into_iter().next())
-                .filter(|e| !e.is_empty() && e.iter().all(|v| v.is_finite()))
-                .ok_or("the active model gave no usable embedding")?;
-            let reference = StoredReference {
-                id: 0,
-                class: class.clone(),
-                scope: Scope::Node(record.node.clone()),
-                model: model.id.clone(),
-                embedding,
-                provenance: json!({
-                    "sample": sample,
-                    "node": record.node,
-                    "window_end": imsight_parsers::xdr::time::format_timestamp(record.minute),
-                    "labelled_by": by,
-                }),
-            };
+            let id = model.id.clone();
+            let provenance = json!({ "labelled_by": by });
+            let (reference, window) =
+                sample_reference(store, sample, &class, provenance, &id, model.embedder_mut())?;
+            let node = reference.provenance["node"].clone();
             // The judge first: a reference it refuses is not stored either.
             enroll(model, std::slice::from_ref(&reference))?;
             let ids =
                 store.add(&[(reference, Some(window.as_slice()))]).map_err(|e| e.to_string())?;
-            Ok(json!({"reference": ids.first(), "node": record.node, "class": class}))
+            Ok(json!({"reference": ids.first(), "node": node, "class": class}))
         }
     }
 }

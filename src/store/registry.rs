@@ -108,10 +108,7 @@ pub fn reembed<E: Embedder>(
         r.model == from && matches!(r.scope, Scope::Node(_)) && !done.contains(&origin(r))
     }) {
         let Some(window) = store.window(r.id)? else { continue };
-        let embedding = embedder.embed(1, &window).ok().and_then(|rows| rows.into_iter().next());
-        let embedding = embedding
-            .filter(|e| !e.is_empty() && e.iter().all(|v| v.is_finite()))
-            .ok_or(RegistryError::Embedding(r.id))?;
+        let embedding = embed_one(embedder, &window).ok_or(RegistryError::Embedding(r.id))?;
         let mut provenance = r.provenance.clone();
         if let Some(object) = provenance.as_object_mut() {
             object.insert("embedded_again_from".into(), origin(r).into());
@@ -138,7 +135,49 @@ pub fn by_node(references: &[StoredReference]) -> BTreeMap<String, Vec<crate::ma
     out
 }
 
-fn now_micros() -> u64 {
+/// The embedding of one window, when the model gives a usable one (not empty, all finite).
+pub fn embed_one<E: Embedder>(embedder: &mut E, window: &[f32]) -> Option<Vec<f32>> {
+    let rows = embedder.embed(1, window).ok()?;
+    rows.into_iter().next().filter(|e| !e.is_empty() && e.iter().all(|v| v.is_finite()))
+}
+
+/// Sample `sample`'s window as a reference of its node with `class`, embedded by `embedder`
+/// (model `model`), with the window to store beside it; not stored yet.
+pub fn sample_reference<E: Embedder>(
+    store: &Store,
+    sample: u64,
+    class: &str,
+    provenance: serde_json::Value,
+    model: &str,
+    embedder: &mut E,
+) -> Result<(StoredReference, Vec<f32>), String> {
+    let record = store.sample(sample).map_err(|e| e.to_string())?;
+    let record = record.ok_or_else(|| format!("no sample {sample}"))?;
+    let window = store.sample_window(sample).map_err(|e| e.to_string())?;
+    let window = window.ok_or_else(|| format!("sample {sample} has no stored window"))?;
+    let embedding =
+        embed_one(embedder, &window).ok_or("the model gave no usable embedding for the window")?;
+    let mut about = serde_json::json!({
+        "sample": sample,
+        "node": record.node,
+        "window_end": imsight_parsers::xdr::time::format_timestamp(record.minute),
+    });
+    if let (Some(object), serde_json::Value::Object(more)) = (about.as_object_mut(), provenance) {
+        object.extend(more);
+    }
+    let reference = StoredReference {
+        id: 0,
+        class: class.to_owned(),
+        scope: Scope::Node(record.node),
+        model: model.to_owned(),
+        embedding,
+        provenance: about,
+    };
+    Ok((reference, window))
+}
+
+/// Now on the wall clock, µs since the epoch (registration and label times).
+pub fn now_micros() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)

@@ -32,6 +32,21 @@ pub struct SampleLabel {
     pub reference: Option<u64>,
 }
 
+impl SampleLabel {
+    /// `by`'s label `class` of `sample` now: `confirmed` when it names the verdict's class,
+    /// else `corrected`.
+    pub fn of(sample: &StoredSample, class: &str, by: &str, note: &str) -> Self {
+        Self {
+            class: class.to_owned(),
+            verdict: if sample.class == class { "confirmed" } else { "corrected" }.to_owned(),
+            by: by.to_owned(),
+            at: imsight_parsers::xdr::time::format_timestamp(super::registry::now_micros()),
+            note: note.to_owned(),
+            reference: None,
+        }
+    }
+}
+
 /// One stored sample (the window itself is kept apart).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredSample {
