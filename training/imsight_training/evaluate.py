@@ -19,7 +19,7 @@ import os
 import numpy as np
 import torch
 
-from .matching import K, QUANTILE, SCALE, UNKNOWN, match, thresholds
+from .matching import K, QUANTILE, UNKNOWN, calibrate_scale, match, thresholds
 from .model import build
 from .scenarios import TRAINED
 from .train import WINDOW, Windows, embed
@@ -237,7 +237,12 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
     test, held_windows = judged[~of_held], judged[of_held]
     test_x = embed(model, data, test).numpy()
     test_c = [classes[c] for c in data.label[test]]
-    (per_class, macro_f1), predicted, tau = knn_eval(ref_x, ref_c, test_x, test_c, known)
+    # The unknown thresholds' scale, calibrated on the validation scenarios (docs/matching.md).
+    val = data.select("val", held_out)
+    val_c = [classes[c] for c in data.label[val]]
+    scale = calibrate_scale(ref_x, ref_c, embed(model, data, val).numpy(), val_c)
+    tau = thresholds(ref_x, ref_c, scale=scale)
+    (per_class, macro_f1), predicted, tau = knn_eval(ref_x, ref_c, test_x, test_c, known, tau)
     labels_out = known + [UNKNOWN]
     confusion = {t: {p: sum(1 for a, b in zip(test_c, predicted) if a == t and b == p)
                      for p in labels_out} for t in known}
@@ -247,7 +252,10 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
     mean, std = logs.mean(0), np.maximum(logs.std(0), 1e-3)
     raw_ref = raw_summary(data, data.end[ref_idx], mean, std)
     raw_test = raw_summary(data, data.end[test], mean, std)
-    (raw_classes, raw_macro), raw_pred, raw_tau = knn_eval(raw_ref, ref_c, raw_test, test_c, known)
+    raw_val = raw_summary(data, data.end[val], mean, std)
+    raw_scale = calibrate_scale(raw_ref, ref_c, raw_val, val_c)
+    (raw_classes, raw_macro), raw_pred, raw_tau = knn_eval(raw_ref, ref_c, raw_test, test_c, known,
+                                                          thresholds(raw_ref, ref_c, scale=raw_scale))
     # Baseline 2: static thresholds per feature (ONAP TCA style) on the last minute: abnormal
     # when any feature leaves its 0.1–99.9 % band of normal training minutes.
     normal_rows = train_rows[data.meta["label"][train_rows] == normal_class]
@@ -259,10 +267,8 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
         return ((x < low) | (x > high)).any(1)
 
     # Baseline 3: gradient boosting on the same summaries, trained on every training window.
-    val = data.select("val", held_out)
     boosting = GradientBoosting(raw_summary(data, data.end[train], mean, std),
-                                [classes[c] for c in data.label[train]],
-                                raw_summary(data, data.end[val], mean, std), seed)
+                                [classes[c] for c in data.label[train]], raw_val, seed)
     gb_pred = boosting.predict(raw_test)
     gb_classes, gb_macro = scores(test_c, gb_pred, known)
 
@@ -343,9 +349,9 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
                 scored = mine[minute[mine] > last + WINDOW * 60_000_000]
                 rx = np.concatenate([ref_x, ux[enrolled]])
                 rc = ref_c + ["normal"] * len(enrolled)
-                found += [v[0] for v in match(ux[scored], rx, rc, thresholds(rx, rc))]
+                found += [v[0] for v in match(ux[scored], rx, rc, thresholds(rx, rc, scale=scale))]
                 rrx = np.concatenate([raw_ref, raw_u[enrolled]])
-                raw_found += [v[0] for v in match(raw_u[scored], rrx, rc, thresholds(rrx, rc))]
+                raw_found += [v[0] for v in match(raw_u[scored], rrx, rc, thresholds(rrx, rc, scale=raw_scale))]
                 gb_found += list(gb_u[scored])
                 truth += list(uc[scored])
             adaptation[str(k)] = {"macro_f1": scores(truth, found, known)[1],
@@ -371,12 +377,14 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
         "alarms": {name: {"episodes": a["known"], "held_out_episodes": a["held_out"],
                           "false_alarms": a["false_alarms"]} for name, a in alarms.items()},
         "thresholds": tau,
+        "scale": scale,
+        "raw_knn_scale": raw_scale,
     }
     os.makedirs(report_dir, exist_ok=True)
     with open(os.path.join(report_dir, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
     if model_dir and split == "test":
-        write_pack(model_dir, data, ref_idx, ref_x, ref_c, tau, test_x, test_c)
+        write_pack(model_dir, data, ref_idx, ref_x, ref_c, scale, test_x, test_c)
         card_path = os.path.join(model_dir, "model-card.json")
         if os.path.exists(card_path):
             with open(card_path) as f:
@@ -418,7 +426,8 @@ def write_report(report_dir, m, cfg, manifest, known):
         f"binary {manifest['binary']}, feature schema {manifest['feature_schema']}. Everything below is "
         "measured on held-out scenario seeds (the test split), the unseen profile, and scenarios of "
         "fault kinds never trained on. Matching: docs/matching.md with the references of the "
-        "training split (up to 300 windows per fault class and 3000 normal windows). Windows ending "
+        "training split (up to 300 windows per fault class and 3000 normal windows), the unknown "
+        f"thresholds' scale calibrated on the validation scenarios ({m['scale']:.2f}). Windows ending "
         f"on a minute in which the node was not seen (`no_data`) are not judged.{held_note}",
         "",
         "## Windows (last minute decides; recovery tails left out)",
@@ -528,7 +537,7 @@ def e_round(value):
     return None if value is None else round(float(value), 4)
 
 
-def write_pack(model_dir, data, ref_idx, ref_x, ref_c, tau, test_x, test_c):
+def write_pack(model_dir, data, ref_idx, ref_x, ref_c, scale, test_x, test_c):
     """The shipped global references (format: docs/matching.md, references.json) and golden
     verdicts for the Rust matcher."""
     scen = data.manifest["scenarios"]
@@ -540,15 +549,13 @@ def write_pack(model_dir, data, ref_idx, ref_x, ref_c, tau, test_x, test_c):
         refs.append({"class": c, "embedding": [round(float(v), 6) for v in e],
                      "provenance": {"scenario": s["name"], "seed": s["seed"], "node": int(meta["node"][row]),
                                     "minute_us": int(meta["minute"][row]), "profiles": s["profiles"]}})
-    pack = {"format": "imsight.references/1", "k": K, "quantile": QUANTILE, "scale": SCALE,
-            "thresholds": tau, "references": refs}
-    with open(os.path.join(model_dir, "references.json"), "w") as f:
-        json.dump(pack, f)
+    pack = {"format": "imsight.references/1", "k": K, "quantile": QUANTILE, "scale": scale,
+            "references": refs}
     # Golden verdicts from the values as stored (rounded to 6 decimals), thresholds included.
     picks = np.concatenate([np.flatnonzero(np.array(test_c) == c)[:2] for c in sorted(set(test_c))])
     queries = np.round(test_x[picks], 6)
     rx = np.array([r["embedding"] for r in refs], dtype=np.float64)
-    tau = thresholds(rx, ref_c)
+    tau = thresholds(rx, ref_c, scale=scale)
     pack["thresholds"] = tau
     with open(os.path.join(model_dir, "references.json"), "w") as f:
         json.dump(pack, f)

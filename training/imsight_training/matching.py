@@ -25,6 +25,31 @@ def thresholds(embeddings, classes, quantile=QUANTILE, scale=SCALE):
     return out
 
 
+def calibrate_scale(embeddings, classes, held_x, held_c, quantile=QUANTILE):
+    """The `scale` that calibrates the thresholds on held-out windows instead of the
+    references alone: for every known class, at least `quantile` of its held-out windows
+    (validation scenarios, never the test split) lie within the threshold of their nearest
+    reference's class. Leave-one-out distances between references are distances between
+    near-duplicates (overlapping windows of one scenario); a window of a known condition seen
+    in a new scenario lies farther, and with the references' scale alone too many come out
+    `unknown_anomaly`. Never below the default SCALE."""
+    base = thresholds(embeddings, classes, quantile, scale=1.0)
+    classes = np.asarray(classes)
+    held_c = np.asarray(held_c)
+    known = np.isin(held_c, np.unique(classes))
+    held_x, held_c = held_x[known], held_c[known]
+    ratios = []
+    for start in range(0, len(held_x), 512):
+        d = np.linalg.norm(held_x[start:start + 512, None, :] - embeddings[None, :, :], axis=2)
+        nearest = d.argmin(1)
+        ratios.append(d[np.arange(len(d)), nearest] / np.array([base[c] for c in classes[nearest]]))
+    if not ratios:
+        return SCALE
+    ratios = np.concatenate(ratios)
+    per_class = [np.quantile(ratios[held_c == c], quantile) for c in np.unique(held_c)]
+    return float(max(SCALE, *per_class))
+
+
 def match(queries, embeddings, classes, tau, k=K, epsilon=1e-6):
     """Verdicts for `queries` [n, D]: a list of (class, nearest distance, confidence)."""
     classes = np.asarray(classes)

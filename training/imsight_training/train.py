@@ -6,6 +6,15 @@ Windows are labelled by their last minute. Training uses the `train` split, leav
 whose last minute is a recovery tail (the fault is over, the traffic not yet normal: neither
 class fits), and the kinds the model must not see (configuration `held_out`). Deterministic
 with a seed: seeded generators, deterministic algorithms, no worker threads for data.
+
+Two optional aids (configuration keys, off when absent):
+- `early_share`: the share of each fault class's windows in a batch drawn from windows that
+  end in the first `early_minutes` (default 5) of their episode. The appliance must name a
+  fault within minutes of its onset, when only the window's last minutes show it; drawn
+  uniformly, those windows are a small minority of a fault's windows.
+- `ce_weight`: a softmax cross-entropy term on a linear classifier over the embedding, added
+  to the triplet loss (joint metric and classification learning). The classifier is a training
+  aid only: it is not part of the exported model, which still outputs the embedding.
 """
 
 import argparse
@@ -57,6 +66,18 @@ class Windows:
             keep &= ~np.isin(self.scenario, tainted)
         return np.flatnonzero(keep)
 
+    def episode_age(self):
+        """Per minute row: minutes since its label began on its node (1 in the first minute of
+        an episode, or of a normal stretch)."""
+        meta = self.meta
+        same = np.zeros(len(self.minutes), dtype=bool)
+        same[1:] = (meta["scenario"][1:] == meta["scenario"][:-1]) & (meta["node"][1:] == meta["node"][:-1]) \
+            & (meta["label"][1:] == meta["label"][:-1]) & (meta["minute"][1:] - meta["minute"][:-1] == 60_000_000)
+        age = np.ones(len(same), dtype=np.int64)
+        for i in np.flatnonzero(same):
+            age[i] = age[i - 1] + 1
+        return age
+
     def scenarios_with(self, kinds):
         """The scenarios in which any minute is labelled with one of `kinds`."""
         codes = [self.classes.index(name) for name in kinds]
@@ -90,13 +111,17 @@ def triplet_loss(embeddings, labels, margin, mining):
     return loss[valid].mean() if valid.any() else loss.sum() * 0.0
 
 
-def sample_batch(rng, indices_by_class, classes_per_batch, per_class):
+def sample_batch(rng, indices_by_class, classes_per_batch, per_class, early_share=0.0):
+    """`indices_by_class`: (class code, its windows, its early windows) per class."""
     chosen = rng.choice(len(indices_by_class), size=min(classes_per_batch, len(indices_by_class)), replace=False)
     picks, labels = [], []
     for c in chosen:
-        members = indices_by_class[c][1]
-        picks.extend(rng.choice(members, size=per_class, replace=len(members) < per_class))
-        labels.extend([indices_by_class[c][0]] * per_class)
+        code, members, early = indices_by_class[c]
+        n_early = int(round(per_class * early_share)) if len(early) else 0
+        picks.extend(rng.choice(early, size=n_early, replace=len(early) < n_early))
+        rest = per_class - n_early
+        picks.extend(rng.choice(members, size=rest, replace=len(members) < rest))
+        labels.extend([code] * per_class)
     return np.array(picks), torch.tensor(labels)
 
 
@@ -136,18 +161,29 @@ def train(data_folder, out, cfg):
     train_idx = data.select("train", held_out)
     val_idx = data.select("val", held_out)
     labels = data.label[train_idx]
-    by_class = [(int(c), train_idx[labels == c]) for c in np.unique(labels)]
+    normal = data.classes.index("normal")
+    early = data.episode_age()[data.end[train_idx]] <= cfg.get("early_minutes", 5)
+    by_class = [(int(c), train_idx[labels == c],
+                 train_idx[(labels == c) & early] if c != normal else train_idx[:0])
+                for c in np.unique(labels)]
     # Normalisation statistics from the training scenarios' minutes only.
     train_rows = np.unique((data.end[train_idx][:, None] + np.arange(-WINDOW + 1, 1)[None, :]).ravel())
     mean, std = feature_statistics(data.minutes[train_rows])
     model = build(cfg, 130, mean, std)
-    optimiser = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    ce_weight = cfg.get("ce_weight", 0.0)
+    head = torch.nn.Linear(cfg["dim"], len(data.classes))
+    parameters = list(model.parameters()) + (list(head.parameters()) if ce_weight else [])
+    optimiser = torch.optim.Adam(parameters, lr=cfg["lr"])
     curve, best = [], (-1.0, None)  # with no validation windows, the last state wins
     progress = tqdm(range(cfg["steps"]), desc="training", unit="step")
     for step in progress:
         model.train()
-        picks, batch_labels = sample_batch(rng, by_class, cfg["classes_per_batch"], cfg["per_class"])
-        loss = triplet_loss(model(data.batch(picks)), batch_labels, cfg["margin"], cfg["mining"])
+        picks, batch_labels = sample_batch(rng, by_class, cfg["classes_per_batch"], cfg["per_class"],
+                                           cfg.get("early_share", 0.0))
+        embeddings = model(data.batch(picks))
+        loss = triplet_loss(embeddings, batch_labels, cfg["margin"], cfg["mining"])
+        if ce_weight:
+            loss = loss + ce_weight * torch.nn.functional.cross_entropy(head(embeddings), batch_labels)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

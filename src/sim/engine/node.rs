@@ -311,8 +311,9 @@ impl Engine {
         let state = &self.nodes[node as usize];
         let (rate, last) = state.load;
         let dt = at.saturating_sub(last) as f64 / SECOND as f64;
-        let capacity_loss = 0.95 * self.active(node, at).node_wide(FaultKind::CapacityLimit);
-        rate * (-dt / LOAD_WINDOW_S).exp() / (state.capacity * (1.0 - capacity_loss))
+        let severity = self.active(node, at).node_wide(FaultKind::CapacityLimit);
+        let rho = rate * (-dt / LOAD_WINDOW_S).exp() / (state.capacity * (1.0 - 0.95 * severity));
+        if severity > 0.0 { rho.max(capacity_fault_floor(severity)) } else { rho }
     }
 
     /// Queueing delay in units of service time, ρ / (1 − ρ) (M/M/1), bounded.
@@ -324,7 +325,7 @@ impl Engine {
     /// Share of new requests the node's overload control sheds with 503 (RFC 7339 style:
     /// only beyond capacity).
     pub(super) fn shed_share(&self, node: u16, at: u64) -> f64 {
-        ((self.utilisation(node, at) - 0.95) / 0.25).clamp(0.0, 0.8)
+        overload_shed(self.utilisation(node, at))
     }
 
     /// P-CSCF processing time: grows with its load, and creeps up with a memory leak.
@@ -358,6 +359,23 @@ impl Engine {
     pub(super) fn blacklisted(&self, node: u16, at: u64) -> bool {
         at >= self.nodes[node as usize].blacklisted_from
     }
+}
+
+/// Share of new requests shed at `utilisation`: none up to 0.95, at most 0.8.
+fn overload_shed(utilisation: f64) -> f64 {
+    ((utilisation - 0.95) / 0.25).clamp(0.0, 0.8)
+}
+
+/// The least utilisation of a node under a capacity fault of `severity` (node-wide).
+///
+/// A capacity fault is what an operator calls one: the node can no longer carry what it is
+/// offered. Capacity lost at an hour when the node needed a fifth of it would leave the
+/// traffic untouched while the label says `capacity_limit`, a fault nobody could see (nor
+/// should be alarmed about). So whatever the hour, the fault leaves the node at least this
+/// busy: queueing from the first minute (0.8), shedding from severity 0.375, the most the
+/// overload control sheds at full severity.
+fn capacity_fault_floor(severity: f64) -> f64 {
+    0.8 + 0.4 * severity
 }
 
 /// Expected transactions per second at the busy hour, for dimensioning.
@@ -410,6 +428,16 @@ mod tests {
             assert!(list.windows(2).all(|w| w[0].to <= w[1].from), "{per_day}");
             assert!(list.iter().all(|h| h.from < 600 * SECOND));
         }
+    }
+
+    #[test]
+    fn a_capacity_fault_is_felt_at_any_hour_and_sheds_more_with_severity() {
+        // Queueing (utilisation 0.8 or more) from the first minute of the ramp.
+        assert!(capacity_fault_floor(0.01) >= 0.8);
+        let shed = |severity: f64| overload_shed(capacity_fault_floor(severity));
+        assert_eq!(shed(0.3), 0.0);
+        assert!(shed(0.5) > 0.0 && shed(0.5) < shed(0.9));
+        assert_eq!(shed(1.0), 0.8);
     }
 
     #[test]
