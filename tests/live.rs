@@ -603,13 +603,16 @@ fn probe_records_dropped_into_a_directory_are_judged_and_bad_lines_counted() {
 }
 
 /// The scenario written by `simulate OUTPUT_FLAG FILE`, dropped into the input directory of a
-/// running appliance beside a file that is no input, gives the fault's ONSET and ABATED.
+/// running appliance beside a file that is no input, is judged: every judged minute's state is
+/// published, and from a capture the fault gives its ONSET and ABATED. Probe records are judged
+/// with a warning and no promise about the verdicts: the shipped model learnt from features of
+/// SIP messages, which records cannot all carry (docs/verdicts.md, "Inputs").
 fn judged_from_a_directory(output_flag: &str, file: &str) {
     let dir = tempfile::tempdir().expect("dir");
     let d = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
     let (mqtt, hep, http) = (free_port(), free_udp_port(), free_port());
     let _broker = start_broker(dir.path(), mqtt);
-    let subscriber = subscribe(mqtt, "imsight/v1/lab/onap/cl/#", false);
+    let subscriber = subscribe(mqtt, "imsight/v1/lab/#", false);
     write_scenario(dir.path(), &[output_flag, &d(file)]);
     let mut bad_lines = 0.0;
     if file.ends_with(".csv") {
@@ -653,13 +656,27 @@ fn judged_from_a_directory(output_flag: &str, file: &str) {
         "{metrics}"
     );
     let received = stop_subscriber(subscriber);
+    for node in ["pcscf-a", "pcscf-b"] {
+        let judged = received.iter().filter(|(t, v)| {
+            t.ends_with(&format!("/state/{node}"))
+                && v["state"].as_str().is_some_and(|s| s != "WARMING_UP" && s != "NO_DATA")
+        });
+        assert!(judged.count() >= 10, "{node}'s minutes were judged: {log}");
+    }
+    if bad_lines > 0.0 {
+        assert!(log.contains("verdicts on probe records are unreliable"), "{log}");
+        return;
+    }
     let statuses: Vec<&str> = received
         .iter()
-        .filter(|(t, _)| t.ends_with("/pcscf-b"))
+        .filter(|(t, _)| t.ends_with("/onap/cl/pcscf-b"))
         .filter_map(|(_, v)| v["closedLoopEventStatus"].as_str())
         .collect();
     assert_eq!(statuses, ["ONSET", "ABATED"], "the file's fault was judged: {log}");
-    assert!(!received.iter().any(|(t, _)| t.ends_with("/pcscf-a")), "a false alarm on pcscf-a");
+    assert!(
+        !received.iter().any(|(t, _)| t.ends_with("/onap/cl/pcscf-a")),
+        "a false alarm on pcscf-a"
+    );
 }
 
 /// An HTTP/1.0 request with a JSON body on loopback: the status code and the body.

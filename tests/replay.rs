@@ -77,6 +77,7 @@ fn replay_judges_every_node_minute_and_scores_itself() {
     let (code, stderr) = replay(dir.path(), "verdicts.jsonl");
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("score: 1 fault episodes"), "{stderr}");
+    assert!(stderr.contains("verdicts on probe records are unreliable"), "{stderr}");
 
     let text = std::fs::read_to_string(dir.path().join("verdicts.jsonl")).expect("verdicts");
     let lines: Vec<serde_json::Value> =
@@ -279,7 +280,7 @@ fn activating_a_model_embeds_enrolled_references_again_and_rollback_returns() {
     let active = stdout.lines().find(|l| l.starts_with("active")).expect("an active model");
     assert!(active.contains("tiny-test-fixture"), "{stdout}");
     assert!(
-        stdout.lines().any(|l| l.starts_with("previous") && l.contains("siamese-lstm-small")),
+        stdout.lines().any(|l| l.starts_with("previous") && l.contains("siamese-lstm-v2")),
         "{stdout}"
     );
 
@@ -300,7 +301,7 @@ fn activating_a_model_embeds_enrolled_references_again_and_rollback_returns() {
     assert!(stderr.contains("0 reference(s) embedded again"), "the originals are there: {stderr}");
     let (_, stdout, _) = with_state(&["model", "list"]);
     assert!(
-        stdout.lines().any(|l| l.starts_with("active") && l.contains("siamese-lstm-small")),
+        stdout.lines().any(|l| l.starts_with("active") && l.contains("siamese-lstm-v2")),
         "{stdout}"
     );
     // Back and forth again: nothing is embedded twice.
@@ -313,5 +314,5 @@ fn activating_a_model_embeds_enrolled_references_again_and_rollback_returns() {
     assert_eq!(code, 0, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(report["contract"], "ok");
-    assert_eq!(report["model_card"]["model_name"], "siamese-lstm-small");
+    assert_eq!(report["model_card"]["model_name"], "siamese-lstm-v2");
 }

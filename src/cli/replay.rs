@@ -383,6 +383,9 @@ pub fn run(global: &GlobalArgs, args: &ReplayArgs) -> Result<(), CommandError> {
         shadow: args.shadow,
     };
     let judge = build_judge(&config, &options)?;
+    for records in args.input.inputs.iter().filter(|p| crate::sources::is_records(p)) {
+        tracing::warn!(input = %records.display(), "{}", crate::sources::RECORDS_JUDGED_WARNING);
+    }
     let keeping = if args.sample || args.shadow {
         let dir = args.state_dir.as_deref().unwrap_or(&config.appliance.state_dir);
         let store = Store::open(dir).map_err(super::lifecycle::store_error)?;

@@ -13,8 +13,7 @@ use serde::{Deserialize, Serialize};
 /// Where the deb/rpm package installs the ONNX Runtime library.
 pub const PACKAGED_ONNXRUNTIME_LIB: &str = "/usr/lib/imsight/libonnxruntime.so.1.31.1";
 /// Where the package installs the shipped model (its reference pack lies beside it).
-pub const PACKAGED_MODEL: &str =
-    "/usr/share/imsight/models/siamese-lstm-small/siamese-lstm-small.onnx";
+pub const PACKAGED_MODEL: &str = "/usr/share/imsight/models/siamese-lstm-v2/siamese-lstm-v2.onnx";
 
 /// The whole configuration of one appliance instance.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

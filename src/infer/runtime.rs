@@ -18,7 +18,7 @@ use crate::telemetry::one_line;
 /// relative to the checkout.
 const CHECKOUT_LIBRARY: &str = ".onnxruntime/lib/libonnxruntime.so.1.31.1";
 /// Where a development checkout keeps the shipped model, relative to the checkout.
-const CHECKOUT_MODEL: &str = "models/siamese-lstm-small/siamese-lstm-small.onnx";
+const CHECKOUT_MODEL: &str = "models/siamese-lstm-v2/siamese-lstm-v2.onnx";
 
 /// The process-wide ONNX Runtime: the library it came from and its environment.
 #[derive(Clone)]

@@ -138,6 +138,7 @@ fn read_one(
         Err(error) => return Some(Err(("unreadable", error.to_string()))),
     };
     if let InputKind::Records(format) = opened.kind {
+        tracing::warn!(file = %path.display(), "{}", crate::sources::RECORDS_JUDGED_WARNING);
         return read_records_file(path, opened.reader, format, pipeline, metrics, runtime);
     }
     let received = metrics.received.with_label_values(&[SOURCE]);

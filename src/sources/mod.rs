@@ -37,6 +37,22 @@ pub fn detect(file_name: &str, head: &[u8]) -> Option<InputKind> {
     RecordFormat::detect(file_name, &first_line).map(InputKind::Records)
 }
 
+/// What an operator is told when probe records are judged. Every shipped model learnt from
+/// features of SIP messages (captures, HEP), and records cannot carry what only messages do
+/// (docs/features.md, "Paths"): their windows lie away from every reference, and most faults
+/// are missed or called unknown (measured in docs/verdicts.md).
+pub const RECORDS_JUDGED_WARNING: &str = "probe records are judged by a model trained on \
+    features of SIP messages: what records cannot carry (provisional responses, \
+    retransmissions, message sizes, registered AoRs) is 0 and some response times differ, so \
+    verdicts on probe records are unreliable; judge captures or HEP where you can \
+    (docs/verdicts.md, \"Inputs\")";
+
+/// Whether the file at `path` is probe records (false when it cannot be read or recognised:
+/// opening it for real says why).
+pub fn is_records(path: &Path) -> bool {
+    matches!(open_input(path, |f| f), Ok(OpenedInput { kind: InputKind::Records(_), .. }))
+}
+
 /// Why an input file cannot be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {

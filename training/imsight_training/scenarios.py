@@ -23,12 +23,27 @@ CLASSES = ["normal"] + TRAINED + NOVEL
 MINUTE_START = "2026-11-02T00:00:00Z"  # a Monday; scenarios start on days after it
 
 
-def custom_profiles(builtin, count, rng):
+def custom_profiles(builtin, count, rng, wide=False):
     """`count` profiles derived from the built-in ones: other volumes, lifetimes, delays,
-    loss and diurnal curves, named custom_0, custom_1, ..."""
+    loss and diurnal curves, named custom_0, custom_1, ... With `wide`, also other delay
+    spreads, call mixes and outcomes, holding and ringing times, attach rates, and the P-CSCF
+    vendor's behaviour of another built-in profile: networks differ in all of these, and a
+    model that saw only the built-in combinations takes a network that differs for a fault."""
     out = []
     for i in range(count):
         p = copy.deepcopy(rng.choice(builtin))
+        if wide:
+            p["vendor"] = copy.deepcopy(rng.choice(builtin)["vendor"])
+            p["delay_sigma"] = round(min(1.5, p["delay_sigma"] * rng.uniform(0.6, 1.8)), 3)
+            p["originating_share"] = round(rng.uniform(0.35, 0.65), 3)
+            for key in ("prack_share", "update_share"):
+                p[key] = round(min(1.0, p[key] * rng.uniform(0.5, 1.5)), 3)
+            outcomes = rng.uniform(0.6, 1.6)
+            for key in ("busy_share", "unavailable_share", "not_found_share", "cancel_share"):
+                p[key] = round(p[key] * outcomes, 4)
+            for key in ("holding_time_s", "ringing_s"):
+                p[key] = round(p[key] * rng.uniform(0.6, 1.6), 2)
+            p["attach_rate"] = round(min(10.0, p["attach_rate"] * rng.uniform(0.3, 3.0)), 4)
         p["name"] = f"custom_{i}"
         p["registration_expires_s"] = rng.choice([600, 1200, 1800, 3600, 7200])
         for key in ("calls_per_sub_hour", "messages_per_sub_hour"):
@@ -70,7 +85,7 @@ def _start(rng):
 def scenario_grid(cfg, builtin):
     """The scenarios of a dataset configuration, each a dict ready for TOML, with its split."""
     rng = random.Random(cfg["seed"])
-    customs = custom_profiles(builtin, cfg["custom_profiles"], rng)
+    customs = custom_profiles(builtin, cfg["custom_profiles"], rng, cfg.get("profile_variety") == "wide")
     profiles = {p["name"]: p for p in builtin + customs}
     unseen = cfg.get("unseen_profile")
     seen = [name for name in profiles if name != unseen]
