@@ -50,9 +50,9 @@ fn simulate(dir: &Path) {
     assert_eq!(code, 0, "{stderr}");
 }
 
-fn replay(dir: &Path, out: &str) -> (i32, String) {
+fn replay(dir: &Path, out: &str, env: &[(&str, &str)]) -> (i32, String) {
     let d = |name: &str| dir.join(name).to_str().expect("utf-8").to_owned();
-    let (code, _, stderr) = run(imsight(&[
+    let mut command = imsight(&[
         "replay",
         &d("records.csv"),
         "--config",
@@ -65,8 +65,9 @@ fn replay(dir: &Path, out: &str) -> (i32, String) {
         &d("summary.json"),
         "--state-dir",
         &d("no-state"),
-    ])
-    .env("IMSIGHT__APPLIANCE__NAME", "lab"));
+    ]);
+    command.env("IMSIGHT__APPLIANCE__NAME", "lab").envs(env.iter().copied());
+    let (code, _, stderr) = run(&mut command);
     (code, stderr)
 }
 
@@ -74,7 +75,7 @@ fn replay(dir: &Path, out: &str) -> (i32, String) {
 fn replay_judges_every_node_minute_and_scores_itself() {
     let dir = tempfile::tempdir().expect("dir");
     simulate(dir.path());
-    let (code, stderr) = replay(dir.path(), "verdicts.jsonl");
+    let (code, stderr) = replay(dir.path(), "verdicts.jsonl", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("score: 1 fault episodes"), "{stderr}");
     assert!(stderr.contains("verdicts on probe records are unreliable"), "{stderr}");
@@ -124,9 +125,16 @@ fn replay_judges_every_node_minute_and_scores_itself() {
     assert!(summary["confusion"]["normal"].is_object());
 
     // The same input gives the same verdicts and alarm identities.
-    let (code, stderr) = replay(dir.path(), "again.jsonl");
+    let (code, stderr) = replay(dir.path(), "again.jsonl", &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(std::fs::read_to_string(dir.path().join("again.jsonl")).expect("again"), text);
+
+    // And so do three sessions on threads of their own, a minute's windows split across them.
+    let pooled = [("IMSIGHT__INFERENCE__SESSIONS", "3"), ("IMSIGHT__INFERENCE__MAX_BATCH", "1")];
+    let (code, stderr) = replay(dir.path(), "pooled.jsonl", &pooled);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("sessions=3"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("pooled.jsonl")).expect("pooled"), text);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -16,6 +17,7 @@ use crate::aggregate::FeatureRow;
 use crate::config::Config;
 use crate::dataset::{Labels, RowSink, read_labels};
 use crate::decide::Decision;
+use crate::infer::engine::EngineSettings;
 use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder};
 use crate::judge::score::{Scorer, Summary};
 use crate::judge::{Judge, JudgeSettings, Judgement, JudgingModel};
@@ -256,9 +258,16 @@ pub fn load_model(
     store: Option<&Store>,
     references: Option<&Path>,
 ) -> Result<JudgingModel<WindowEmbedder>, CommandError> {
-    let session =
-        ModelSession::load(runtime, path, &config.inference).map_err(CommandError::failed)?;
-    let embedder = WindowEmbedder::new(session, config.pipeline.window_minutes)
+    let sessions = (0..config.inference.sessions.max(1))
+        .map(|_| ModelSession::load(runtime, path, &config.inference))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CommandError::failed)?;
+    let engine = EngineSettings {
+        max_batch: usize::from(config.inference.max_batch),
+        max_wait: Duration::from_millis(u64::from(config.inference.max_wait_ms)),
+        ..EngineSettings::default()
+    };
+    let embedder = WindowEmbedder::pooled(sessions, config.pipeline.window_minutes, engine)
         .map_err(CommandError::failed)?;
     let model_id = crate::store::model_id(path).map_err(CommandError::failed)?;
     let pack = match (store, references) {
@@ -335,7 +344,9 @@ pub fn build_judge(
         appliance: config.appliance.name.clone(),
         window_minutes: config.pipeline.window_minutes as usize,
         decisions: config.decisions,
-        max_batch: usize::from(config.inference.max_batch),
+        // One call per minute's batch reaches every session (each takes at most max_batch).
+        max_batch: usize::from(config.inference.max_batch)
+            * usize::from(config.inference.sessions.max(1)),
         explain: options.explain,
     };
     let mut judge = Judge::with_model(settings, model);

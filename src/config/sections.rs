@@ -154,6 +154,13 @@ pub struct InferenceConfig {
     /// Most windows embedded in one call; the per-minute evaluation of all nodes is split
     /// into batches of this size.
     pub max_batch: u16,
+    /// Model sessions judging in parallel, each on a thread of its own (`run`, `replay`,
+    /// `demo`). 1 embeds on the judge's thread; more splits each minute's windows across
+    /// sessions, one core each, for many nodes.
+    pub sessions: u16,
+    /// With more than one session: longest a batch waits for more windows before it runs,
+    /// in milliseconds.
+    pub max_wait_ms: u32,
 }
 
 impl Default for InferenceConfig {
@@ -166,6 +173,8 @@ impl Default for InferenceConfig {
             cuda_memory_limit_mb: 0,
             intra_threads: 1,
             max_batch: 64,
+            sessions: 1,
+            max_wait_ms: 5,
         }
     }
 }

@@ -13,6 +13,8 @@ const MAX_TRANSACTION_TIMEOUT_SECS: u32 = 3600;
 const MAX_NODES: u32 = 100_000;
 /// Largest inference batch; bigger batches only add latency on CPU.
 const MAX_BATCH: u16 = 4096;
+const MAX_SESSIONS: u16 = 64;
+const MAX_WAIT_MS: u32 = 1000;
 /// Smallest MQTT keep-alive brokers commonly accept without flapping.
 const MIN_KEEP_ALIVE_SECS: u16 = 5;
 
@@ -58,6 +60,12 @@ pub fn validate(config: &Config) -> Vec<ConfigProblem> {
     }
     if inference.max_batch == 0 || inference.max_batch > MAX_BATCH {
         problem("inference.max_batch", format!("must be between 1 and {MAX_BATCH}"));
+    }
+    if inference.sessions == 0 || inference.sessions > MAX_SESSIONS {
+        problem("inference.sessions", format!("must be between 1 and {MAX_SESSIONS}"));
+    }
+    if inference.max_wait_ms > MAX_WAIT_MS {
+        problem("inference.max_wait_ms", format!("must be at most {MAX_WAIT_MS}"));
     }
 
     let pipeline = &config.pipeline;

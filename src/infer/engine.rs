@@ -46,7 +46,11 @@ pub struct EngineStats {
     pub failures: AtomicU64,
 }
 
-type Reply = SyncSender<Result<Vec<Option<Vec<f32>>>, String>>;
+/// One request's rows (`None` where the embedding was not finite), or why the call failed.
+type Outcome = Result<Vec<Option<Vec<f32>>>, String>;
+type Reply = SyncSender<Outcome>;
+
+const STOPPED: &str = "the inference engine stopped";
 
 struct Request {
     windows: usize,
@@ -72,6 +76,9 @@ pub struct InferenceEngine {
 pub struct EngineHandle {
     submit: SyncSender<Message>,
     stats: Arc<EngineStats>,
+    /// Worker threads (sessions): a large call is split into this many requests.
+    workers: usize,
+    max_batch: usize,
 }
 
 impl InferenceEngine {
@@ -85,6 +92,7 @@ impl InferenceEngine {
         let (to_workers, work) = mpsc::channel::<Vec<Request>>();
         let work = Arc::new(Mutex::new(work));
         let mut threads = Vec::new();
+        let workers = embedders.len().max(1);
         for (i, embedder) in embedders.into_iter().enumerate() {
             let (work, stats) = (Arc::clone(&work), Arc::clone(&stats));
             let spawned = std::thread::Builder::new()
@@ -102,7 +110,8 @@ impl InferenceEngine {
             Ok(thread) => threads.push(thread),
             Err(error) => tracing::error!(%error, "cannot start the inference batcher"),
         }
-        Self { handle: EngineHandle { submit, stats }, threads }
+        let max_batch = settings.max_batch.max(1);
+        Self { handle: EngineHandle { submit, stats, workers, max_batch }, threads }
     }
 
     /// A handle to submit windows.
@@ -127,11 +136,20 @@ impl EngineHandle {
         windows: usize,
         values: Vec<f32>,
     ) -> Result<Vec<Option<Vec<f32>>>, String> {
+        Self::wait(&self.send(windows, values)?)
+    }
+
+    /// Queues `windows` windows without waiting for them.
+    fn send(&self, windows: usize, values: Vec<f32>) -> Result<Receiver<Outcome>, String> {
         let (reply, result) = mpsc::sync_channel(1);
         self.submit
             .send(Message::Work(Request { windows, values, reply }))
-            .map_err(|_| "the inference engine stopped".to_owned())?;
-        result.recv().map_err(|_| "the inference engine stopped".to_owned())?
+            .map_err(|_| STOPPED.to_owned())?;
+        Ok(result)
+    }
+
+    fn wait(result: &Receiver<Outcome>) -> Outcome {
+        result.recv().map_err(|_| STOPPED.to_owned())?
     }
 
     /// The counters.
@@ -141,13 +159,29 @@ impl EngineHandle {
 }
 
 impl Embedder for EngineHandle {
+    /// Splits the windows into one request per session (at most `max_batch` each), so that
+    /// one minute of many nodes runs on every session at once, and joins the rows in order.
     fn embed(&mut self, windows: usize, values: &[f32]) -> Result<Vec<Vec<f32>>, String> {
-        // A rejected row is handed on as NaN: the judge rejects non-finite rows itself.
-        Ok(self
-            .submit(windows, values.to_vec())?
-            .into_iter()
-            .map(|row| row.unwrap_or_else(|| vec![f32::NAN]))
-            .collect())
+        if windows == 0 {
+            return Ok(Vec::new());
+        }
+        if values.is_empty() || !values.len().is_multiple_of(windows) {
+            return Err(format!("{} values do not split into {windows} windows", values.len()));
+        }
+        let per_window = values.len() / windows;
+        let per_request = windows.div_ceil(self.workers).clamp(1, self.max_batch);
+        let pending: Vec<_> = values
+            .chunks(per_request * per_window)
+            .map(|chunk| self.send(chunk.len() / per_window, chunk.to_vec()))
+            .collect::<Result<_, _>>()?;
+        let mut rows = Vec::with_capacity(windows);
+        for result in &pending {
+            // A rejected row is handed on as NaN: the judge rejects non-finite rows itself.
+            rows.extend(
+                Self::wait(result)?.into_iter().map(|row| row.unwrap_or_else(|| vec![f32::NAN])),
+            );
+        }
+        Ok(rows)
     }
 }
 
@@ -329,6 +363,39 @@ mod tests {
         assert!(rows[0].iter().any(|v| !v.is_finite()));
         // The engine still works after a failure.
         assert_eq!(handle.submit(1, vec![2.0, 0.0]).expect("rows"), [Some(vec![2.0])]);
+        engine.shutdown();
+    }
+
+    /// Embeds a window as its first value, after a pause long enough for the other worker to
+    /// pick up the next request; records which thread ran each call.
+    struct Slow {
+        threads: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Embedder for Slow {
+        fn embed(&mut self, _windows: usize, values: &[f32]) -> Result<Vec<Vec<f32>>, String> {
+            let name = std::thread::current().name().unwrap_or_default().to_owned();
+            self.threads.lock().unwrap_or_else(PoisonError::into_inner).push(name);
+            std::thread::sleep(Duration::from_millis(200));
+            Ok(values.chunks(2).map(|w| vec![w[0]]).collect())
+        }
+    }
+
+    #[test]
+    fn one_large_call_is_split_across_the_sessions_and_comes_back_in_order() {
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let workers = (0..2).map(|_| Slow { threads: Arc::clone(&threads) }).collect();
+        let settings = EngineSettings { max_batch: 4, max_wait: Duration::ZERO, queue: 64 };
+        let engine = InferenceEngine::start(workers, settings);
+        let mut handle = engine.handle();
+        let values: Vec<f32> = (0..10).flat_map(|w| [w as f32, 0.0]).collect();
+        let rows = handle.embed(10, &values).expect("rows");
+        assert_eq!(rows, (0..10).map(|w| vec![w as f32]).collect::<Vec<_>>());
+        let seen = threads.lock().expect("threads").clone();
+        assert_eq!(seen.len(), 3, "10 windows, 2 sessions, at most 4 a call: 4 + 4 + 2 ({seen:?})");
+        let distinct: std::collections::BTreeSet<_> = seen.iter().collect();
+        assert_eq!(distinct.len(), 2, "both sessions ran a part: {seen:?}");
+        assert!(handle.embed(3, &[1.0; 5]).is_err(), "values that do not split into windows");
         engine.shutdown();
     }
 }

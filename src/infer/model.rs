@@ -245,39 +245,87 @@ fn describe(tensor: &DeclaredTensor) -> TensorDescription {
 /// The judge's view of a model: windows of this session's window length in, embeddings out.
 #[derive(Debug)]
 pub struct WindowEmbedder {
-    session: ModelSession,
+    backend: Backend,
     window_minutes: usize,
     /// Where each call's latency and batch size are counted, when metered.
     metrics: Option<std::sync::Arc<crate::telemetry::Metrics>>,
+}
+
+#[derive(Debug)]
+enum Backend {
+    /// One session, run on the caller's thread.
+    Session(ModelSession),
+    /// Sessions on threads of their own; a call is split across them
+    /// (`inference.sessions` > 1).
+    Pool(super::engine::InferenceEngine),
 }
 
 impl WindowEmbedder {
     /// A session that embeds windows of `window_minutes` (checked against the contract).
     pub fn new(session: ModelSession, window_minutes: u32) -> Result<Self, InferenceError> {
         session.check_contract(window_minutes)?;
-        Ok(Self { session, window_minutes: window_minutes as usize, metrics: None })
+        Ok(Self {
+            backend: Backend::Session(session),
+            window_minutes: window_minutes as usize,
+            metrics: None,
+        })
+    }
+
+    /// Sessions of one model, each on a worker thread of the inference engine, batched by
+    /// `settings`; a call's windows are split across them. One session runs on the caller's
+    /// thread as [`WindowEmbedder::new`] does.
+    pub fn pooled(
+        mut sessions: Vec<ModelSession>,
+        window_minutes: u32,
+        settings: super::engine::EngineSettings,
+    ) -> Result<Self, InferenceError> {
+        if sessions.len() == 1
+            && let Some(session) = sessions.pop()
+        {
+            return Self::new(session, window_minutes);
+        }
+        let workers = sessions
+            .into_iter()
+            .map(|session| Self::new(session, window_minutes))
+            .collect::<Result<Vec<_>, _>>()?;
+        tracing::info!(
+            sessions = workers.len(),
+            max_batch = settings.max_batch,
+            max_wait_ms = settings.max_wait.as_millis() as u64,
+            "inference: model sessions on threads of their own"
+        );
+        let engine = super::engine::InferenceEngine::start(workers, settings);
+        Ok(Self {
+            backend: Backend::Pool(engine),
+            window_minutes: window_minutes as usize,
+            metrics: None,
+        })
     }
 
     /// Counts every call's latency and batch size in `metrics`.
     pub fn meter(&mut self, metrics: std::sync::Arc<crate::telemetry::Metrics>) {
         self.metrics = Some(metrics);
     }
-
-    /// The session.
-    pub fn session(&self) -> &ModelSession {
-        &self.session
-    }
 }
 
 impl crate::judge::Embedder for WindowEmbedder {
     fn embed(&mut self, windows: usize, values: &[f32]) -> Result<Vec<Vec<f32>>, String> {
         let started = std::time::Instant::now();
-        let embeddings =
-            self.session.embed(windows, self.window_minutes, values).map_err(|e| e.to_string())?;
+        let embeddings = match &mut self.backend {
+            Backend::Session(session) => session
+                .embed(windows, self.window_minutes, values)
+                .map_err(|e| e.to_string())?
+                .rows()
+                .map(<[f32]>::to_vec)
+                .collect(),
+            Backend::Pool(engine) => {
+                crate::judge::Embedder::embed(&mut engine.handle(), windows, values)?
+            }
+        };
         if let Some(metrics) = &self.metrics {
             metrics.inference_seconds.observe(started.elapsed().as_secs_f64());
             metrics.inference_batch.observe(windows as f64);
         }
-        Ok(embeddings.rows().map(<[f32]>::to_vec).collect())
+        Ok(embeddings)
     }
 }
