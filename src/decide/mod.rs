@@ -16,7 +16,10 @@ use std::collections::VecDeque;
 
 use uuid::Uuid;
 
-use crate::matcher::NORMAL;
+use crate::matcher::{NORMAL, UNKNOWN_ANOMALY};
+
+/// Default of `decisions.raise_unknown_after` (docs/verdicts.md says how it was chosen).
+const RAISE_UNKNOWN_AFTER: u32 = 4;
 
 /// The decision rule's settings (`[decisions]` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -24,6 +27,9 @@ use crate::matcher::NORMAL;
 pub struct DecisionSettings {
     /// Consecutive abnormal minutes of one class that raise an alarm.
     pub raise_after: u32,
+    /// Consecutive `unknown_anomaly` minutes that raise an alarm of that class: the least
+    /// specific verdict asks for more evidence.
+    pub raise_unknown_after: u32,
     /// Consecutive normal minutes that clear it.
     pub clear_after: u32,
     /// Minutes an alarm stays raised at least.
@@ -40,6 +46,7 @@ impl Default for DecisionSettings {
     fn default() -> Self {
         Self {
             raise_after: 2,
+            raise_unknown_after: RAISE_UNKNOWN_AFTER,
             clear_after: 3,
             min_hold_minutes: 3,
             flap_window_minutes: 60,
@@ -55,6 +62,7 @@ impl DecisionSettings {
         let mut out = Vec::new();
         for (key, value) in [
             ("decisions.raise_after", self.raise_after),
+            ("decisions.raise_unknown_after", self.raise_unknown_after),
             ("decisions.clear_after", self.clear_after),
             ("decisions.flap_raises", self.flap_raises),
             ("decisions.flap_clear_after", self.flap_clear_after),
@@ -262,7 +270,12 @@ impl NodeDecider {
                 };
                 self.streak = Some((class.to_string(), run));
                 let same = self.active.as_ref().is_some_and(|a| a.class == class);
-                if run >= self.settings.raise_after && !same {
+                let needed = if class == UNKNOWN_ANOMALY {
+                    self.settings.raise_unknown_after
+                } else {
+                    self.settings.raise_after
+                };
+                if run >= needed && !same {
                     if self.may_clear(minute)
                         && let Some(alarm) = self.active.take()
                     {
@@ -396,6 +409,24 @@ mod tests {
             raised.ves_event_id,
             format!("imsight-pcscf-1-Hss-{}", (T0 + 2 * M) / 1_000_000)
         );
+    }
+
+    #[test]
+    fn an_unknown_anomaly_needs_its_own_number_of_minutes() {
+        let settings = DecisionSettings { raise_unknown_after: 4, ..DecisionSettings::default() };
+        let u = "unknown_anomaly";
+        let (_, out) = run(settings, &["normal", u, u, u, "normal", "hss", "hss"]);
+        assert_eq!(events(&out), ["raise hss @6"], "three unknown minutes are not enough");
+        let (_, out) = run(settings, &["normal", u, u, u, u, u]);
+        assert_eq!(events(&out), ["raise unknown_anomaly @4"]);
+        // While a known fault's alarm is up, the unknown minutes that follow need as many.
+        let (_, out) = run(settings, &["hss", "hss", u, u, u, u]);
+        assert_eq!(
+            events(&out),
+            ["raise hss @1", "clear hss @5 ClassChanged", "raise unknown_anomaly @5"]
+        );
+        let bad = DecisionSettings { raise_unknown_after: 0, ..DecisionSettings::default() };
+        assert!(bad.problems().iter().any(|(key, _)| *key == "decisions.raise_unknown_after"));
     }
 
     #[test]

@@ -28,6 +28,9 @@ REFS_PER_CLASS = 300
 # Normal traffic varies far more than a fault's signature: it gets more references.
 NORMAL_REFS = 3000
 RAISE, CLEAR = 2, 3
+# An unknown anomaly raises after 4 minutes (decisions.raise_unknown_after; chosen on validation
+# scenarios with validate.py --unknown-raise, training/README.md).
+RAISE_UNKNOWN = 4
 
 
 def load_model(run):
@@ -79,9 +82,9 @@ def scores(truth, predicted, classes):
     return rows, float(np.mean([rows[c]["f1"] for c in present])) if present else 0.0
 
 
-def decisions(verdicts):
+def decisions(verdicts, raise_unknown=RAISE_UNKNOWN):
     """Alarm raises of one node's minute verdicts, (index, class), and the alarm in force at
-    each minute (None when clear)."""
+    each minute (None when clear). `raise_unknown`: minutes an unknown anomaly needs."""
     raises, active, streak, calm, state = [], None, (None, 0), 0, []
     for i, v in enumerate(verdicts):
         if v == "normal":
@@ -92,7 +95,7 @@ def decisions(verdicts):
         else:
             calm = 0
             streak = (v, streak[1] + 1) if streak[0] == v else (v, 1)
-            if streak[1] >= RAISE and active != v:
+            if streak[1] >= (raise_unknown if v == UNKNOWN else RAISE) and active != v:
                 active = v
                 raises.append((i, v))
         state.append(active)
@@ -116,13 +119,14 @@ def raw_summary(data, ends, mean, std, chunk=2048):
     return np.concatenate(out)
 
 
-def alarm_stats(data, ends, verdicts):
+def alarm_stats(data, ends, verdicts, raise_unknown=RAISE_UNKNOWN):
     """Episodes and false alarms of minute verdicts: `ends` are every window of the judged
     scenarios in order (all_windows), `verdicts` their classes. Decisions per node with the
     defaults of DESIGN §7."""
     classes, meta = data.classes, data.meta
     key = list(zip(meta["scenario"][ends], meta["node"][ends]))
     episodes, false_alarms, normal_minutes, benign_alarms, benign_minutes = [], 0, 0, 0, 0
+    false_alarm_classes = {}
     recovery = data.recovery
     by_node = {}
     for i, k in enumerate(key):
@@ -133,13 +137,14 @@ def alarm_stats(data, ends, verdicts):
         truth = [classes[c] for c in meta["label"][rows]]
         phase = meta["phase"][rows]
         event = meta["event"][rows]
-        raises, state = decisions([verdicts[i] for i in idx])
+        raises, state = decisions([verdicts[i] for i in idx], raise_unknown)
         for i, c in raises:
             if truth[i] == "normal" and phase[i] != recovery:
                 if event[i]:
                     benign_alarms += 1
                 else:
                     false_alarms += 1
+                    false_alarm_classes[c] = false_alarm_classes.get(c, 0) + 1
         normal_minutes += sum(1 for t, p, e in zip(truth, phase, event) if t == "normal" and not e)
         benign_minutes += sum(1 for t, e in zip(truth, event) if t == "normal" and e)
         # An episode: the minutes of one fault class in force (its recovery tail excluded).
@@ -161,7 +166,7 @@ def alarm_stats(data, ends, verdicts):
     node_days = normal_minutes / 1440
     return {
         "episodes": episodes,
-        "false_alarms": {"count": false_alarms, "node_days": node_days,
+        "false_alarms": {"count": false_alarms, "node_days": node_days, "classes": false_alarm_classes,
                          "per_node_day": false_alarms / node_days if node_days else None,
                          "benign_count": benign_alarms, "benign_node_days": benign_minutes / 1440,
                          "all_per_node_day": (false_alarms + benign_alarms) / ((normal_minutes + benign_minutes) / 1440)

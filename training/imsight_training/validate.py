@@ -16,14 +16,14 @@ import json
 import numpy as np
 import torch
 
-from .evaluate import (NORMAL_REFS, REFS_PER_CLASS, alarm_stats, all_windows, embed, embed_ends,
+from .evaluate import (NORMAL_REFS, RAISE_UNKNOWN, REFS_PER_CLASS, alarm_stats, all_windows, embed, embed_ends,
                        episode_summary, load_model, scores)
 from .matching import UNKNOWN, calibrate_scale, match, thresholds
 from .scenarios import TRAINED
 from .train import Windows
 
 
-def validate(run, data, novel=None, split="val", seed=0):
+def validate(run, data, novel=None, split="val", seed=0, unknown_raise=(RAISE_UNKNOWN,)):
     rng = np.random.default_rng(seed)
     model, _ = load_model(run)
     classes = data.classes
@@ -42,7 +42,8 @@ def validate(run, data, novel=None, split="val", seed=0):
     tau = thresholds(ref_x, ref_c, scale=scale)
     _, macro_f1 = scores(window_c, [v[0] for v in match(window_x, ref_x, ref_c, tau)], known)
     ends = all_windows(data, split)
-    alarms = alarm_stats(data, ends, [v[0] for v in match(embed_ends(model, data, ends), ref_x, ref_c, tau)])
+    minute_verdicts = [v[0] for v in match(embed_ends(model, data, ends), ref_x, ref_c, tau)]
+    alarms = alarm_stats(data, ends, minute_verdicts)
     episodes = alarms["episodes"]
 
     def right_in_5(of):
@@ -62,6 +63,24 @@ def validate(run, data, novel=None, split="val", seed=0):
         faulty = judged[np.array(novel.classes)[novel.label[judged]] != "normal"]
         verdicts = [v[0] for v in match(embed(model, novel, faulty).numpy(), ref_x, ref_c, tau)]
         out["novel_windows_unknown"] = round(float(np.mean([v == UNKNOWN for v in verdicts])), 3)
+    # How many minutes an unknown anomaly needs before it raises: false alarms against
+    # known faults alarmed right and novel faults alarmed at all (any class), within 5 minutes.
+    novel_ends = all_windows(novel, "novel") if novel is not None else None
+    novel_verdicts = [v[0] for v in match(embed_ends(model, novel, novel_ends), ref_x, ref_c, tau)] \
+        if novel is not None else None
+    out["unknown_raise"] = {}
+    for n in unknown_raise:
+        a = alarm_stats(data, ends, minute_verdicts, raise_unknown=n)
+        row = {"right_class_within_5_min": round(right_in_5(a["episodes"]), 3),
+               "false_alarms_per_node_day": round(a["false_alarms"]["per_node_day"], 2),
+               "false_alarm_classes": a["false_alarms"]["classes"]}
+        if novel is not None:
+            found = alarm_stats(novel, novel_ends, novel_verdicts, raise_unknown=n)["episodes"]
+            row["novel_episodes_within_5_min"] = round(
+                float(np.mean([bool(e["delay"]) and e["delay"] <= 5 for e in found])), 3) if found else None
+            row["novel_episodes_within_15_min"] = round(
+                float(np.mean([bool(e["delay"]) and e["delay"] <= 15 for e in found])), 3) if found else None
+        out["unknown_raise"][n] = row
     return out
 
 
@@ -71,12 +90,14 @@ def main():
     parser.add_argument("--data", required=True)
     parser.add_argument("--novel")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--unknown-raise", type=int, nargs="+", default=[RAISE_UNKNOWN],
+                        help="minutes of unknown anomaly before an alarm, each scored")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = Windows(args.data)
     novel = Windows(args.novel) if args.novel else None
     for run in args.runs:
-        print(json.dumps(validate(run, data, novel)))
+        print(json.dumps(validate(run, data, novel, unknown_raise=args.unknown_raise)))
 
 
 if __name__ == "__main__":
