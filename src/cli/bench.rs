@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 
 use super::{CommandError, GlobalArgs};
+use crate::infer::engine::EngineSettings;
 use crate::infer::probe::probe_input;
 use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder};
 use crate::judge::Embedder;
@@ -16,7 +17,8 @@ use crate::matcher::pack::ReferencePack;
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Windows embedded per second (and matched against the reference pack) at given batch
-    /// sizes, and the share of one core needed to judge N nodes every minute
+    /// sizes, and the share of one core needed to judge N nodes every minute (with
+    /// inference.sessions > 1, each call split across that many sessions, as the judge does)
     Inference(InferenceArgs),
     /// The ingest benchmark's baseline: a bare receive loop on the HEP listener's socket that
     /// discards datagrams; prints what it received once none came for --idle seconds
@@ -77,10 +79,21 @@ fn inference(global: &GlobalArgs, args: &InferenceArgs) -> Result<(), CommandErr
     let runtime =
         OnnxRuntime::load(&config.inference.onnxruntime_lib).map_err(CommandError::failed)?;
     let path = super::lifecycle::model_in_use(&config, args.model.as_deref(), None)?;
-    let session =
-        ModelSession::load(&runtime, &path, &config.inference).map_err(CommandError::failed)?;
-    let provider = session.description().execution_provider;
-    let mut embedder = WindowEmbedder::new(session, window).map_err(CommandError::failed)?;
+    // inference.sessions > 1: a call is split across sessions on threads of their own, as the
+    // judge does; throughput is then wall-clock, and the core share counts every session.
+    let sessions = usize::from(config.inference.sessions.max(1));
+    let loaded = (0..sessions)
+        .map(|_| ModelSession::load(&runtime, &path, &config.inference))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CommandError::failed)?;
+    let provider = loaded.first().map(|s| s.description().execution_provider).unwrap_or_default();
+    let engine = EngineSettings {
+        max_batch: usize::from(config.inference.max_batch),
+        max_wait: Duration::from_millis(u64::from(config.inference.max_wait_ms)),
+        ..EngineSettings::default()
+    };
+    let mut embedder =
+        WindowEmbedder::pooled(loaded, window, engine).map_err(CommandError::failed)?;
     let pack_path = path.with_file_name("references.json");
     let references = match std::fs::read_to_string(&pack_path) {
         Ok(text) => Some(
@@ -116,7 +129,7 @@ fn inference(global: &GlobalArgs, args: &InferenceArgs) -> Result<(), CommandErr
         }
         let per_window = (embed_time + match_time).as_secs_f64() / windows as f64;
         // Judging N nodes a minute needs N windows embedded and matched per 60 s.
-        let core_share = args.nodes as f64 * per_window / 60.0;
+        let core_share = args.nodes as f64 * per_window * sessions as f64 / 60.0;
         rows.push(serde_json::json!({
             "batch": batch,
             "windows": windows,
@@ -130,6 +143,7 @@ fn inference(global: &GlobalArgs, args: &InferenceArgs) -> Result<(), CommandErr
         "model": path,
         "execution_provider": provider,
         "intra_threads": config.inference.intra_threads,
+        "sessions": sessions,
         "references": references.as_ref().map(|r| r.len()),
         "nodes": args.nodes,
         "results": rows,
@@ -139,7 +153,7 @@ fn inference(global: &GlobalArgs, args: &InferenceArgs) -> Result<(), CommandErr
         return Ok(());
     }
     println!(
-        "model {} on {provider}, {} intra-op thread(s), {} references",
+        "model {} on {provider}, {sessions} session(s) of {} intra-op thread(s), {} references",
         path.display(),
         config.inference.intra_threads,
         references.as_ref().map_or(0, |r| r.len())
