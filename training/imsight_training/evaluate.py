@@ -7,8 +7,8 @@ verdicts and report (training/reports/<name>/report.md with PNGs).
 Window level: the test split's windows (not recovery tails), matched by the rule of
 docs/matching.md against references drawn from the training split. Episodes and false
 alarms: every minute of the test scenarios judged in turn, with the decision defaults of
-DESIGN §7 (raise after 2 abnormal minutes of one class, clear after 3 normal). Unknown
-faults: scenarios of the kinds never trained on. Adaptation: the profile kept out of
+DESIGN §7 (raise after 2 abnormal minutes of one class, 4 of an unknown anomaly, clear after 3
+normal). Unknown faults: scenarios of the kinds never trained on. Adaptation: the profile kept out of
 training, with its own normal windows enrolled. Baselines on the same windows.
 """
 
@@ -455,7 +455,7 @@ def write_report(report_dir, m, cfg, manifest, known):
         lines.append(f"| {t} | " + " | ".join(str(w["confusion"][t][p]) for p in cols) + " |")
     lines += [
         "",
-        "## Episodes and false alarms (every minute judged; raise after 2, clear after 3)",
+        f"## Episodes and false alarms (every minute judged; raise after {RAISE}, an unknown anomaly after {RAISE_UNKNOWN}; clear after {CLEAR})",
         "",
         f"- fault episodes: {e['count']}; detected {pct(e['detected'])}, with the right class "
         f"{pct(e['detected_right_class'])}, within 5 minutes of onset {pct(e['within_5_min'])}; "
