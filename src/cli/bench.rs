@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 
 use super::{CommandError, GlobalArgs};
-use crate::infer::engine::EngineSettings;
 use crate::infer::probe::probe_input;
-use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder};
+use crate::infer::{OnnxRuntime, WindowEmbedder};
 use crate::judge::Embedder;
 use crate::matcher::pack::ReferencePack;
 
@@ -82,18 +81,8 @@ fn inference(global: &GlobalArgs, args: &InferenceArgs) -> Result<(), CommandErr
     // inference.sessions > 1: a call is split across sessions on threads of their own, as the
     // judge does; throughput is then wall-clock, and the core share counts every session.
     let sessions = usize::from(config.inference.sessions.max(1));
-    let loaded = (0..sessions)
-        .map(|_| ModelSession::load(&runtime, &path, &config.inference))
-        .collect::<Result<Vec<_>, _>>()
+    let (mut embedder, provider) = WindowEmbedder::load(&runtime, &path, &config.inference, window)
         .map_err(CommandError::failed)?;
-    let provider = loaded.first().map(|s| s.description().execution_provider).unwrap_or_default();
-    let engine = EngineSettings {
-        max_batch: usize::from(config.inference.max_batch),
-        max_wait: Duration::from_millis(u64::from(config.inference.max_wait_ms)),
-        ..EngineSettings::default()
-    };
-    let mut embedder =
-        WindowEmbedder::pooled(loaded, window, engine).map_err(CommandError::failed)?;
     let pack_path = path.with_file_name("references.json");
     let references = match std::fs::read_to_string(&pack_path) {
         Ok(text) => Some(

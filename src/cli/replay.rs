@@ -5,7 +5,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -17,8 +16,7 @@ use crate::aggregate::FeatureRow;
 use crate::config::Config;
 use crate::dataset::{Labels, RowSink, read_labels};
 use crate::decide::Decision;
-use crate::infer::engine::EngineSettings;
-use crate::infer::{ModelSession, OnnxRuntime, WindowEmbedder};
+use crate::infer::{OnnxRuntime, WindowEmbedder};
 use crate::judge::score::{Scorer, Summary};
 use crate::judge::{Judge, JudgeSettings, Judgement, JudgingModel};
 use crate::matcher::pack::ReferencePack;
@@ -258,17 +256,9 @@ pub fn load_model(
     store: Option<&Store>,
     references: Option<&Path>,
 ) -> Result<JudgingModel<WindowEmbedder>, CommandError> {
-    let sessions = (0..config.inference.sessions.max(1))
-        .map(|_| ModelSession::load(runtime, path, &config.inference))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(CommandError::failed)?;
-    let engine = EngineSettings {
-        max_batch: usize::from(config.inference.max_batch),
-        max_wait: Duration::from_millis(u64::from(config.inference.max_wait_ms)),
-        ..EngineSettings::default()
-    };
-    let embedder = WindowEmbedder::pooled(sessions, config.pipeline.window_minutes, engine)
-        .map_err(CommandError::failed)?;
+    let (embedder, _) =
+        WindowEmbedder::load(runtime, path, &config.inference, config.pipeline.window_minutes)
+            .map_err(CommandError::failed)?;
     let model_id = crate::store::model_id(path).map_err(CommandError::failed)?;
     let pack = match (store, references) {
         (Some(store), None) => store.global_pack(&model_id).map_err(CommandError::failed)?,

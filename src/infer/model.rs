@@ -302,6 +302,26 @@ impl WindowEmbedder {
         })
     }
 
+    /// The model at `path` as `[inference]` asks: `sessions` sessions (pooled when more than
+    /// one) batched by `max_batch` and `max_wait_ms`; also the provider that runs.
+    pub fn load(
+        runtime: &OnnxRuntime,
+        path: &Path,
+        config: &InferenceConfig,
+        window_minutes: u32,
+    ) -> Result<(Self, &'static str), InferenceError> {
+        let sessions = (0..config.sessions.max(1))
+            .map(|_| ModelSession::load(runtime, path, config))
+            .collect::<Result<Vec<_>, _>>()?;
+        let provider = sessions.first().map_or("cpu", |s| s.description().execution_provider);
+        let settings = super::engine::EngineSettings {
+            max_batch: usize::from(config.max_batch),
+            max_wait: std::time::Duration::from_millis(u64::from(config.max_wait_ms)),
+            ..super::engine::EngineSettings::default()
+        };
+        Ok((Self::pooled(sessions, window_minutes, settings)?, provider))
+    }
+
     /// Counts every call's latency and batch size in `metrics`.
     pub fn meter(&mut self, metrics: std::sync::Arc<crate::telemetry::Metrics>) {
         self.metrics = Some(metrics);

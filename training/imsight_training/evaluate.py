@@ -220,6 +220,16 @@ class GradientBoosting:
         return [UNKNOWN if p[i, b] < self.reject else str(self.model.classes_[b]) for i, b in enumerate(best)]
 
 
+def references(model, data, train, rng, normal_refs=NORMAL_REFS):
+    """The reference windows drawn from the training windows `train`: up to 300 per fault
+    class, more normal ones; their indices, embeddings and classes."""
+    normal = data.classes.index("normal")
+    idx = np.concatenate([
+        rng.permutation(train[data.label[train] == c])[:normal_refs if c == normal else REFS_PER_CLASS]
+        for c in np.unique(data.label[train])])
+    return idx, embed(model, data, idx).numpy(), [data.classes[c] for c in data.label[idx]]
+
+
 def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, split="test",
              normal_refs=NORMAL_REFS):
     rng = np.random.default_rng(seed)
@@ -228,14 +238,9 @@ def evaluate(run, data_folder, novel_folder, model_dir, report_dir, seed=0, spli
     classes = data.classes
     held_out = cfg.get("held_out", [])
     known = [c for c in ["normal"] + TRAINED if c not in held_out]
-    # References: up to 300 training windows per fault class, more normal ones.
     train = data.select("train", held_out)
     normal_class = classes.index("normal")
-    ref_idx = np.concatenate([
-        rng.permutation(train[data.label[train] == c])[:normal_refs if c == normal_class else REFS_PER_CLASS]
-        for c in np.unique(data.label[train])])
-    ref_x = embed(model, data, ref_idx).numpy()
-    ref_c = [classes[c] for c in data.label[ref_idx]]
+    ref_idx, ref_x, ref_c = references(model, data, train, rng, normal_refs)
     judged = data.select(split)
     # Windows of the held-out kinds measure unknown detection, not the known classes.
     of_held = np.isin(data.label[judged], [classes.index(c) for c in held_out])

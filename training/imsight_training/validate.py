@@ -16,7 +16,7 @@ import json
 import numpy as np
 import torch
 
-from .evaluate import (NORMAL_REFS, RAISE_UNKNOWN, REFS_PER_CLASS, alarm_stats, all_windows, embed, embed_ends,
+from .evaluate import (RAISE_UNKNOWN, alarm_stats, all_windows, embed, embed_ends, references,
                        episode_summary, load_model, scores)
 from .matching import UNKNOWN, calibrate_scale, match, thresholds
 from .scenarios import TRAINED
@@ -28,13 +28,7 @@ def validate(run, data, novel=None, split="val", seed=0, unknown_raise=(RAISE_UN
     model, _ = load_model(run)
     classes = data.classes
     known = ["normal"] + TRAINED
-    train = data.select("train")
-    normal = classes.index("normal")
-    ref_idx = np.concatenate([
-        rng.permutation(train[data.label[train] == c])[:NORMAL_REFS if c == normal else REFS_PER_CLASS]
-        for c in np.unique(data.label[train])])
-    ref_x = embed(model, data, ref_idx).numpy()
-    ref_c = [classes[c] for c in data.label[ref_idx]]
+    _, ref_x, ref_c = references(model, data, data.select("train"), rng)
     windows = data.select(split)
     window_x = embed(model, data, windows).numpy()
     window_c = [classes[c] for c in data.label[windows]]
