@@ -64,7 +64,7 @@ fn start_broker_with(dir: &Path, port: u16, listener_options: &str) -> Broker {
         ),
     )
     .expect("config");
-    let child = Command::new(mosquitto())
+    let mut child = Command::new(mosquitto())
         .arg("-c")
         .arg(&config)
         .stdout(Stdio::null())
@@ -76,6 +76,11 @@ fn start_broker_with(dir: &Path, port: u16, listener_options: &str) -> Broker {
         assert!(Instant::now() < deadline, "mosquitto did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Something answering on the port is not enough: it must be this broker.
+    assert!(
+        child.try_wait().expect("mosquitto status").is_none(),
+        "mosquitto exited at start (port {port} taken by another process?)"
+    );
     Broker { child, port }
 }
 
@@ -87,14 +92,23 @@ fn subscribe(port: u16, seconds: u32) -> Child {
     let port = port.to_string();
     let session =
         ["-h", "127.0.0.1", "-p", &port, "-t", "test/#", "-q", "1", "-c", "-i", "imsight-test-sub"];
-    let status = Command::new("mosquitto_sub")
-        .args(session)
-        .arg("-E")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("mosquitto_sub (mosquitto-clients)");
-    assert!(status.success(), "the subscriber's session was not made");
+    // A broker that has just opened its port may still refuse a session for a moment on a
+    // loaded machine: try for a few seconds before calling it a failure.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = Command::new("mosquitto_sub")
+            .args(session)
+            .arg("-E")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("mosquitto_sub (mosquitto-clients)");
+        if status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the subscriber's session was not made");
+        std::thread::sleep(Duration::from_millis(250));
+    }
     Command::new("mosquitto_sub")
         .args(session)
         .args(["-v", "-W", &seconds.to_string()])
