@@ -129,12 +129,18 @@ fn start_broker(dir: &std::path::Path, mqtt: u16) -> Killed {
         .stderr(Stdio::null())
         .spawn()
         .expect("mosquitto");
-    let broker = Killed(child);
+    let mut broker = Killed(child);
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", mqtt)).is_err() {
         assert!(Instant::now() < deadline, "mosquitto did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    common::wait_for_mqtt_session(mqtt);
+    // Something granting sessions on the port is not enough: it must be this broker.
+    assert!(
+        broker.0.try_wait().expect("mosquitto status").is_none(),
+        "mosquitto exited at start (port {mqtt} taken by another process?)"
+    );
     broker
 }
 
@@ -485,7 +491,8 @@ fn a_crash_loses_no_alarm_and_judging_resumes_at_once() {
     assert_eq!(
         statuses,
         ["ONSET", "ABATED"],
-        "one alarm, raised before the crash, cleared after it: {control:?}"
+        "one alarm, raised before the crash, cleared after it: {control:?} ({} messages in all)",
+        received.len()
     );
     assert_eq!(
         control[0]["requestID"], control[1]["requestID"],

@@ -2,6 +2,8 @@
 //! a free loopback port): messages leave the outbox in order and only when acknowledged, and
 //! a broker outage loses nothing.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -89,26 +91,18 @@ fn start_broker_with(dir: &Path, port: u16, listener_options: &str) -> Broker {
 /// exits once subscribed), so nothing published after this returns is missed however slowly
 /// the real subscriber starts. It exits after `seconds`.
 fn subscribe(port: u16, seconds: u32) -> Child {
+    common::wait_for_mqtt_session(port);
     let port = port.to_string();
     let session =
         ["-h", "127.0.0.1", "-p", &port, "-t", "test/#", "-q", "1", "-c", "-i", "imsight-test-sub"];
-    // A broker that has just opened its port may still refuse a session for a moment on a
-    // loaded machine: try for a few seconds before calling it a failure.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = Command::new("mosquitto_sub")
-            .args(session)
-            .arg("-E")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("mosquitto_sub (mosquitto-clients)");
-        if status.success() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the subscriber's session was not made");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    let status = Command::new("mosquitto_sub")
+        .args(session)
+        .arg("-E")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("mosquitto_sub (mosquitto-clients)");
+    assert!(status.success(), "the subscriber's session was not made");
     Command::new("mosquitto_sub")
         .args(session)
         .args(["-v", "-W", &seconds.to_string()])

@@ -45,3 +45,27 @@ pub fn run(command: &mut Command) -> (i32, String, String) {
     let code = status.code().expect("exited, not killed by a signal");
     (code, String::from_utf8(stdout).expect("UTF-8"), String::from_utf8(stderr).expect("UTF-8"))
 }
+
+/// Waits until a plain (no TLS) MQTT broker on loopback `port` grants a session: a broker
+/// that has just opened its port may still refuse one for a moment on a loaded machine, and a
+/// subscriber started then would exit at once and see nothing.
+pub fn wait_for_mqtt_session(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let port = port.to_string();
+    loop {
+        let granted = Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-t", "imsight-test/ready", "-E"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("mosquitto_sub (mosquitto-clients)");
+        if granted.success() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the broker on port {port} grants no session"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
